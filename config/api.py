@@ -1,0 +1,160 @@
+"""Project-wide API wiring: RFC 9457 problem+json errors, pagination and throttles."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from redis.exceptions import RedisError
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+from credit import errors
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://entrepot.example/problems/"
+
+DOMAIN_STATUS = (
+    (errors.NotFound, status.HTTP_404_NOT_FOUND),
+    (errors.InvalidInput, status.HTTP_400_BAD_REQUEST),
+    (errors.Busy, status.HTTP_409_CONFLICT),
+    (errors.Conflict, status.HTTP_409_CONFLICT),
+    (errors.NotAllowed, status.HTTP_403_FORBIDDEN),
+    (errors.DomainError, status.HTTP_422_UNPROCESSABLE_ENTITY),
+)
+
+TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(status_code: int, *, code: str, detail: str, errors_by_field=None, headers=None) -> dict:
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors_by_field:
+        body["errors"] = errors_by_field
+    return body
+
+
+def _flatten(detail):
+    """DRF's nested ErrorDetail structures as plain JSON lists of messages per field."""
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            return [str(item) for item in detail]
+        return [_flatten(item) for item in detail]
+    return [str(detail)]
+
+
+def problem_exception_handler(exc, context):
+    headers = {}
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, errors.DomainError):
+        status_code = next(code for cls, code in DOMAIN_STATUS if isinstance(exc, cls))
+        if isinstance(exc, errors.Busy):
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+        body = problem(
+            status_code,
+            code=exc.code,
+            detail=exc.message,
+            errors_by_field={k: _flatten(v) for k, v in exc.field_errors.items()},
+        )
+    elif isinstance(exc, exceptions.ValidationError):
+        status_code = status.HTTP_400_BAD_REQUEST
+        field_errors = _flatten(exc.detail)
+        if not isinstance(field_errors, dict):
+            field_errors = {"non_field_errors": field_errors}
+        first = next(iter(field_errors.items()), None)
+        summary = f"{first[0]}: {first[1][0]}" if first and first[1] else "Invalid input."
+        body = problem(status_code, code="invalid", detail=summary, errors_by_field=field_errors)
+    elif isinstance(exc, exceptions.APIException):
+        status_code = exc.status_code
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        body = problem(status_code, code=code, detail=str(detail))
+    else:
+        logger.exception("Unhandled API error", exc_info=exc)
+        status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+        body = problem(status_code, code="server_error", detail="An unexpected error occurred; it has been logged.")
+
+    # An authentication failure answers 401 when a scheme can be offered, else 403.
+    request = context.get("request")
+    if status_code == 401 and request is not None and "WWW-Authenticate" not in headers:
+        headers["WWW-Authenticate"] = 'Api-Key realm="api"'
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def problem_response(status_code: int, *, code: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        problem(status_code, code=code, detail=detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class FailOpenThrottleMixin:
+    """Throttle counters live in Redis; if Redis is down, serve rather than fail."""
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError):
+            logger.warning("Throttle store unavailable; allowing request")
+            return True
+
+
+class AnonThrottle(FailOpenThrottleMixin, AnonRateThrottle):
+    def allow_request(self, request, view):
+        if getattr(request, "auth", None) is not None:
+            return True
+        return super().allow_request(request, view)
+
+
+class UserThrottle(FailOpenThrottleMixin, UserRateThrottle):
+    def allow_request(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return True
+        return super().allow_request(request, view)
+
+
+class APIKeyThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
+    """One bucket per payment-provider key."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        key = getattr(request, "api_key", None)
+        if key is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": key.prefix}

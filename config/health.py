@@ -1,0 +1,54 @@
+"""GET /healthz: the database, Redis and a Celery worker, each checked independently."""
+
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+from config.celery import app as celery_app
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down", reported by name
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_redis() -> str | None:
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_celery() -> str | None:
+    try:
+        replies = celery_app.control.ping(timeout=1.0)
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    if not replies:
+        return "no worker answered a ping within 1 s"
+    return None
+
+
+def healthz(request):
+    started = time.monotonic()
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    # Without Redis the broker is unreachable, so the worker cannot be asked.
+    checks["celery"] = _check_celery() if checks["redis"] is None else "unreachable: Redis is down"
+    down = [name for name, error in checks.items() if error]
+    body = {
+        "status": "ok" if not down else "unavailable",
+        "down": down,
+        "checks": {name: {"ok": error is None, **({"error": error} if error else {})} for name, error in checks.items()},
+        "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    return JsonResponse(body, status=200 if not down else 503)

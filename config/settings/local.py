@@ -1,0 +1,16 @@
+"""`make run`: SQLite and a Redis started by the local stack, demo-friendly defaults."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "local-only-insecure-key-not-for-production")
+os.environ.setdefault("DJANGO_DEBUG", "true")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# The local stack runs its own Redis on a port of its own so it never collides with a
+# system Redis on 6379.
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6390/0")
+
+from .base import *  # noqa: E402,F403
+
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

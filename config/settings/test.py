@@ -1,0 +1,16 @@
+"""The test suite: PostgreSQL and Redis, the same as production."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-key")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/entrepot")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "*")
+
+from .base import *  # noqa: E402,F403
+
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_entrepot")}  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WHITENOISE_USE_FINDERS = True
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "100000/min", "user": "100000/min", "api_key": "100000/min"}  # noqa: F405

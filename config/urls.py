@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.health import healthz
+from config.views import api_not_found, handler_404, handler_500
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include("credit.api.urls")),
+    path("api/v1/", include("payments.api.urls")),
+    path("api/v1/", include("warehouses.api.urls")),
+    path("api/<path:rest>", api_not_found),
+    path("", include("credit.web.urls")),
+    path("", include("payments.web.urls")),
+    path("", include("warehouses.web.urls")),
+]
+
+handler404 = handler_404
+handler500 = handler_500

@@ -1,0 +1,23 @@
+"""Error pages: problem+json under /api/, HTML elsewhere. Nothing answers a bare 500."""
+
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+
+from config.api import problem_response
+
+
+@csrf_exempt
+def api_not_found(request, rest=""):
+    return problem_response(404, code="not_found", detail=f"No API endpoint at {request.path}.")
+
+
+def handler_404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return api_not_found(request)
+    return render(request, "404.html", status=404)
+
+
+def handler_500(request):
+    if request.path.startswith("/api/"):
+        return problem_response(500, code="server_error", detail="An unexpected error occurred; it has been logged.")
+    return render(request, "500.html", status=500)

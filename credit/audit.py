@@ -1,0 +1,28 @@
+"""The audit trail every service writes inside its own transaction."""
+
+from django.db import models
+
+from credit.models import AuditEntry
+
+
+def actor_label(actor) -> str:
+    if actor is None:
+        return "system"
+    if hasattr(actor, "prefix") and hasattr(actor, "hashed_key"):
+        return f"api-key:{actor.prefix}"
+    return getattr(actor, "username", None) or str(actor)
+
+
+def record_audit(*, actor, action: str, target: models.Model, subject_id=None, old=None, new=None, reason="") -> AuditEntry:
+    user = actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key") else None
+    return AuditEntry.objects.create(
+        actor=user,
+        actor_label=actor_label(actor),
+        action=action,
+        subject_id=subject_id,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        old=old,
+        new=new,
+        reason=reason,
+    )

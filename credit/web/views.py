@@ -1,0 +1,63 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from credit import errors, services
+from credit.selectors import active_memberships, pending_memberships_for_owner
+from credit.web.forms import SignUpForm
+
+
+def home(request):
+    return render(request, "home.html")
+
+
+def add_domain_error(form, exc: errors.DomainError) -> None:
+    """Show a service's error beside the fields it names, or at the top of the form."""
+    if not exc.field_errors:
+        form.add_error(None, exc.message)
+    for field, messages_ in exc.field_errors.items():
+        for message in messages_ if isinstance(messages_, list) else [messages_]:
+            form.add_error(field if field in form.fields else None, message)
+
+
+def signup(request):
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.sign_up(**form.cleaned_data)
+        except errors.DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
+            if result.created_subject:
+                messages.success(request, f"Welcome. You act for {result.membership.subject.legal_name}.")
+            else:
+                messages.info(request, "That enterprise is already registered: its owners must approve your request to join.")
+            return redirect("account")
+    return render(request, "credit/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def account(request):
+    return render(
+        request,
+        "credit/account.html",
+        {
+            "memberships": active_memberships(user=request.user),
+            "pending": pending_memberships_for_owner(user=request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def approve_membership(request, membership_id: int):
+    try:
+        membership = services.approve_membership(actor=request.user, membership_id=membership_id)
+    except errors.DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{membership.user.username} now acts for {membership.subject.legal_name}.")
+    return redirect("account")

@@ -1,0 +1,48 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from credit import errors
+from credit.web.views import add_domain_error
+from payments import services
+from payments.selectors import api_keys_visible_to, institutions_managed_by
+from payments.web.forms import IssueKeyForm
+
+
+@login_required
+def api_keys(request):
+    institutions = institutions_managed_by(user=request.user)
+    form = IssueKeyForm(request.POST or None, institutions=institutions)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            key, secret = services.issue_api_key(
+                actor=request.user, institution_id=data["institution"].pk, name=data["name"],
+                scopes=data["scopes"], expires_at=data["expires_at"],
+            )
+        except errors.DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            # Rendered, not redirected: the secret exists only in this response.
+            issued = {"key": key, "secret": secret}
+            form = IssueKeyForm(institutions=institutions)
+    return render(
+        request,
+        "payments/api_keys.html",
+        {"form": form, "keys": api_keys_visible_to(user=request.user), "issued": issued, "institutions": institutions},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def revoke_api_key(request, prefix: str):
+    try:
+        key = services.revoke_api_key(actor=request.user, prefix=prefix, reason=request.POST.get("reason", ""))
+    except errors.DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Key {key.prefix} revoked.")
+    return redirect("api-keys")

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The browser tests drive Debian's Chromium through playwright (never `playwright install`).
+set -euo pipefail
+if [ -x /usr/bin/chromium ]; then exit 0; fi
+echo "Installing Debian's chromium for the browser tests"
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null

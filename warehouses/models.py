@@ -1,0 +1,1 @@
+"""Overseas-warehouse capacity marketplace (issue 5)."""
