@@ -48,7 +48,9 @@ def healthz(request):
     body = {
         "status": "ok" if not down else "unavailable",
         "down": down,
-        "checks": {name: {"ok": error is None, **({"error": error} if error else {})} for name, error in checks.items()},
+        "checks": {
+            name: {"ok": error is None, **({"error": error} if error else {})} for name, error in checks.items()
+        },
         "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
     }
     return JsonResponse(body, status=200 if not down else 503)

@@ -13,8 +13,14 @@ def actor_label(actor) -> str:
     return getattr(actor, "username", None) or str(actor)
 
 
-def record_audit(*, actor, action: str, target: models.Model, subject_id=None, old=None, new=None, reason="") -> AuditEntry:
-    user = actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key") else None
+def record_audit(
+    *, actor, action: str, target: models.Model, subject_id=None, old=None, new=None, reason=""
+) -> AuditEntry:
+    user = (
+        actor
+        if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key")
+        else None
+    )
     return AuditEntry.objects.create(
         actor=user,
         actor_label=actor_label(actor),

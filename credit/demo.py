@@ -14,12 +14,40 @@ User = get_user_model()
 SUBJECTS = [
     # country, registration number, legal name, kinds, modes, city
     ("CN", "91440300MA5FXXXX1A", "深圳市海贸跨境电子商务有限公司", ["merchant"], ["b2c", "export"], "Shenzhen"),
-    ("CN", "91310000MA1KXXXX2B", "上海远洋仓储物流有限公司", ["warehouse_operator", "logistics_provider"], ["b2b", "export"], "Shanghai"),
+    (
+        "CN",
+        "91310000MA1KXXXX2B",
+        "上海远洋仓储物流有限公司",
+        ["warehouse_operator", "logistics_provider"],
+        ["b2b", "export"],
+        "Shanghai",
+    ),
     ("CN", "91110000MA0PAYX3C", "北京通汇支付有限公司", ["payment_institution"], ["b2b", "b2c"], "Beijing"),
-    ("US", "EIN-84-1234567", "Pacific Gateway Warehousing LLC", ["warehouse_operator"], ["b2b", "import"], "Los Angeles"),
-    ("NL", "KVK-12345678", "Rotterdam Fulfilment B.V.", ["warehouse_operator", "logistics_provider"], ["b2b", "b2b2c", "import"], "Rotterdam"),
+    (
+        "US",
+        "EIN-84-1234567",
+        "Pacific Gateway Warehousing LLC",
+        ["warehouse_operator"],
+        ["b2b", "import"],
+        "Los Angeles",
+    ),
+    (
+        "NL",
+        "KVK-12345678",
+        "Rotterdam Fulfilment B.V.",
+        ["warehouse_operator", "logistics_provider"],
+        ["b2b", "b2b2c", "import"],
+        "Rotterdam",
+    ),
     ("DE", "HRB-98765", "Frankfurt Cargo Lager GmbH", ["warehouse_operator"], ["b2b", "import"], "Frankfurt"),
-    ("AE", "DMCC-445566", "شركة دبي للتخزين والخدمات اللوجستية", ["warehouse_operator"], ["b2b", "import", "export"], "Dubai"),
+    (
+        "AE",
+        "DMCC-445566",
+        "شركة دبي للتخزين والخدمات اللوجستية",
+        ["warehouse_operator"],
+        ["b2b", "import", "export"],
+        "Dubai",
+    ),
     ("GB", "SC-0123456", "Albion Merchant Trading Ltd", ["merchant"], ["b2b2c", "import"], "Glasgow"),
     ("SG", "201912345K", "Lion City Payments Pte. Ltd.", ["payment_institution"], ["b2b", "b2c"], "Singapore"),
     ("BR", "12.345.678/0001-90", "Comércio Atlântico Ltda", ["merchant"], ["b2c", "import"], "São Paulo"),
@@ -53,7 +81,9 @@ def seed(*, password: str) -> list[str]:
         by_number[number] = subject
 
     def account(username, **flags):
-        user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.entrepot.test", **flags})
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.entrepot.test", **flags}
+        )
         if created:
             user.set_password(password)
             user.save()
@@ -68,7 +98,7 @@ def seed(*, password: str) -> list[str]:
 
     return [
         "",
-        "Demo logins (password for all: %s)" % password,
+        f"Demo logins (password for all: {password})",
         "  merchant     acts for 深圳市海贸跨境电子商务有限公司 (CN)",
         "  operator     acts for Rotterdam Fulfilment B.V. (NL), a warehouse operator",
         "  institution  acts for 北京通汇支付有限公司 (CN), a payment institution",

@@ -184,15 +184,16 @@ class CreditEvent(models.Model):
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
     magnitude = models.DecimalField(
-        max_digits=8, decimal_places=2, default=Decimal("1"), validators=[MinValueValidator(Decimal("0"))],
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0"))],
         help_text="Multiplier of the kind's impact, e.g. days late",
     )
     evidence_reference = models.CharField(max_length=300, blank=True, help_text="Private")
     source_reference = models.CharField(max_length=200, blank=True, help_text="e.g. a lease or payment id")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
-    )
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     reason = models.TextField(blank=True)
 
     class Meta:
@@ -229,9 +230,7 @@ class ScoringModel(models.Model):
     class Meta:
         ordering = ["-version"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["status"], condition=Q(status="active"), name="scoringmodel_one_active"
-            ),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="scoringmodel_one_active"),
         ]
 
     def __str__(self):
@@ -291,7 +290,9 @@ class RecomputeRun(models.Model):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["status"], condition=Q(status="running"), name="recomputerun_one_running"),
-            models.CheckConstraint(condition=Q(done_chunks__lte=models.F("total_chunks")), name="recomputerun_progress"),
+            models.CheckConstraint(
+                condition=Q(done_chunks__lte=models.F("total_chunks")), name="recomputerun_progress"
+            ),
         ]
 
 

@@ -20,15 +20,33 @@ def issue_api_key(
         raise errors.NotAnInstitution()
     unknown = set(scopes) - set(ProviderAPIKey.Scope.values)
     if unknown or not scopes:
-        raise InvalidInput("Choose at least one valid scope.", code="invalid_scopes", field_errors={"scopes": [f"Unknown or empty scopes: {sorted(unknown)}"]})
+        raise InvalidInput(
+            "Choose at least one valid scope.",
+            code="invalid_scopes",
+            field_errors={"scopes": [f"Unknown or empty scopes: {sorted(unknown)}"]},
+        )
     if expires_at is not None and expires_at <= timezone.now():
-        raise InvalidInput("The expiry must be in the future.", code="invalid_expiry", field_errors={"expires_at": ["Must be in the future."]})
+        raise InvalidInput(
+            "The expiry must be in the future.",
+            code="invalid_expiry",
+            field_errors={"expires_at": ["Must be in the future."]},
+        )
     with transaction.atomic():
         key, secret = ProviderAPIKey.objects.create_key(
             name=name, institution_id=institution_id, scopes=sorted(scopes), created_by=actor, expiry_date=expires_at
         )
-        record_audit(actor=actor, action="api_key.issued", target=key, subject_id=institution_id,
-                     new={"prefix": key.prefix, "name": name, "scopes": key.scopes, "expires_at": expires_at.isoformat() if expires_at else None})
+        record_audit(
+            actor=actor,
+            action="api_key.issued",
+            target=key,
+            subject_id=institution_id,
+            new={
+                "prefix": key.prefix,
+                "name": name,
+                "scopes": key.scopes,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
     return key, secret
 
 
@@ -42,6 +60,13 @@ def revoke_api_key(*, actor, prefix: str, reason: str = "") -> ProviderAPIKey:
         key.revoked = True
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked", "revoked_at"])
-        record_audit(actor=actor, action="api_key.revoked", target=key, subject_id=key.institution_id,
-                     old={"revoked": False}, new={"revoked": True}, reason=reason)
+        record_audit(
+            actor=actor,
+            action="api_key.revoked",
+            target=key,
+            subject_id=key.institution_id,
+            old={"revoked": False},
+            new={"revoked": True},
+            reason=reason,
+        )
     return key

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from credit.roles import is_regulator
-from credit.selectors import active_memberships
+from credit.selectors.accounts import active_memberships
 
 
 class IsAuthenticatedOrAPIKey(BasePermission):
@@ -39,7 +39,12 @@ class MeView(APIView):
         key = getattr(request, "api_key", None)
         if key is not None:
             return Response(
-                {"kind": "api_key", "key_prefix": key.prefix, "institution_id": key.institution_id, "scopes": key.scopes}
+                {
+                    "kind": "api_key",
+                    "key_prefix": key.prefix,
+                    "institution_id": key.institution_id,
+                    "scopes": key.scopes,
+                }
             )
         user = request.user
         return Response(
@@ -63,7 +68,9 @@ class TokenView(ObtainAuthToken):
     parser_classes = ObtainAuthToken.parser_classes
 
     @extend_schema(
-        request=inline_serializer("TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}),
+        request=inline_serializer(
+            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
         responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
         tags=["identity"],
     )

@@ -1,12 +1,16 @@
 from credit.roles import is_regulator
-from credit.selectors import active_memberships
+from credit.selectors.accounts import active_memberships
 
 
 def navigation(request):
     """Navigation links depend on who is signed in: the public, a member of subjects of
     some kinds, a regulator, or staff."""
     user = request.user
-    links = [("Registry", "/registry/"), ("Blacklist", "/registry/blacklist/"), ("Methodology", "/registry/methodology/")]
+    links = [
+        ("Registry", "/registry/"),
+        ("Blacklist", "/registry/blacklist/"),
+        ("Methodology", "/registry/methodology/"),
+    ]
     memberships = []
     if user.is_authenticated:
         memberships = list(active_memberships(user=user))

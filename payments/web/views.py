@@ -4,7 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from credit import errors
-from credit.web.views import add_domain_error
+from credit.web.views.accounts import add_domain_error
 from payments import services
 from payments.selectors import api_keys_visible_to, institutions_managed_by
 from payments.web.forms import IssueKeyForm
@@ -19,8 +19,11 @@ def api_keys(request):
         data = form.cleaned_data
         try:
             key, secret = services.issue_api_key(
-                actor=request.user, institution_id=data["institution"].pk, name=data["name"],
-                scopes=data["scopes"], expires_at=data["expires_at"],
+                actor=request.user,
+                institution_id=data["institution"].pk,
+                name=data["name"],
+                scopes=data["scopes"],
+                expires_at=data["expires_at"],
             )
         except errors.DomainError as exc:
             add_domain_error(form, exc)

@@ -4,8 +4,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from credit import errors, services
-from credit.selectors import active_memberships, pending_memberships_for_owner
+from credit import errors
+from credit.selectors.accounts import active_memberships, pending_memberships_for_owner
+from credit.services import accounts as services
 from credit.web.forms import SignUpForm
 
 
@@ -34,7 +35,9 @@ def signup(request):
             if result.created_subject:
                 messages.success(request, f"Welcome. You act for {result.membership.subject.legal_name}.")
             else:
-                messages.info(request, "That enterprise is already registered: its owners must approve your request to join.")
+                messages.info(
+                    request, "That enterprise is already registered: its owners must approve your request to join."
+                )
             return redirect("account")
     return render(request, "credit/signup.html", {"form": form}, status=400 if form.errors else 200)
 

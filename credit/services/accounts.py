@@ -11,7 +11,7 @@ from credit import errors
 from credit.audit import record_audit
 from credit.countries import country_codes
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, Membership, Subject
-from credit.selectors import normalize_registration_number
+from credit.selectors.accounts import normalize_registration_number
 
 User = get_user_model()
 
@@ -36,7 +36,9 @@ def validate_registration(*, country: str, registration_number: str) -> tuple[st
     except ValidationError as exc:
         field_errors["registration_number"] = list(exc.messages)
     if field_errors:
-        raise errors.InvalidInput("The registration is not valid.", code="invalid_registration", field_errors=field_errors)
+        raise errors.InvalidInput(
+            "The registration is not valid.", code="invalid_registration", field_errors=field_errors
+        )
     return country, number
 
 
@@ -56,16 +58,24 @@ def sign_up(
     unknown = set(kinds) - set(SUBJECT_KINDS)
     if unknown or not kinds:
         raise errors.InvalidInput(
-            "Choose at least one kind of enterprise.", code="invalid_kinds", field_errors={"kinds": ["Choose at least one valid kind."]}
+            "Choose at least one kind of enterprise.",
+            code="invalid_kinds",
+            field_errors={"kinds": ["Choose at least one valid kind."]},
         )
     try:
         validate_password(password, User(username=username, email=email))
     except ValidationError as exc:
-        raise errors.InvalidInput("The password is too weak.", code="weak_password", field_errors={"password": exc.messages}) from None
+        raise errors.InvalidInput(
+            "The password is too weak.", code="weak_password", field_errors={"password": exc.messages}
+        ) from None
 
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
-            raise errors.Conflict("That user name is taken.", code="username_taken", field_errors={"username": ["That user name is taken."]})
+            raise errors.Conflict(
+                "That user name is taken.",
+                code="username_taken",
+                field_errors={"username": ["That user name is taken."]},
+            )
         user = User.objects.create_user(username=username, email=email, password=password)
         subject = Subject.objects.select_for_update().filter(country=country, registration_number=number).first()
         created = subject is None
@@ -81,14 +91,29 @@ def sign_up(
             except IntegrityError:
                 raise errors.Busy("Another sign-up for this subject is in progress; try again.") from None
             membership = Membership.objects.create(user=user, subject=subject, role=Membership.Role.OWNER)
-            record_audit(actor=user, action="subject.registered", target=subject, subject_id=subject.pk,
-                         new={"country": country, "registration_number": number, "legal_name": subject.legal_name, "kinds": kinds})
+            record_audit(
+                actor=user,
+                action="subject.registered",
+                target=subject,
+                subject_id=subject.pk,
+                new={
+                    "country": country,
+                    "registration_number": number,
+                    "legal_name": subject.legal_name,
+                    "kinds": kinds,
+                },
+            )
         else:
             membership = Membership.objects.create(
                 user=user, subject=subject, role=Membership.Role.MEMBER, status=Membership.Status.PENDING
             )
-        record_audit(actor=user, action="membership.created", target=membership, subject_id=subject.pk,
-                     new={"user": user.username, "role": membership.role, "status": membership.status})
+        record_audit(
+            actor=user,
+            action="membership.created",
+            target=membership,
+            subject_id=subject.pk,
+            new={"user": user.username, "role": membership.role, "status": membership.status},
+        )
     return SignUpResult(user=user, membership=membership, created_subject=created)
 
 
@@ -98,7 +123,9 @@ def approve_membership(*, actor, membership_id: int) -> Membership:
         if membership is None:
             raise errors.NotFound("No such membership request.")
         manages = Membership.objects.filter(
-            user=actor, subject_id=membership.subject_id, status=Membership.Status.ACTIVE,
+            user=actor,
+            subject_id=membership.subject_id,
+            status=Membership.Status.ACTIVE,
             role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
         ).exists()
         if not manages:
@@ -107,6 +134,12 @@ def approve_membership(*, actor, membership_id: int) -> Membership:
             return membership
         membership.status = Membership.Status.ACTIVE
         membership.save(update_fields=["status"])
-        record_audit(actor=actor, action="membership.approved", target=membership, subject_id=membership.subject_id,
-                     old={"status": "pending"}, new={"status": "active"})
+        record_audit(
+            actor=actor,
+            action="membership.approved",
+            target=membership,
+            subject_id=membership.subject_id,
+            old={"status": "pending"},
+            new={"status": "active"},
+        )
     return membership

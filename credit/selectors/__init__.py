@@ -1,0 +1,1 @@
+"""One module per area; import the module you need, e.g. `from credit.services import accounts`."""

@@ -1,0 +1,68 @@
+import pytest
+from rest_framework.test import APIClient
+
+from payments.models import ProviderAPIKey
+from tests.factories import MembershipFactory, RegulatorFactory, StaffFactory, SubjectFactory, UserFactory
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def member():
+    """A user who owns a merchant subject: `member.subject` is that subject."""
+    membership = MembershipFactory()
+    user = membership.user
+    user.subject = membership.subject
+    return user
+
+
+@pytest.fixture
+def regulator():
+    return RegulatorFactory()
+
+
+@pytest.fixture
+def staff_user():
+    return StaffFactory()
+
+
+@pytest.fixture
+def institution():
+    return SubjectFactory(is_merchant=False, is_payment_institution=True, legal_name="Test Pay Ltd")
+
+
+@pytest.fixture
+def api_key(institution):
+    """(key object, full secret) for a payment institution with every scope."""
+    return ProviderAPIKey.objects.create_key(
+        name="test", institution=institution, scopes=list(ProviderAPIKey.Scope.values)
+    )
+
+
+@pytest.fixture
+def client_for(api_client):
+    """An API client authenticated as a user (session) or with an API key secret."""
+
+    def make(who):
+        client = APIClient()
+        if isinstance(who, str):
+            client.credentials(HTTP_AUTHORIZATION=f"Api-Key {who}")
+        elif who is not None:
+            client.force_login(who)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def other_member():
+    membership = MembershipFactory()
+    user = membership.user
+    user.subject = membership.subject
+    return user
+
+
+__all__ = ["UserFactory"]
