@@ -1,6 +1,8 @@
 """Error pages: problem+json under /api/, HTML elsewhere. Nothing answers a bare 500."""
 
+from django.http import HttpResponseServerError
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.csrf import csrf_exempt
 
 from config.api import problem_response
@@ -18,6 +20,8 @@ def handler_404(request, exception=None):
 
 
 def handler_500(request):
+    """Touches neither the database nor Redis (either may be why we are here): no request
+    context, so no context processors run."""
     if request.path.startswith("/api/"):
         return problem_response(500, code="server_error", detail="An unexpected error occurred; it has been logged.")
-    return render(request, "500.html", status=500)
+    return HttpResponseServerError(loader.render_to_string("500.html"))

@@ -14,8 +14,10 @@ def actor_label(actor) -> str:
 
 
 def record_audit(
-    *, actor, action: str, target: models.Model, subject_id=None, old=None, new=None, reason=""
+    *, actor, action: str, target: models.Model, subject_id=None, old=None, new=None, reason="", target_id=None
 ) -> AuditEntry:
+    """`target_id` overrides `str(target.pk)` when the key is long or secret-derived (API keys
+    are audited by their prefix)."""
     user = (
         actor
         if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key")
@@ -27,7 +29,7 @@ def record_audit(
         action=action,
         subject_id=subject_id,
         target_type=target._meta.label_lower,
-        target_id=str(target.pk),
+        target_id=str(target.pk) if target_id is None else str(target_id),
         old=old,
         new=new,
         reason=reason,

@@ -1,4 +1,4 @@
-from credit.errors import NotAllowed, NotFound
+from credit.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 
 
 class NotAnInstitution(NotAllowed):
@@ -9,3 +9,60 @@ class NotAnInstitution(NotAllowed):
 class APIKeyNotFound(NotFound):
     code = "api_key_not_found"
     default_message = "No such API key."
+
+
+class InstitutionNotFound(NotFound):
+    code = "institution_not_found"
+    default_message = "No such payment institution."
+
+
+class RegulatorOnly(NotAllowed):
+    code = "regulator_only"
+    default_message = "Only a regulator may do this."
+
+
+class InstitutionSuspended(NotAllowed):
+    code = "institution_suspended"
+    default_message = "This institution is suspended."
+
+
+class InstitutionUnderReview(NotAllowed):
+    code = "institution_under_review"
+    default_message = "This institution is under compliance review."
+
+
+class MissingScope(NotAllowed):
+    code = "missing_scope"
+    default_message = "This API key lacks the scope for this operation."
+
+
+class IdempotencyKeyRequired(InvalidInput):
+    code = "idempotency_key_required"
+    default_message = "This request needs an Idempotency-Key header."
+
+
+class IdempotencyKeyReused(DomainError):
+    """Same key, different payload: 422 (DomainError's default status)."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used with a different request."
+
+
+class IdempotencyInFlight(Conflict):
+    code = "idempotency_in_flight"
+    default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class DuplicatePaymentReport(Conflict):
+    code = "duplicate_payment_report"
+    default_message = "This payment outcome has already been reported."
+
+
+class EndpointNotFound(NotFound):
+    code = "webhook_endpoint_not_found"
+    default_message = "No such webhook endpoint."
+
+
+class InstitutionNotSuspended(Conflict):
+    code = "institution_not_suspended"
+    default_message = "This institution is not suspended by a regulator."

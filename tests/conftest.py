@@ -65,4 +65,20 @@ def other_member():
     return user
 
 
+@pytest.fixture(autouse=True)
+def _restore_scoring_catalogue(request, django_db_blocker):
+    """A transactional test's teardown flushes every table, including the reference data
+    migration 0002 loads (event kinds, scoring model v1). Put it back for later tests."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server", "django_db_reset_sequences"} & set(request.fixturenames)
+    )
+    if transactional:
+        from credit.services.ratings import ensure_scoring_catalogue
+
+        with django_db_blocker.unblock():
+            ensure_scoring_catalogue()
+
+
 __all__ = ["UserFactory"]

@@ -190,6 +190,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
+    "platform-clear-expired-sessions": {
+        "task": "platform.clear_expired_sessions",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "credit-flush-recompute-queue": {
         "task": "credit.flush_recompute_queue",
         "schedule": timedelta(seconds=30),
@@ -202,13 +206,71 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credit.expire_blacklist_entries",
         "schedule": crontab(minute=5),
     },
+    "payments-daily-compliance-checks": {
+        "task": "payments.run_daily_compliance_checks",
+        "schedule": crontab(hour=0, minute=15),
+    },
+    "payments-read-domain-events": {
+        "task": "payments.process_domain_events",
+        "schedule": timedelta(seconds=15),
+    },
+    "payments-sweep-webhook-deliveries": {
+        "task": "payments.sweep_webhook_deliveries",
+        "schedule": timedelta(seconds=30),
+    },
+    "warehouses-expire-holds": {
+        "task": "warehouses.expire_holds",
+        "schedule": timedelta(seconds=60),
+    },
+    "warehouses-complete-due-leases": {
+        "task": "warehouses.complete_due_leases",
+        "schedule": crontab(minute=20),
+    },
+    "warehouses-reconcile-ledger": {
+        "task": "warehouses.reconcile_ledger",
+        "schedule": crontab(hour=1, minute=40),
+    },
 }
 
 # --- Domain defaults (PRODUCT.md), all overridable ---------------------------------------
 ENTREPOT = {
+    # Warehouse marketplace (warehouses/services.py). Grade ladder A > B > M > C > D.
+    "WAREHOUSE_ANSWER_HOURS": 24,  # request-and-approve: the operator answers within this
+    "WAREHOUSE_INSTANT_MIN_GRADE": "B",  # below this, an instant listing takes a request instead
+    "WAREHOUSE_LOCK_TIMEOUT_MS": 3000,  # waiting longer for a listing's lock answers 409 Busy
+    "WAREHOUSE_MAX_LISTING_DAYS": 731,
     # Days an entry stays published, by severity (max), and when repair may be applied for.
     "BLACKLIST_PUBLICATION_DAYS": {"minor": 90, "general": 365, "serious": 3 * 365},
     "BLACKLIST_REPAIR_AFTER_DAYS": {"minor": 0, "general": 90, "serious": 365},
     "APPEAL_REPLY_WORKING_DAYS": 10,
     "APPEAL_DECISION_WORKING_DAYS": 3,
+    # Payment-institution compliance (payments/compliance.py documents each rule).
+    "PAYMENTS": {
+        "LICENCE_RENEWAL_WINDOW_MONTHS": 6,
+        # Minimum paid-in capital by jurisdiction (country code, or "EU" for EU members).
+        "MINIMUM_CAPITAL": {
+            "CN": {"amount": "100000000", "currency": "CNY"},
+            "EU": {"amount": "350000", "currency": "EUR"},
+            "SG": {"amount": "250000", "currency": "SGD"},
+        },
+        "MINIMUM_GRADE": "M",  # ladder A > B > M > C > D
+        "RESERVE_COVERAGE_MIN_PERCENT": "100",
+        "RESERVE_REPORT_MAX_AGE_BUSINESS_DAYS": 1,
+        "PERMITTED_OUTFLOW_DESTINATIONS": [
+            "customer_settlement",
+            "merchant_settlement",
+            "own_funds",
+            "pending_settlement",
+            "partner_institution",
+        ],
+        "FX_CORRIDOR_CURRENCIES": ["CNY"],  # need FX registration and a partner bank
+        "SCREENING_MINIMUM_GRADE": "C",  # default threshold when an institution sets none
+        "SCREENING_NAME_MIN_SIMILARITY": "0.3",
+        "SCREENING_NAME_AMBIGUITY_GAP": "0.1",
+        "SCREENING_BATCH_MAX": 1000,
+        "WEBHOOK_MAX_ATTEMPTS": 12,
+        "WEBHOOK_BACKOFF_BASE_SECONDS": 5,
+        "WEBHOOK_BACKOFF_MAX_SECONDS": 6 * 3600,
+        "WEBHOOK_TIMEOUT_SECONDS": 10,
+    },
 }

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from credit.roles import is_regulator
@@ -66,6 +67,8 @@ class TokenView(ObtainAuthToken):
 
     authentication_classes = []
     parser_classes = ObtainAuthToken.parser_classes
+    # ObtainAuthToken turns throttling off; password guessing must be throttled like the rest.
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
 
     @extend_schema(
         request=inline_serializer(

@@ -1,1 +1,21 @@
-urlpatterns = []
+from django.urls import path
+
+from credit.web import regulator as views
+
+urlpatterns = [
+    path("regulator/", views.dashboard, name="regulator-dashboard"),
+    path("regulator/blacklist/", views.entry_list, name="regulator-entries"),
+    path("regulator/blacklist/new/", views.entry_create, name="regulator-entry-new"),
+    path("regulator/blacklist/<int:entry_id>/", views.entry_detail, name="regulator-entry"),
+    path("regulator/blacklist/<int:entry_id>/lift/", views.entry_lift, name="regulator-entry-lift"),
+    path("regulator/blacklist/<int:entry_id>/fine/", views.entry_fine_paid, name="regulator-entry-fine"),
+    path("regulator/appeals/", views.appeal_queue, name="regulator-appeals"),
+    path("regulator/appeals/<int:appeal_id>/", views.appeal_detail, name="regulator-appeal"),
+    path("regulator/repairs/", views.repair_queue, name="regulator-repairs"),
+    path("regulator/repairs/<int:repair_id>/", views.repair_detail, name="regulator-repair"),
+    path("regulator/events/new/", views.event_create, name="regulator-event-new"),
+    path("regulator/recompute/", views.recompute_runs, name="regulator-recompute"),
+    path("regulator/recompute/start/", views.recompute_start, name="regulator-recompute-start"),
+    path("regulator/recompute/<int:run_id>/progress/", views.recompute_progress, name="regulator-recompute-progress"),
+    path("regulator/audit/", views.audit, name="regulator-audit"),
+]

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -44,8 +45,8 @@ def api_keys(request):
 def revoke_api_key(request, prefix: str):
     try:
         key = services.revoke_api_key(actor=request.user, prefix=prefix, reason=request.POST.get("reason", ""))
-    except errors.DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Key {key.prefix} revoked.")
+    except errors.NotFound:
+        # Someone else's key, or none: nothing here for this user.
+        raise Http404("No such API key.") from None
+    messages.success(request, f"Key {key.prefix} revoked. It no longer authenticates.")
     return redirect("api-keys")

@@ -1,0 +1,141 @@
+"""Django admin for the registry. History (events, ratings, runs) is read-only here:
+changes go through services, which write their audit records."""
+
+from django.contrib import admin
+
+from credit.models import (
+    Appeal,
+    AuditEntry,
+    BlacklistEntry,
+    CreditEvent,
+    EventKind,
+    Rating,
+    RecomputeRun,
+    RepairApplication,
+    ScoringModel,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Append-only history: viewable, never added, edited or deleted in the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EventKind)
+class EventKindAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "component", "default_impact")
+    list_filter = ("component",)
+
+
+@admin.register(CreditEvent)
+class CreditEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "subject", "kind", "source", "occurred_at", "magnitude", "reverses")
+    list_filter = ("source", "kind__component")
+    search_fields = ("subject__legal_name", "subject__registration_number", "source_reference")
+    list_select_related = ("subject", "kind", "reverses")
+    raw_id_fields = ("subject", "reverses", "recorded_by")
+
+
+@admin.register(Rating)
+class RatingAdmin(ReadOnlyAdmin):
+    list_display = ("id", "subject", "score", "grade", "model", "computed_at", "trigger")
+    list_filter = ("grade", "trigger")
+    search_fields = ("subject__legal_name", "subject__registration_number")
+    list_select_related = ("subject", "model")
+    raw_id_fields = ("subject",)
+
+
+@admin.register(RecomputeRun)
+class RecomputeRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "status", "model", "started_at", "finished_at", "done_chunks", "total_chunks")
+    list_filter = ("status",)
+
+
+@admin.register(ScoringModel)
+class ScoringModelAdmin(admin.ModelAdmin):
+    list_display = ("version", "status", "published_at", "published_by", "notes")
+    readonly_fields = ("status", "published_at", "published_by", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Blacklist, appeals, repair and the audit trail (read-only history) ---------------------
+
+
+class AppealInline(admin.TabularInline):
+    model = Appeal
+    extra = 0
+    can_delete = False
+    fields = ("challenge", "status", "filed_at", "reply_due_on", "decision_due_on", "decided_at", "decision_reasons")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RepairInline(AppealInline):
+    model = RepairApplication
+    fields = ("status", "filed_at", "reply_due_on", "decision_due_on", "decided_at", "decision_reasons")
+    readonly_fields = fields
+
+
+@admin.register(BlacklistEntry)
+class BlacklistEntryAdmin(ReadOnlyAdmin):
+    """Decisions are made in the regulator console (/regulator/), through services."""
+
+    list_display = (
+        "id",
+        "subject",
+        "category",
+        "severity",
+        "decision_reference",
+        "starts_on",
+        "publication_ends_on",
+        "status",
+    )
+    list_filter = ("status", "severity", "category")
+    search_fields = ("subject__legal_name", "subject__registration_number", "decision_reference")
+    list_select_related = ("subject",)
+    raw_id_fields = ("subject", "decided_by")
+    inlines = [AppealInline, RepairInline]
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReadOnlyAdmin):
+    list_display = ("id", "entry", "challenge", "status", "filed_at", "reply_due_on", "decision_due_on")
+    list_filter = ("status", "challenge")
+    search_fields = ("entry__subject__legal_name", "entry__decision_reference")
+    list_select_related = ("entry__subject",)
+    raw_id_fields = ("entry", "filed_by", "decided_by")
+
+
+@admin.register(RepairApplication)
+class RepairApplicationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "entry", "status", "filed_at", "reply_due_on", "decision_due_on")
+    list_filter = ("status",)
+    search_fields = ("entry__subject__legal_name", "entry__decision_reference")
+    list_select_related = ("entry__subject",)
+    raw_id_fields = ("entry", "filed_by", "decided_by")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor_label", "action", "target_type", "target_id", "subject")
+    list_filter = ("action", "target_type")
+    search_fields = ("actor_label", "action", "target_id", "reason", "subject__legal_name")
+    list_select_related = ("subject",)
+    raw_id_fields = ("actor", "subject")
+    date_hierarchy = "at"

@@ -1,0 +1,321 @@
+"""Public reads of the credit registry: search, profiles and the public blacklist.
+
+Everything here is public: these selectors only ever return what anyone may see (no
+member e-mails, no evidence, no appeal texts).
+
+Search on PostgreSQL combines three strategies, all index-backed (migration 0003):
+
+* registration number, exact after normalisation (spaces removed, upper case);
+* trigram word similarity (`pg_trgm`, `q <% name`) over "legal name + trading name":
+  typo-tolerant for Latin, Cyrillic, Arabic and longer CJK queries;
+* bigram containment for CJK text (`entrepot_name_bigrams(name) @> bigrams(q)`):
+  trigrams cannot match a two- or three-character CJK query inside a CJK name, because a
+  CJK name has no spaces and pg_trgm pads words with blanks ("海贸" never matches
+  "深圳市海贸有限公司"); containment of every bigram of the query does, and also finds
+  "深圳海贸" in "深圳市海贸…".
+
+On SQLite (the demo) it falls back to a case-insensitive substring match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from django.db import connection
+from django.db.models import BooleanField, Case, FloatField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from credit.models import BlacklistEntry, EventKind, Rating, Subject
+from credit.selectors.accounts import get_subject, normalize_registration_number
+
+# word_similarity(q, name) at or above this counts as a match: "Pacifc Gatway" scores 0.5
+# against "Pacific Gateway Warehousing LLC", an unrelated name that shares one word ~0.3.
+WORD_SIMILARITY_THRESHOLD = 0.45
+NAME_SQL = "(credit_subject.legal_name || ' ' || credit_subject.trading_name)"
+_REGISTRATION_RE = re.compile(r"^[A-Z0-9][A-Z0-9./-]{1,39}$")
+MAX_QUERY_LENGTH = 200
+
+KIND_FIELDS = {
+    "merchant": "is_merchant",
+    "warehouse_operator": "is_warehouse_operator",
+    "payment_institution": "is_payment_institution",
+    "logistics_provider": "is_logistics_provider",
+}
+
+
+def normalize_query(q: str | None) -> str:
+    """Collapse whitespace; the empty string means "no query"."""
+    return " ".join((q or "").split())[:MAX_QUERY_LENGTH]
+
+
+def name_bigrams(text: str) -> list[str]:
+    """The bigrams the database indexes (see `entrepot_name_bigrams` in migration 0003):
+    pairs of adjacent non-space characters, lower-cased, at least one of them from the
+    unspaced East Asian scripts (U+2E80-U+FFFF: CJK, kana, Hangul). Spaced scripts (Latin,
+    Cyrillic, Arabic) are served by trigrams."""
+    lowered = text.lower()
+    pairs = {lowered[i : i + 2] for i in range(len(lowered) - 1)}
+    return sorted(p for p in pairs if not any(c.isspace() for c in p) and any(0x2E80 <= ord(c) <= 0xFFFF for c in p))
+
+
+def typo_bigram_variants(q: str) -> list[list[str]]:
+    """For a CJK query of four or more characters: the bigram sets left when one character
+    or one bigram is ignored, so one wrong, extra, doubled or missing character still
+    matches (each set keeps at least two bigrams to stay selective)."""
+    full = set(name_bigrams(q))
+    if len(q) < 4 or len(full) < 3:
+        return []
+    candidates = [set(name_bigrams(q[:i])) | set(name_bigrams(q[i + 1 :])) for i in range(len(q))]
+    # A character missing from the query leaves one bigram that spans the gap.
+    candidates += [full - {bigram} for bigram in sorted(full)]
+    variants = []
+    for remaining in candidates:
+        if len(remaining) >= 2 and remaining != full and sorted(remaining) not in variants:
+            variants.append(sorted(remaining))
+    return variants
+
+
+def public_subjects() -> QuerySet[Subject]:
+    """Every subject is public; only its public fields are ever serialised."""
+    return Subject.objects.all()
+
+
+def search_subjects(*, q: str, country: str | None = None) -> QuerySet[Subject]:
+    """Subjects matching `q` by name (typo-tolerant, any script) or by registration number
+    (exact, normalised), best match first. Each row carries `rank` (higher is better) and
+    `registration_match`. An empty `q` lists every subject by name."""
+    q = normalize_query(q)
+    qs = public_subjects()
+    if country:
+        qs = qs.filter(country=country.upper())
+    if not q:
+        return qs.annotate(rank=Value(0.0, output_field=FloatField())).order_by("legal_name", "id")
+
+    registration = normalize_registration_number(q)
+    registration_ok = bool(_REGISTRATION_RE.match(registration))
+    if connection.vendor == "postgresql":
+        return _search_postgresql(qs, q=q, registration=registration if registration_ok else None)
+
+    condition = Q(legal_name__icontains=q) | Q(trading_name__icontains=q)
+    if registration_ok:
+        condition |= Q(registration_number=registration)
+    return (
+        qs.filter(condition)
+        .annotate(
+            registration_match=Case(
+                When(registration_number=registration, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+            rank=Case(
+                When(registration_number=registration, then=Value(2.0)),
+                When(legal_name__iexact=q, then=Value(1.0)),
+                When(legal_name__istartswith=q, then=Value(0.8)),
+                default=Value(0.5),
+                output_field=FloatField(),
+            ),
+        )
+        .order_by("-rank", "legal_name", "id")
+    )
+
+
+def _search_postgresql(qs: QuerySet[Subject], *, q: str, registration: str | None) -> QuerySet[Subject]:
+    with connection.cursor() as cursor:
+        # Session setting read by the `<%` operator (so the GIN index can be used).
+        cursor.execute(
+            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(WORD_SIMILARITY_THRESHOLD)]
+        )
+    conditions = [f"(%s <%% {NAME_SQL})"]
+    params: list = [q]
+    bigrams = name_bigrams(q)
+    if bigrams:
+        conditions.append(f"(entrepot_name_bigrams({NAME_SQL}) @> %s::text[])")
+        params.append(bigrams)
+        for variant in typo_bigram_variants(q):
+            conditions.append(f"(entrepot_name_bigrams({NAME_SQL}) @> %s::text[])")
+            params.append(variant)
+    if registration:
+        conditions.append("(credit_subject.registration_number = %s)")
+        params.append(registration)
+    where = RawSQL(" OR ".join(conditions), params, output_field=BooleanField())
+
+    registration_match = (
+        RawSQL("(credit_subject.registration_number = %s)", [registration], output_field=BooleanField())
+        if registration
+        else Value(False, output_field=BooleanField())
+    )
+    # Word similarity finds the query inside a long name; plain similarity prefers names
+    # that are close as a whole; bigram containment lifts short CJK substrings.
+    rank_sql = f"(word_similarity(%s, {NAME_SQL}) + 0.5 * similarity(%s, credit_subject.legal_name)"
+    rank_params: list = [q, q]
+    if bigrams:
+        # Cheap per row (no bigram recomputation): the query as a substring lifts a name.
+        rank_sql += f" + CASE WHEN strpos(lower({NAME_SQL}), %s) > 0 THEN 0.6 ELSE 0 END"
+        rank_params.append(q.lower())
+    if registration:
+        rank_sql += " + CASE WHEN credit_subject.registration_number = %s THEN 2 ELSE 0 END"
+        rank_params.append(registration)
+    rank_sql += ")"
+    return (
+        qs.filter(where)
+        .annotate(
+            registration_match=registration_match,
+            rank=RawSQL(rank_sql, rank_params, output_field=FloatField()),
+        )
+        .order_by("-rank", "legal_name", "id")
+    )
+
+
+def filter_subjects(
+    qs: QuerySet[Subject],
+    *,
+    grade: list[str] | None = None,
+    kind: str | None = None,
+    blacklisted: bool | None = None,
+) -> QuerySet[Subject]:
+    """The registry's list filters, shared by the API and the web page."""
+    if grade:
+        qs = qs.filter(grade__in=grade)
+    if kind:
+        qs = qs.filter(**{KIND_FIELDS[kind]: True})
+    if blacklisted is not None:
+        qs = qs.filter(is_blacklisted=blacklisted)
+    return qs
+
+
+# --- Profiles ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    at: datetime
+    grade: str
+    score: float
+
+
+@dataclass
+class PublicProfile:
+    subject: Subject
+    latest_rating: Rating | None
+    model_version: int | None
+    reasons: list[dict]
+    history: list[HistoryPoint]
+    active_entries: list[BlacklistEntry]
+    as_of: date | None = None
+    rating_as_of: Rating | None = None
+    generated_at: datetime = field(default_factory=timezone.now)
+    reason_rows: list[dict] = field(default_factory=list)
+
+    @property
+    def grade(self) -> str:
+        if self.as_of is not None:
+            return self.rating_as_of.grade if self.rating_as_of else Subject.Grade.M
+        return self.subject.grade
+
+    @property
+    def grade_label(self) -> str:
+        return Subject.Grade(self.grade).label
+
+    @property
+    def score(self):
+        if self.as_of is not None:
+            return self.rating_as_of.score if self.rating_as_of else None
+        return self.subject.score
+
+
+def public_profile(*, subject_id: int, as_of: date | None = None) -> PublicProfile:
+    """A subject's public standing: snapshot grade and score, reason codes and model
+    version of its latest rating, grade history, and active public blacklist entries.
+    With `as_of`, `grade`/`score` are those in force at the end of that day."""
+    from credit.selectors.blacklist import active_entries_for
+    from credit.selectors.ratings import rating_as_of, rating_history
+
+    subject = get_subject(subject_id=subject_id)
+    history_rows = list(rating_history(subject_id=subject.pk))  # oldest first, with the model
+    latest = history_rows[-1] if history_rows else None
+    at_rating = None
+    if as_of is not None:
+        end_of_day = datetime.combine(as_of, time.max, tzinfo=UTC)
+        at_rating = rating_as_of(subject_id=subject.pk, at=end_of_day)
+    today = timezone.localdate()
+    published = [
+        entry
+        for entry in active_entries_for(subject_id=subject.pk)
+        if entry.starts_on <= today < entry.publication_ends_on
+    ]
+    published.sort(key=lambda e: (e.starts_on, e.pk), reverse=True)
+    return PublicProfile(
+        subject=subject,
+        latest_rating=latest,
+        model_version=latest.model.version if latest else None,
+        reasons=list(latest.reasons or []) if latest else [],
+        history=[HistoryPoint(at=r.computed_at, grade=r.grade, score=float(r.score)) for r in history_rows],
+        active_entries=published,
+        as_of=as_of,
+        rating_as_of=at_rating,
+        reason_rows=reason_rows(list(latest.reasons or [])) if latest else [],
+    )
+
+
+def reason_rows(reasons: list[dict]) -> list[dict]:
+    """Reason codes with a label and the direction of their contribution."""
+    codes = [r.get("code") for r in reasons if r.get("code")]
+    names = dict(EventKind.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+    special = {
+        "blacklisted": "An active blacklist entry (grade forced down, score capped)",
+        "insufficient_history": "Too little history for a letter grade yet",
+    }
+    rows = []
+    for r in reasons:
+        code = r.get("code") or ""
+        points = r.get("points")
+        if points is None:
+            direction = "rule"
+        else:
+            direction = "lowers" if float(points) < 0 else "raises"
+        rows.append(
+            {
+                "code": code,
+                "label": special.get(code) or names.get(code) or code.replace("_", " "),
+                "component": r.get("component"),
+                "points": None if points is None else float(points),
+                "direction": direction,
+                "events": int(r.get("events") or 0),
+            }
+        )
+    return rows
+
+
+# --- The public blacklist ---------------------------------------------------------------
+
+
+def public_blacklist_entries(
+    *, country: str | None = None, category: str | None = None, severity: str | None = None
+) -> QuerySet[BlacklistEntry]:
+    """Active, published entries with their subjects, newest first (H3's `public_blacklist`
+    decides what is published; this only filters it)."""
+    from credit.selectors.blacklist import public_blacklist
+
+    qs = public_blacklist().select_related("subject")
+    if country:
+        qs = qs.filter(subject__country=country.upper())
+    if category:
+        qs = qs.filter(category=category)
+    if severity:
+        qs = qs.filter(severity=severity)
+    return qs.order_by("-starts_on", "-id")
+
+
+__all__ = [
+    "PublicProfile",
+    "filter_subjects",
+    "name_bigrams",
+    "public_blacklist_entries",
+    "public_profile",
+    "public_subjects",
+    "reason_rows",
+    "search_subjects",
+]

@@ -1,0 +1,127 @@
+"""A subject's own record (/account/record/), for the people acting for it: every credit
+event (with private evidence references), every blacklist entry with its appeals and
+repair applications and their deadlines, what would raise the grade, and the forms to
+file an appeal or apply for repair. Other users get 404; anonymous visitors sign in."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from credit import errors
+from credit.models import Appeal
+from credit.selectors import blacklist as selectors
+from credit.selectors.accounts import active_memberships
+from credit.services import blacklist as services
+from credit.web.views.accounts import add_domain_error
+
+
+class AppealForm(forms.Form):
+    challenge = forms.ChoiceField(choices=Appeal.Challenge.choices, widget=forms.RadioSelect)
+    grounds = forms.CharField(
+        widget=forms.Textarea,
+        max_length=8000,
+        help_text="Why the entry, its period or the repair result is wrong. Cite your evidence.",
+    )
+
+
+class RepairForm(forms.Form):
+    correction_evidence = forms.CharField(
+        widget=forms.Textarea, max_length=8000, help_text="How the misconduct has been corrected, with references."
+    )
+    commitment = forms.CharField(
+        widget=forms.Textarea, max_length=8000, help_text="Your credit commitment: what you undertake from now on."
+    )
+    confirm = forms.BooleanField(label="I confirm the correction is complete and file this commitment.")
+
+
+def _record_or_404(request, subject_id: int):
+    try:
+        return selectors.subject_record(user=request.user, subject_id=subject_id)
+    except errors.NotFound:
+        raise Http404("No such subject.") from None
+
+
+def _own_entry_or_404(request, entry_id: int):
+    entry = (
+        selectors.entries_visible_to(user=request.user)
+        .filter(pk=entry_id, subject_id__in=active_memberships(user=request.user).values("subject_id"))
+        .prefetch_related("repairs", "appeals")
+        .first()
+    )
+    if entry is None:
+        raise Http404("No such blacklist entry.")
+    return entry
+
+
+def _guidance(subject_id: int):
+    try:
+        from credit.selectors.ratings import grade_guidance
+    except ImportError:
+        return None
+    try:
+        return grade_guidance(subject_id=subject_id)
+    except errors.DomainError:
+        return None
+
+
+@login_required
+def record_index(request):
+    memberships = list(active_memberships(user=request.user))
+    if len(memberships) == 1:
+        return redirect("record", subject_id=memberships[0].subject_id)
+    return render(request, "credit/record/index.html", {"memberships": memberships})
+
+
+@login_required
+def record(request, subject_id: int):
+    data = _record_or_404(request, subject_id)
+    return render(
+        request,
+        "credit/record/record.html",
+        {"record": data, "subject": data.subject, "guidance": _guidance(data.subject.pk)},
+    )
+
+
+@login_required
+def file_appeal(request, entry_id: int):
+    entry = _own_entry_or_404(request, entry_id)
+    form = AppealForm(request.POST or None, initial={"challenge": request.GET.get("challenge", "content")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            appeal = services.file_appeal(actor=request.user, entry_id=entry.pk, **form.cleaned_data)
+        except errors.DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(
+                request, f"Appeal filed. The regulator replies by {appeal.reply_due_on:%d %b %Y} (working days)."
+            )
+            return redirect("record", subject_id=entry.subject_id)
+    return render(
+        request, "credit/record/appeal_form.html", {"entry": entry, "form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+def apply_for_repair(request, entry_id: int):
+    entry = _own_entry_or_404(request, entry_id)
+    eligibility = selectors.repair_eligibility(entry=entry)
+    form = RepairForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
+        try:
+            repair = services.apply_for_repair(actor=request.user, entry_id=entry.pk, **data)
+        except errors.DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(
+                request, f"Repair application filed. The platform replies by {repair.reply_due_on:%d %b %Y}."
+            )
+            return redirect("record", subject_id=entry.subject_id)
+    return render(
+        request,
+        "credit/record/repair_form.html",
+        {"entry": entry, "form": form, "eligibility": eligibility},
+        status=400 if form.errors else 200,
+    )

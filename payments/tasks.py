@@ -1,0 +1,115 @@
+"""Celery tasks of the payments app. Thin: ids in, a service does the work, safe to repeat.
+Enqueued only after commit; durable marks in the database (compliance checks requested,
+pending webhook deliveries) are swept by beat, so nothing is lost while Redis is down."""
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="payments.run_compliance_check",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=5,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def run_compliance_check_task(institution_id: int, trigger: str = "regulator") -> int | None:
+    """Run every rule against one institution. Repeating it only adds another run."""
+    from payments.models import InstitutionProfile
+    from payments.services import run_compliance_check
+
+    if not InstitutionProfile.objects.filter(pk=institution_id).exists():
+        return None
+    return run_compliance_check(institution_id=institution_id, trigger=trigger).pk
+
+
+@shared_task(name="payments.run_daily_compliance_checks", ignore_result=True, acks_late=True, time_limit=3600)
+def run_daily_compliance_checks_task(today: str | None = None) -> int:
+    """Daily (beat): check every institution, because licences expire and reports age
+    without anyone touching them. Each institution gets its own transaction; one failure
+    does not stop the others. Idempotent in effect: a second run the same day derives the
+    same status."""
+    from datetime import date
+
+    from payments.models import InstitutionProfile
+    from payments.services import run_compliance_check
+
+    day = date.fromisoformat(today) if today else timezone.localdate()
+    count = 0
+    for institution_id in InstitutionProfile.objects.order_by("pk").values_list("pk", flat=True):
+        try:
+            run_compliance_check(institution_id=institution_id, trigger="daily", today=day)
+            count += 1
+        except Exception:
+            logger.exception("Daily compliance check failed for institution %s", institution_id)
+    return count
+
+
+@shared_task(name="payments.process_domain_events", ignore_result=True, acks_late=True, time_limit=300)
+def process_domain_events_task() -> int:
+    """Every 15 s (beat): read credit's domain events into webhooks and compliance checks,
+    then run any compliance check whose request could not be enqueued."""
+    from payments.services import due_compliance_checks, process_domain_events, run_compliance_check
+
+    total = 0
+    while True:
+        handled = process_domain_events(limit=500)
+        total += handled
+        if handled < 500:
+            break
+    for institution_id, trigger in due_compliance_checks():
+        try:
+            run_compliance_check(institution_id=institution_id, trigger=trigger or "regulator")
+        except Exception:
+            logger.exception("Compliance check failed for institution %s", institution_id)
+    return total
+
+
+@shared_task(
+    name="payments.deliver_webhook",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def deliver_webhook_task(delivery_id: int) -> str:
+    """One delivery attempt. A failure is recorded and rescheduled in the database (not by
+    Celery retry), so the schedule survives a Redis outage; the sweep sends it when due."""
+    from payments.webhooks import deliver
+
+    status = deliver(delivery_id=delivery_id)
+    if status == "pending":
+        from payments.models import WebhookDelivery
+
+        due = WebhookDelivery.objects.filter(pk=delivery_id).values_list("next_attempt_at", flat=True).first()
+        if due is not None:
+            countdown = max(0.0, (due - timezone.now()).total_seconds())
+            if countdown < 300:
+                try:
+                    deliver_webhook_task.apply_async((delivery_id,), countdown=countdown)
+                except Exception:  # noqa: BLE001 - the sweep will find it
+                    logger.warning("Could not schedule retry of delivery %s", delivery_id)
+    return status
+
+
+@shared_task(name="payments.sweep_webhook_deliveries", ignore_result=True, acks_late=True, time_limit=600)
+def sweep_webhook_deliveries_task(limit: int = 500) -> int:
+    """Every 30 s (beat): deliver whatever is pending and due, e.g. rows written while
+    Redis was down or retries scheduled far ahead. Delivers inline, one row at a time."""
+    from payments.webhooks import deliver, due_delivery_ids
+
+    ids = due_delivery_ids(limit=limit)
+    for delivery_id in ids:
+        try:
+            deliver(delivery_id=delivery_id)
+        except Exception:
+            logger.exception("Webhook delivery %s failed", delivery_id)
+    return len(ids)

@@ -1,0 +1,303 @@
+"""Warehouse marketplace API. Reads go through selectors (visibility rules); each write
+is one view: input serializer -> service -> output serializer."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from credit import errors
+from credit.selectors.accounts import subject_ids_acted_for
+from warehouses import selectors
+from warehouses.api import serializers as s
+from warehouses.api.idempotency import run_idempotently
+from warehouses.models import Lease, Listing, Warehouse
+from warehouses.services import leases as lease_services
+from warehouses.services import listings as listing_services
+
+PROBLEM = OpenApiResponse(description="application/problem+json with `code`, `detail` and per-field `errors`")
+ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM}
+TAGS = ["warehouses"]
+
+
+def acting_subject(user, given: int | None, field: str) -> int:
+    """The subject the user acts for: the one given (if theirs), or their only one."""
+    mine = subject_ids_acted_for(user=user)
+    if given is not None:
+        if given not in mine:
+            raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
+        return given
+    if len(mine) == 1:
+        return next(iter(mine))
+    raise errors.InvalidInput(
+        "Say which subject you act for.",
+        field_errors={field: ["Required: you act for several subjects." if mine else "You act for no subject."]},
+    )
+
+
+class ListingListView(GenericAPIView):
+    """GET: availability-aware search of published listings (public). POST: an operator
+    creates a listing (draft unless `publish`)."""
+
+    serializer_class = s.ListingSerializer
+    queryset = Listing.objects.none()
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    @extend_schema(
+        parameters=[s.ListingSearchSerializer],
+        responses={200: s.ListingSerializer(many=True), 400: PROBLEM},
+        tags=TAGS,
+        description=(
+            "Dates are calendar days and the range is half-open [start, end): a lease ending on a day leaves that day "
+            "free. With start and end, only listings with at least `units` (default 1) free on every day of the "
+            "range are returned, each with the total price (`quote`) and the operator's grade. Sort by `price`, "
+            "`-price`, `grade` (best operator first) or `distance` (needs lat and lon)."
+        ),
+    )
+    def get(self, request):
+        params = s.ListingSearchSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        search = selectors.ListingSearch(**params.validated_data)
+        page = self.paginate_queryset(selectors.search_listings(search=search))
+        data = s.ListingSerializer(page, many=True, context={"search": search}).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(request=s.ListingInputSerializer, responses={201: s.ListingSerializer, **ERRORS}, tags=TAGS)
+    def post(self, request):
+        data = s.ListingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        listing = listing_services.create_listing(actor=request.user, warehouse_id=values.pop("warehouse"), **values)
+        listing = selectors.get_listing(user=request.user, listing_id=listing.pk)
+        return Response(s.ListingSerializer(listing).data, status=status.HTTP_201_CREATED)
+
+
+class ListingDetailView(APIView):
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]
+
+    @extend_schema(responses={200: s.ListingSerializer, 404: PROBLEM}, tags=TAGS)
+    def get(self, request, listing_id: int):
+        return Response(s.ListingSerializer(selectors.get_listing(user=request.user, listing_id=listing_id)).data)
+
+    @extend_schema(request=s.ListingUpdateSerializer, responses={200: s.ListingSerializer, **ERRORS}, tags=TAGS)
+    def patch(self, request, listing_id: int):
+        data = s.ListingUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        selectors.get_own_listing(user=request.user, listing_id=listing_id)
+        if "units" in values:
+            listing_services.change_listing_capacity(
+                actor=request.user, listing_id=listing_id, units=values.pop("units")
+            )
+        if "available_until" in values:
+            listing_services.extend_listing(
+                actor=request.user, listing_id=listing_id, available_until=values.pop("available_until")
+            )
+        new_status = values.pop("status", None)
+        if values:
+            listing_services.update_listing_terms(actor=request.user, listing_id=listing_id, **values)
+        if new_status:
+            listing_services.set_listing_status(actor=request.user, listing_id=listing_id, status=new_status)
+        return Response(s.ListingSerializer(selectors.get_own_listing(user=request.user, listing_id=listing_id)).data)
+
+
+class ListingCalendarView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: today)"),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Exclusive (default: start + 60 days)"),
+        ],
+        responses={200: s.CalendarDaySerializer(many=True), 404: PROBLEM},
+        tags=TAGS,
+        description="The operator's per-day availability calendar of one of their listings.",
+    )
+    def get(self, request, listing_id: int):
+        listing = selectors.get_own_listing(user=request.user, listing_id=listing_id)
+        rng = s.ListingSearchSerializer(
+            data={k: request.query_params[k] for k in ("start", "end") if k in request.query_params}
+        )
+        rng.is_valid(raise_exception=True)
+        start = rng.validated_data.get("start") or max(timezone.localdate(), listing.available_from)
+        end = rng.validated_data.get("end") or start + timedelta(days=60)
+        days = selectors.calendar(listing=listing, start=start, end=end)
+        return Response([{"day": d.day, "capacity": d.capacity, "reserved": d.reserved, "free": d.free} for d in days])
+
+
+class WarehouseListView(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = s.WarehouseSerializer
+    queryset = Warehouse.objects.none()
+
+    @extend_schema(responses={200: s.WarehouseSerializer(many=True)}, tags=TAGS)
+    def get(self, request):
+        page = self.paginate_queryset(selectors.warehouses_of(user=request.user).order_by("name", "id"))
+        return self.get_paginated_response(s.WarehouseSerializer(page, many=True).data)
+
+    @extend_schema(request=s.WarehouseInputSerializer, responses={201: s.WarehouseSerializer, **ERRORS}, tags=TAGS)
+    def post(self, request):
+        data = s.WarehouseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        owner = acting_subject(request.user, values.pop("owner", None), "owner")
+        warehouse = listing_services.create_warehouse(actor=request.user, owner_id=owner, **values)
+        return Response(s.WarehouseSerializer(warehouse).data, status=status.HTTP_201_CREATED)
+
+
+class WarehouseDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.WarehouseSerializer, 404: PROBLEM}, tags=TAGS)
+    def get(self, request, warehouse_id: int):
+        return Response(
+            s.WarehouseSerializer(selectors.get_own_warehouse(user=request.user, warehouse_id=warehouse_id)).data
+        )
+
+    @extend_schema(request=s.WarehouseInputSerializer, responses={200: s.WarehouseSerializer, **ERRORS}, tags=TAGS)
+    def patch(self, request, warehouse_id: int):
+        data = s.WarehouseInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = {k: v for k, v in data.validated_data.items() if k != "owner" and k in data.initial_data}
+        selectors.get_own_warehouse(user=request.user, warehouse_id=warehouse_id)
+        warehouse = listing_services.update_warehouse(actor=request.user, warehouse_id=warehouse_id, **values)
+        return Response(s.WarehouseSerializer(warehouse).data)
+
+
+class LeaseListView(GenericAPIView):
+    """GET: the leases you can see (as tenant or operator). POST: request a lease; needs
+    an `Idempotency-Key` header."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = s.LeaseSerializer
+    queryset = Lease.objects.none()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("role", str, enum=["tenant", "operator"], description="Only as tenant or as operator"),
+            OpenApiParameter("status", str, enum=list(Lease.Status.values)),
+        ],
+        responses={200: s.LeaseSerializer(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        role = request.query_params.get("role")
+        qs = selectors.leases_visible_to(user=request.user, role=role if role in ("tenant", "operator") else None)
+        if request.query_params.get("status") in Lease.Status.values:
+            qs = qs.filter(status=request.query_params["status"])
+        page = self.paginate_queryset(qs.order_by("-requested_at", "-id"))
+        return self.get_paginated_response(s.LeaseSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Same key + same body replays the first response; another body: 422; in flight: 409",
+            )
+        ],
+        request=s.LeaseRequestSerializer,
+        responses={201: s.LeaseSerializer, 422: PROBLEM, **ERRORS},
+        tags=TAGS,
+        description=(
+            "Holds `units` on [start, end) (end not included). Instant listings approve at once when the tenant's "
+            "grade allows instant booking; otherwise the lease is `held` until the operator answers (deadline "
+            "`hold_expires_at`, 24 hours). A refusal by the credit gate answers 403 with the reasons in "
+            "`errors.credit`."
+        ),
+    )
+    def post(self, request):
+        def handle():
+            data = s.LeaseRequestSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            tenant = acting_subject(request.user, v.get("tenant"), "tenant")
+            lease = lease_services.request_lease(
+                actor=request.user,
+                tenant_id=tenant,
+                listing_id=v["listing"],
+                units=v["units"],
+                start=v["start"],
+                end=v["end"],
+                note=v["note"],
+            )
+            lease = selectors.get_lease(user=request.user, lease_id=lease.pk)
+            return Response(s.LeaseSerializer(lease).data, status=status.HTTP_201_CREATED)
+
+        return run_idempotently(request, handle)
+
+
+class LeaseDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.LeaseSerializer, 404: PROBLEM}, tags=TAGS)
+    def get(self, request, lease_id: int):
+        return Response(s.LeaseSerializer(selectors.get_lease(user=request.user, lease_id=lease_id)).data)
+
+
+def _lease_action_view(action: str, service, *, with_reason: bool, doc: str):
+    class LeaseActionView(APIView):
+        permission_classes = [IsAuthenticated]
+
+        @extend_schema(
+            request=s.LeaseReasonInputSerializer if with_reason else None,
+            responses={200: s.LeaseSerializer, **ERRORS},
+            tags=TAGS,
+            description=doc,
+            operation_id=f"warehouses_leases_{action.replace('-', '_')}",
+        )
+        def post(self, request, lease_id: int):
+            selectors.get_lease(user=request.user, lease_id=lease_id)  # 404 for anyone who cannot see it
+            kwargs = {}
+            if with_reason:
+                data = s.LeaseReasonInputSerializer(data=request.data)
+                data.is_valid(raise_exception=True)
+                kwargs["reason"] = data.validated_data["reason"]
+            service(actor=request.user, lease_id=lease_id, **kwargs)
+            return Response(s.LeaseSerializer(selectors.get_lease(user=request.user, lease_id=lease_id)).data)
+
+    LeaseActionView.__name__ = f"Lease{action.title().replace('-', '')}View"
+    return LeaseActionView
+
+
+LeaseApproveView = _lease_action_view(
+    "approve",
+    lease_services.approve_lease,
+    with_reason=False,
+    doc="The operator approves a held request before its deadline (the credit gate is checked again).",
+)
+LeaseRejectView = _lease_action_view(
+    "reject", lease_services.reject_lease, with_reason=True, doc="The operator rejects a held request; units are freed."
+)
+LeaseCheckInView = _lease_action_view(
+    "check-in",
+    lease_services.check_in_lease,
+    with_reason=False,
+    doc="The operator confirms the goods arrived: an approved lease becomes active (from its start day).",
+)
+LeaseCompleteView = _lease_action_view(
+    "complete",
+    lease_services.complete_lease,
+    with_reason=False,
+    doc="The operator completes an active lease once its end day has come.",
+)
+LeaseCancelView = _lease_action_view(
+    "cancel",
+    lease_services.cancel_lease,
+    with_reason=True,
+    doc=(
+        "The tenant cancels a held or approved lease. Free for held requests and up to the listing's free "
+        "cancellation window before the start; later, the listing's fee applies (recorded as late_cancellation)."
+    ),
+)

@@ -1,0 +1,61 @@
+"""Warehouse marketplace errors (categories from credit.errors decide the HTTP status)."""
+
+from credit import errors
+
+
+class WarehouseNotFound(errors.NotFound):
+    code = "warehouse_not_found"
+    default_message = "No such warehouse."
+
+
+class ListingNotFound(errors.NotFound):
+    code = "listing_not_found"
+    default_message = "No such listing."
+
+
+class LeaseNotFound(errors.NotFound):
+    code = "lease_not_found"
+    default_message = "No such lease."
+
+
+class NotEnoughCapacity(errors.Conflict):
+    code = "not_enough_capacity"
+    default_message = "Not enough free capacity on every day of the range."
+
+
+class CapacityBelowReserved(errors.Conflict):
+    code = "capacity_below_reserved"
+    default_message = "Capacity cannot be cut below what is already reserved."
+
+
+class CreditGateRefused(errors.NotAllowed):
+    """The credit service (or the listing's minimum grade) refuses the deal; `reasons`
+    lists each reason as {code, message} and is shown to the user."""
+
+    code = "credit_gate_refused"
+    default_message = "The credit check refuses this lease."
+
+    def __init__(self, message=None, *, reasons=None, code=None):
+        self.reasons = reasons or []
+        super().__init__(
+            message or "; ".join(r["message"] for r in self.reasons) or None,
+            code=code,
+            field_errors={"credit": [r["message"] for r in self.reasons]} if self.reasons else None,
+        )
+
+
+class InvalidTransition(errors.Conflict):
+    code = "invalid_transition"
+    default_message = "The lease is not in a state that allows this."
+
+
+class IdempotencyKeyReused(errors.DomainError):
+    """Same key, different payload: 422 via the DomainError fallback."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used with a different request."
+
+
+class IdempotencyInFlight(errors.Conflict):
+    code = "idempotency_in_flight"
+    default_message = "A request with this Idempotency-Key is still being processed; retry shortly."

@@ -1,0 +1,183 @@
+"""Warehouse reads with visibility rules.
+
+- Published listings are public; drafts, paused and closed listings are seen only by the
+  operator's members.
+- A lease is seen by the tenant's members and by the operator's members, by nobody else
+  (the API answers 404 for anyone else).
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Case, Exists, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
+
+from credit.selectors.accounts import subject_ids_acted_for
+from warehouses.errors import LeaseNotFound, ListingNotFound, WarehouseNotFound
+from warehouses.models import GRADE_ORDER, GRADE_RANK, CapacityDay, Lease, Listing, Warehouse
+
+SORTS = ("price", "-price", "grade", "distance", "newest")
+
+
+@dataclass
+class ListingSearch:
+    country: str | None = None
+    city: str | None = None
+    start: date | None = None
+    end: date | None = None
+    units: int | None = None
+    features: tuple[str, ...] = ()
+    max_price: Decimal | None = None
+    currency: str | None = None
+    min_operator_grade: str | None = None
+    sort: str = "price"
+    lat: float | None = None
+    lon: float | None = None
+
+    @property
+    def days(self) -> int | None:
+        return (self.end - self.start).days if self.start and self.end else None
+
+
+def grades_at_least(minimum: str) -> list[str]:
+    return [g for g in GRADE_ORDER if GRADE_RANK[g] >= GRADE_RANK[minimum]]
+
+
+def search_listings(*, search: ListingSearch) -> QuerySet[Listing]:
+    """Published listings matching the search. With a date range, only listings with at
+    least `units` (default 1) free on every day of [start, end) that accept such a lease.
+
+    Relies on the invariant that a listing offers the same capacity (`Listing.units`) on
+    every day of its window, so only days with reservations need to be looked at: the
+    partial index `capacityday_reserved_days` holds exactly those."""
+    qs = Listing.objects.filter(status=Listing.Status.PUBLISHED).select_related("warehouse", "warehouse__owner")
+    if search.country:
+        qs = qs.filter(warehouse__country=search.country.upper())
+    if search.city:
+        qs = qs.filter(warehouse__city__iexact=search.city)
+    for feature in search.features:
+        qs = qs.filter(warehouse__feature_tags__contains=f" {feature} ")
+    if search.max_price is not None:
+        qs = qs.filter(price_per_unit_day__lte=search.max_price)
+    if search.currency:
+        qs = qs.filter(currency=search.currency.upper())
+    if search.min_operator_grade:
+        qs = qs.filter(warehouse__owner__grade__in=grades_at_least(search.min_operator_grade))
+    units = search.units or 1
+    if search.units:
+        qs = qs.filter(units__gte=units, min_units__lte=units)
+    if search.start and search.end:
+        qs = qs.filter(
+            available_from__lte=search.start, available_until__gte=search.end, min_days__lte=search.days
+        ).exclude(
+            Exists(
+                CapacityDay.objects.filter(
+                    Q(reserved__gt=0),
+                    Q(reserved__gt=F("capacity") - units),
+                    listing_id=OuterRef("pk"),
+                    day__gte=search.start,
+                    day__lt=search.end,
+                )
+            )
+        )
+    if search.sort in ("grade",):
+        qs = qs.annotate(
+            operator_rank=Case(
+                *[When(warehouse__owner__grade=g, then=Value(GRADE_RANK[g])) for g in GRADE_ORDER],
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        ).order_by("-operator_rank", "price_per_unit_day", "id")
+    elif search.sort == "distance" and search.lat is not None and search.lon is not None:
+        # Equirectangular approximation: fine for ranking, the same on PostgreSQL and SQLite.
+        k = math.cos(math.radians(search.lat))
+        dlat = Cast("warehouse__latitude", FloatField()) - Value(float(search.lat))
+        dlon = (Cast("warehouse__longitude", FloatField()) - Value(float(search.lon))) * Value(k)
+        qs = qs.annotate(distance_rank=dlat * dlat + dlon * dlon).order_by("distance_rank", "id")
+    elif search.sort == "-price":
+        qs = qs.order_by("-price_per_unit_day", "id")
+    elif search.sort == "newest":
+        qs = qs.order_by("-created_at", "-id")
+    else:
+        qs = qs.order_by("price_per_unit_day", "id")
+    return qs
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def listings_visible_to(*, user) -> QuerySet[Listing]:
+    own = subject_ids_acted_for(user=user)
+    return Listing.objects.filter(Q(status=Listing.Status.PUBLISHED) | Q(warehouse__owner_id__in=own)).select_related(
+        "warehouse", "warehouse__owner"
+    )
+
+
+def get_listing(*, user, listing_id: int) -> Listing:
+    listing = listings_visible_to(user=user).filter(pk=listing_id).first()
+    if listing is None:
+        raise ListingNotFound()
+    return listing
+
+
+def warehouses_of(*, user) -> QuerySet[Warehouse]:
+    return Warehouse.objects.filter(owner_id__in=subject_ids_acted_for(user=user)).select_related("owner")
+
+
+def get_own_warehouse(*, user, warehouse_id: int) -> Warehouse:
+    warehouse = warehouses_of(user=user).filter(pk=warehouse_id).first()
+    if warehouse is None:
+        raise WarehouseNotFound()
+    return warehouse
+
+
+def own_listings(*, user) -> QuerySet[Listing]:
+    return (
+        Listing.objects.filter(warehouse__owner_id__in=subject_ids_acted_for(user=user))
+        .select_related("warehouse", "warehouse__owner")
+        .order_by("warehouse__name", "-created_at", "-id")
+    )
+
+
+def get_own_listing(*, user, listing_id: int) -> Listing:
+    listing = own_listings(user=user).filter(pk=listing_id).first()
+    if listing is None:
+        raise ListingNotFound()
+    return listing
+
+
+def leases_visible_to(*, user, role: str | None = None) -> QuerySet[Lease]:
+    """role: "tenant" (leases the user's subjects took), "operator" (leases of their
+    listings) or None (both)."""
+    subjects = subject_ids_acted_for(user=user)
+    if role == "tenant":
+        condition = Q(tenant_id__in=subjects)
+    elif role == "operator":
+        condition = Q(listing__warehouse__owner_id__in=subjects)
+    else:
+        condition = Q(tenant_id__in=subjects) | Q(listing__warehouse__owner_id__in=subjects)
+    return Lease.objects.filter(condition).select_related(
+        "tenant", "listing", "listing__warehouse", "listing__warehouse__owner"
+    )
+
+
+def get_lease(*, user, lease_id: int) -> Lease:
+    lease = leases_visible_to(user=user).filter(pk=lease_id).first()
+    if lease is None:
+        raise LeaseNotFound()
+    return lease
+
+
+def pending_requests(*, user) -> QuerySet[Lease]:
+    """Held requests awaiting this operator's answer, the nearest deadline first."""
+    return leases_visible_to(user=user, role="operator").filter(status=Lease.Status.HELD).order_by("hold_expires_at")
+
+
+def calendar(*, listing: Listing, start: date, end: date) -> list[CapacityDay]:
+    return list(CapacityDay.objects.filter(listing=listing, day__gte=start, day__lt=end).order_by("day"))
