@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install services browser lint bench-credit bench-search bench-latency clean
+.PHONY: run test install services browser lint redis-stop redis-start bench-credit bench-search bench-latency clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ run: install
 	@echo ""
 	DJANGO_SETTINGS_MODULE=config.settings.local $(VENV)/bin/honcho -d . -f platform/Procfile start
 
+# Stop and start the local stack's Redis while `make run` is running, to see the platform
+# without it: the pages still render and /healthz answers 503 naming Redis.
+redis-stop: install
+	$(PY) -c 'import redis; redis.Redis(port=6390).shutdown(nosave=True)' 2>/dev/null || true
+	@echo "Redis stopped. Try: curl -i http://127.0.0.1:8000/healthz"
+
+redis-start:
+	touch .run/redis.restart
+
 services:
 	bash platform/scripts/ensure-services.sh
 
@@ -39,6 +48,9 @@ lint: install
 
 bench-credit: install services
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/credit_recompute.py $(SCALE)
+
+bench-search: install services
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/registry_search.py $(SCALE)
 
 clean:
 	rm -rf .run staticfiles db.sqlite3*

@@ -281,11 +281,12 @@ def load(n: int, reload: bool) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '512MB'")
-        for statement in migration.BACKWARD[:3]:  # the indexes, not the function
-            cursor.execute(statement)
-        cursor.execute("TRUNCATE credit_subject RESTART IDENTITY CASCADE")
+        for name in migration.INDEXES:  # rebuilt after the load: much faster than row by row
+            cursor.execute(f"DROP INDEX IF EXISTS {name}")
+        cursor.execute("TRUNCATE credit_subject, credit_search_word RESTART IDENTITY CASCADE")
         raw = cursor.connection
         with raw.cursor() as copy_cursor:
+            # The migration's trigger fills search_words / search_bigrams and the dictionary.
             with copy_cursor.copy(f"COPY credit_subject ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for i in range(n):
                     s = make_subject(i, rnd)
@@ -316,12 +317,16 @@ def load(n: int, reload: bool) -> None:
                         )
                     )
         loaded = time.perf_counter()
-        print(f"COPY {n:,} subjects: {loaded - started:.1f} s")
+        print(f"COPY {n:,} subjects (trigger computing search fields): {loaded - started:.1f} s")
         for statement in migration.FORWARD:
-            t0 = time.perf_counter()
-            cursor.execute(statement)
-            print(f"  {' '.join(statement.split())[:90]}: {time.perf_counter() - t0:.1f} s")
+            if "CREATE INDEX" in statement and "ON credit_subject " in statement:
+                t0 = time.perf_counter()
+                cursor.execute(statement)
+                print(f"  {' '.join(statement.split())[:100]}: {time.perf_counter() - t0:.1f} s")
         cursor.execute("ANALYZE credit_subject")
+        cursor.execute("ANALYZE credit_search_word")
+        cursor.execute("SELECT count(*) FROM credit_search_word")
+        print(f"  dictionary: {cursor.fetchone()[0]:,} distinct words")
     print(f"load total: {time.perf_counter() - started:.1f} s")
 
 

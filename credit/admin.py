@@ -1,7 +1,7 @@
 """Django admin for the registry. History (events, ratings, runs) is read-only here:
 changes go through services, which write their audit records."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from credit.models import (
     Appeal,
@@ -61,11 +61,62 @@ class RecomputeRunAdmin(ReadOnlyAdmin):
 
 @admin.register(ScoringModel)
 class ScoringModelAdmin(admin.ModelAdmin):
+    """Staff add a draft version (parameters as JSON, see credit/scoring.py), then publish it
+    with the action: `publish_scoring_model` validates it, retires the active version and
+    audits the change; a full recompute applies it. Published versions are immutable."""
+
     list_display = ("version", "status", "published_at", "published_by", "notes")
+    list_filter = ("status",)
     readonly_fields = ("status", "published_at", "published_by", "created_at")
+    fields = ("version", "parameters", "notes", "status", "published_at", "published_by", "created_at")
+    actions = ["publish_drafts"]
+
+    def get_changeform_initial_data(self, request):
+        from credit.selectors.ratings import scoring_models
+
+        latest = scoring_models().first()
+        initial = super().get_changeform_initial_data(request)
+        if latest is not None:
+            initial.setdefault("version", latest.version + 1)
+            initial.setdefault("parameters", latest.parameters)
+        return initial
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status != ScoringModel.Status.DRAFT:
+            return False  # published and retired versions are history
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        obj.status = ScoringModel.Status.DRAFT  # only the publish action makes a version active
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Publish the selected draft (retires the active version)")
+    def publish_drafts(self, request, queryset):
+        from credit import errors
+        from credit.services.ratings import publish_scoring_model, start_full_recompute
+
+        drafts = list(queryset.filter(status=ScoringModel.Status.DRAFT))
+        if len(drafts) != 1:
+            self.message_user(request, "Select exactly one draft version to publish.", level=messages.ERROR)
+            return
+        draft = drafts[0]
+        try:
+            model = publish_scoring_model(
+                actor=request.user, parameters=draft.parameters, notes=draft.notes, draft_id=draft.pk
+            )
+        except errors.DomainError as exc:
+            details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.field_errors.items())
+            self.message_user(request, f"{exc.message} {details}", level=messages.ERROR)
+            return
+        try:
+            run = start_full_recompute(actor=request.user)
+            follow = f"full recompute run {run.pk} started"
+        except errors.Conflict:
+            follow = "a full recompute is already running; the nightly run applies the new version"
+        self.message_user(request, f"Version {model.version} is active; {follow}.", level=messages.SUCCESS)
 
 
 # --- Blacklist, appeals, repair and the audit trail (read-only history) ---------------------

@@ -95,6 +95,7 @@ def seed(*, password: str) -> list[str]:
     regulator = account("regulator")
     regulator.groups.add(Group.objects.get_or_create(name=REGULATORS_GROUP)[0])
     account("staff", is_staff=True, is_superuser=True)
+    _seed_credit_history(by_number)
 
     return [
         "",
@@ -105,3 +106,83 @@ def seed(*, password: str) -> list[str]:
         "  regulator    keeps the blacklist and reviews institutions",
         "  staff        Django admin at /admin/",
     ]
+
+
+# --- Credit history (scoring engineer): events per demo subject, so the registry shows
+# varied grades with reasons. (kind, days ago, magnitude). Ratings are computed inline.
+L, P, Q, V = "lease_completed", "paid_on_time", "qualification_verified", "license_verified"
+CREDIT_HISTORY = {
+    # A: verified, a long clean record.
+    "91310000MA1KXXXX2B": [(V, 700, 1), (Q, 400, 1)]
+    + [(L, d, 1) for d in (300, 200, 120, 60, 30, 12, 5)]
+    + [("positive_rating", d, 1) for d in (90, 45, 10)],
+    "KVK-12345678": [(V, 900, 1), (Q, 500, 1)]
+    + [(L, d, 1) for d in (250, 180, 90, 40, 20, 8, 3)]
+    + [(P, d, 1) for d in (60, 30, 2)],
+    "91110000MA0PAYX3C": [(V, 800, 1)] + [(P, d, 1) for d in (200, 150, 100, 70, 40, 20, 10, 4, 1)] + [(Q, 300, 1)],
+    # B: decent, a few blemishes.
+    "91440300MA5FXXXX1A": [(L, d, 1) for d in (400, 250, 150, 60, 20)]
+    + [(P, 90, 1), (P, 30, 1), ("paid_late", 45, 6), ("refund_issued", 15, 2)],
+    "EIN-84-1234567": [(V, 600, 1), (L, 120, 1), (L, 40, 1), ("late_cancellation", 70, 1), (P, 10, 1)],
+    "201912345K": [(V, 365, 1), (P, 100, 1), (P, 50, 1), ("chargeback", 80, 1), (P, 5, 1)],
+    "KRS-0000123456": [(L, 300, 1), (L, 150, 1), (L, 50, 1), ("negative_rating", 25, 1), (P, 12, 1)],
+    # C: defaults, disputes, late payments.
+    "HRB-98765": [
+        (L, 500, 1),
+        ("lease_defaulted", 120, 1),
+        ("dispute_lost", 60, 1),
+        ("complaint_upheld", 30, 1),
+        ("late_cancellation", 20, 1),
+    ],
+    "SC-0123456": [
+        ("chargeback", 200, 1),
+        ("chargeback", 90, 1),
+        ("paid_late", 60, 25),
+        ("paid_late", 20, 12),
+        (P, 10, 1),
+    ],
+    # D: fraud and a customs violation.
+    "12.345.678/0001-90": [("confirmed_fraud", 150, 1), ("customs_violation", 100, 1), ("paid_late", 40, 30)],
+    # M: too little history.
+    "DMCC-445566": [(L, 20, 1), (P, 10, 1)],
+    "ABN-51824753556": [(V, 25, 1), (L, 15, 1), (P, 5, 1)],
+    # 0104-01-123456 (Tokyo) has no events at all: M.
+}
+
+
+def _seed_credit_history(by_number) -> None:
+    """Record the demo events (once per subject: a subject that already has events is left
+    alone) and compute every demo subject's rating inline, so no worker is needed."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from credit.audit import record_audit
+    from credit.models import CreditEvent, Rating, RecomputeRequest
+    from credit.services.ratings import ensure_scoring_catalogue, recompute_subject
+
+    ensure_scoring_catalogue()
+    now = timezone.now()
+    for number, subject in by_number.items():
+        history = CREDIT_HISTORY.get(number, [])
+        if history and not CreditEvent.objects.filter(subject=subject).exists():
+            for kind, days_ago, magnitude in history:
+                event = CreditEvent.objects.create(
+                    subject=subject,
+                    kind_id=kind,
+                    source=CreditEvent.Source.PLATFORM,
+                    occurred_at=now - timedelta(days=days_ago),
+                    magnitude=Decimal(magnitude),
+                    source_reference=f"demo:{kind}:{days_ago}",
+                )
+                record_audit(
+                    actor=None,
+                    action="credit_event.recorded",
+                    target=event,
+                    subject_id=subject.pk,
+                    new={"kind": kind, "demo": True},
+                )
+        if history or not Rating.objects.filter(subject=subject).exists():
+            recompute_subject(subject_id=subject.pk, trigger="demo_seed", at=now)
+        RecomputeRequest.objects.filter(subject=subject).delete()

@@ -457,8 +457,7 @@ def guidance(
         result["blocked_by"] = {
             "code": "blacklisted",
             "text": (
-                "An active blacklist entry forces grade D; it must end (expiry, lifting or an approved "
-                "repair) first."
+                "An active blacklist entry forces grade D; it must end (expiry, lifting or an approved repair) first."
             ),
         }
         return result

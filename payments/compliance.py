@@ -27,9 +27,7 @@ RULES_VERSION = "2026.11-1"
 
 GRADE_RANK = {"A": 5, "B": 4, "M": 3, "C": 2, "D": 1}
 
-EU_MEMBERS = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
+EU_MEMBERS = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
@@ -198,7 +196,9 @@ def corridor_within_licence(facts: Facts, t: dict) -> list[Finding]:
     findings = []
     valid = facts.valid_licences()
     for corridor in facts.corridors:
-        covering = [lic.number for lic in valid if corridor.currency in lic.currencies and corridor.country in lic.countries]
+        covering = [
+            lic.number for lic in valid if corridor.currency in lic.currencies and corridor.country in lic.countries
+        ]
         evidence = {
             "corridor": f"{corridor.currency}/{corridor.country}",
             "licences_in_force": [
@@ -263,11 +263,19 @@ def minimum_capital(facts: Facts, t: dict) -> list[Finding]:
     if minimum is None:
         return [Finding(PASS, f"No minimum capital is configured for {jurisdiction}.", evidence)]
     if facts.capital_currency != minimum["currency"]:
-        reason = f"Capital is stated in {facts.capital_currency or 'no currency'}; the minimum is in {minimum['currency']}."
+        reason = (
+            f"Capital is stated in {facts.capital_currency or 'no currency'}; the minimum is in {minimum['currency']}."
+        )
         return [Finding(WARN, reason, evidence)]
     required = Decimal(minimum["amount"])
     if facts.paid_in_capital >= required:
-        return [Finding(PASS, f"Paid-in capital {facts.paid_in_capital:,} {facts.capital_currency} meets the minimum {required:,}.", evidence)]
+        return [
+            Finding(
+                PASS,
+                f"Paid-in capital {facts.paid_in_capital:,} {facts.capital_currency} meets the minimum {required:,}.",
+                evidence,
+            )
+        ]
     return [
         Finding(
             FAIL,
@@ -380,7 +388,9 @@ def reserve_outflows_permitted(facts: Facts, t: dict) -> list[Finding]:
     evidence = {"permitted": sorted(permitted), "not_permitted": bad}
     if bad:
         kinds = sorted({item["destination"] for item in bad})
-        return [Finding(FAIL, f"Reserve funds went to destinations that are not permitted: {', '.join(kinds)}.", evidence)]
+        return [
+            Finding(FAIL, f"Reserve funds went to destinations that are not permitted: {', '.join(kinds)}.", evidence)
+        ]
     return [Finding(PASS, "All reserve outflows went to permitted destinations.", evidence)]
 
 

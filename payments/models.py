@@ -65,9 +65,7 @@ class InstitutionProfile(models.Model):
     screening_minimum_grade = models.CharField(
         max_length=1, default="C", help_text="Screening denies counterparties graded below this (A > B > M > C > D)"
     )
-    latest_run = models.ForeignKey(
-        "ComplianceRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    latest_run = models.ForeignKey("ComplianceRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     check_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="Durable mark: a check run is due (cleared by the run)"
     )
@@ -305,9 +303,7 @@ class APICallRecord(models.Model):
 
     at = models.DateTimeField(db_index=True)
     api_key_prefix = models.CharField(max_length=8, db_index=True)
-    institution = models.ForeignKey(
-        "credit.Subject", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    institution = models.ForeignKey("credit.Subject", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
     status_code = models.PositiveSmallIntegerField()

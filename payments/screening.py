@@ -43,7 +43,16 @@ class Item:
     reference: str = ""
 
     def inputs(self) -> dict:
-        data = {k: v for k, v in (("registration_number", self.registration_number), ("country", self.country), ("name", self.name), ("reference", self.reference)) if v}
+        data = {
+            k: v
+            for k, v in (
+                ("registration_number", self.registration_number),
+                ("country", self.country),
+                ("name", self.name),
+                ("reference", self.reference),
+            )
+            if v
+        }
         return data
 
 
@@ -141,27 +150,34 @@ def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
         if item.registration_number:
             subject = by_registration.get((item.country, item.registration_number))
             if subject is None:
-                outcome, reasons = REVIEW, [
-                    {
-                        "code": "unknown_subject",
-                        "message": f"No subject registered as {item.registration_number} in {item.country}.",
-                    }
-                ]
+                outcome, reasons = (
+                    REVIEW,
+                    [
+                        {
+                            "code": "unknown_subject",
+                            "message": f"No subject registered as {item.registration_number} in {item.country}.",
+                        }
+                    ],
+                )
         else:
             found = [(s, score) for s, score in _name_candidates(item.name, item.country) if score >= min_score]
             candidates = [_candidate(s, score) for s, score in found]
             if not found:
-                outcome, reasons = REVIEW, [
-                    {"code": "unknown_subject", "message": f"No subject's name resembles '{item.name}'."}
-                ]
+                outcome, reasons = (
+                    REVIEW,
+                    [{"code": "unknown_subject", "message": f"No subject's name resembles '{item.name}'."}],
+                )
             elif len(found) > 1 and found[0][1] - found[1][1] < gap:
-                outcome, reasons = REVIEW, [
-                    {
-                        "code": "ambiguous_name",
-                        "message": f"'{item.name}' matches {len(found)} subjects about equally well; "
-                        "screen by registration number.",
-                    }
-                ]
+                outcome, reasons = (
+                    REVIEW,
+                    [
+                        {
+                            "code": "ambiguous_name",
+                            "message": f"'{item.name}' matches {len(found)} subjects about equally well; "
+                            "screen by registration number.",
+                        }
+                    ],
+                )
             else:
                 subject = found[0][0]
         if subject is not None:

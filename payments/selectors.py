@@ -35,6 +35,7 @@ def api_keys_visible_to(*, user) -> QuerySet[ProviderAPIKey]:
 
 # --- Institutions and compliance -------------------------------------------------------------
 
+
 def institutions_of_member(*, user) -> QuerySet[InstitutionProfile]:
     """Institution profiles the user acts for (any active role)."""
     ids = active_memberships(user=user).filter(subject__is_payment_institution=True).values("subject_id")

@@ -176,9 +176,7 @@ def request_compliance_check(*, institution_id: int, trigger: str) -> None:
     transaction.on_commit(enqueue)
 
 
-def register_institution(
-    *, actor, subject_id: int, paid_in_capital, capital_currency: str
-) -> InstitutionProfile:
+def register_institution(*, actor, subject_id: int, paid_in_capital, capital_currency: str) -> InstitutionProfile:
     """Create (or update) the compliance profile of a subject registered as a payment institution."""
     field_errors: dict = {}
     capital = _money(paid_in_capital, "paid_in_capital", field_errors)
@@ -305,7 +303,9 @@ def save_licence(
             .exclude(pk=licence.pk if licence.pk else None)
             .exists()
         ):
-            raise InvalidInput("A licence with this number is already on file.", field_errors={"number": ["Already on file."]})
+            raise InvalidInput(
+                "A licence with this number is already on file.", field_errors={"number": ["Already on file."]}
+            )
         licence.number, licence.issuing_authority, licence.business_types = number, authority, types
         licence.currencies, licence.countries = cur, ctry
         licence.valid_from, licence.valid_to, licence.renewal_filed_on = valid_from, valid_to, renewal_filed_on
@@ -326,7 +326,13 @@ def save_licence(
 
 
 def add_corridor(
-    *, actor, institution_id: int, currency: str, country: str, fx_registration_reference: str = "", partner_bank: str = ""
+    *,
+    actor,
+    institution_id: int,
+    currency: str,
+    country: str,
+    fx_registration_reference: str = "",
+    partner_bank: str = "",
 ) -> Corridor:
     _require_manager(actor, institution_id)
     field_errors: dict = {}
@@ -444,7 +450,8 @@ def submit_reserve_report(
             submitted_by_label=_actor_label(actor),
         )
         ReserveBalance.objects.bulk_create(
-            ReserveBalance(report=report, account=account, balance=amount) for account, amount in parsed_balances.items()
+            ReserveBalance(report=report, account=account, balance=amount)
+            for account, amount in parsed_balances.items()
         )
         ReserveOutflow.objects.bulk_create(
             ReserveOutflow(report=report, destination_type=dest, amount=amount)
@@ -579,7 +586,9 @@ def run_compliance_check(*, institution_id: int, trigger: str, actor=None, today
             new_status, reason = InstitutionProfile.Status.SUSPENDED, profile.status_reason
         else:
             new_status, reason = evaluation.status, evaluation.summary
-        _set_status(profile, status=new_status, reason=reason, actor=actor, cause=f"compliance run {run.pk} ({trigger})")
+        _set_status(
+            profile, status=new_status, reason=reason, actor=actor, cause=f"compliance run {run.pk} ({trigger})"
+        )
     return run
 
 
@@ -663,7 +672,9 @@ def reinstate_institution(*, actor, institution_id: int, reason: str) -> Institu
     _require_regulator(actor)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Give the reason for the reinstatement.", field_errors={"reason": ["This field is required."]})
+        raise InvalidInput(
+            "Give the reason for the reinstatement.", field_errors={"reason": ["This field is required."]}
+        )
     with transaction.atomic():
         profile = _lock_profile(institution_id)
         if not profile.regulator_suspended:
@@ -791,9 +802,7 @@ def report_payment_outcome(
         if PaymentReport.objects.filter(
             institution_id=api_key.institution_id, payment_reference=reference, outcome=outcome
         ).exists():
-            raise errors.DuplicatePaymentReport(
-                f"Outcome {outcome} of payment {reference} has already been reported."
-            )
+            raise errors.DuplicatePaymentReport(f"Outcome {outcome} of payment {reference} has already been reported.")
         event = record_credit_event(
             actor=api_key,
             subject_id=subject_id,
@@ -840,7 +849,11 @@ def watch_subject(*, actor, institution_id: int, subject_id: int):
         entry, created = WatchlistEntry.objects.get_or_create(institution_id=institution_id, subject_id=subject_id)
         if created:
             record_audit(
-                actor=actor, action="watchlist.added", target=entry, subject_id=institution_id, new={"subject_id": subject_id}
+                actor=actor,
+                action="watchlist.added",
+                target=entry,
+                subject_id=institution_id,
+                new={"subject_id": subject_id},
             )
     return entry
 
@@ -854,7 +867,11 @@ def unwatch_subject(*, actor, institution_id: int, subject_id: int) -> bool:
         if entry is None:
             return False
         record_audit(
-            actor=actor, action="watchlist.removed", target=entry, subject_id=institution_id, old={"subject_id": subject_id}
+            actor=actor,
+            action="watchlist.removed",
+            target=entry,
+            subject_id=institution_id,
+            old={"subject_id": subject_id},
         )
         entry.delete()
     return True

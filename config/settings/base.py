@@ -167,6 +167,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "InstitutionStatusEnum": "payments.models.InstitutionProfile.Status",
+        "WebhookDeliveryStatusEnum": "payments.models.WebhookDelivery.Status",
+        "PaymentOutcomeEnum": "payments.models.PaymentReport.Outcome",
+        "ReserveReportSourceEnum": "payments.models.ReserveReport.Source",
+        "CreditEventSourceEnum": "credit.models.CreditEvent.Source",
+        "ListingStatusEnum": "warehouses.models.Listing.Status",
+        "GradeEnum": "credit.models.Subject.Grade",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------
@@ -176,8 +185,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
+# A hard limit for every task; no global soft limit, because a task that sets only a lower
+# `time_limit` would then fail to send ("soft_time_limit must be <= time_limit"). Tasks that
+# want to clean up set `soft_time_limit` themselves.
 CELERY_TASK_TIME_LIMIT = 15 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -244,6 +255,8 @@ ENTREPOT = {
     "BLACKLIST_REPAIR_AFTER_DAYS": {"minor": 0, "general": 90, "serious": 365},
     "APPEAL_REPLY_WORKING_DAYS": 10,
     "APPEAL_DECISION_WORKING_DAYS": 3,
+    "REPAIR_REPLY_WORKING_DAYS": 10,
+    "REPAIR_DECISION_WORKING_DAYS": 3,
     # Payment-institution compliance (payments/compliance.py documents each rule).
     "PAYMENTS": {
         "LICENCE_RENEWAL_WINDOW_MONTHS": 6,

@@ -14,3 +14,6 @@ from .base import *  # noqa: E402,F403
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# The local stack survives Redis being stopped (`make redis-stop`): the worker keeps
+# trying to reconnect instead of giving up, which would make honcho stop everything.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None

@@ -267,7 +267,9 @@ def _int_or_none(value):
     try:
         return int(value) if value not in (None, "") else None
     except ValueError:
-        raise errors.InvalidInput("subject_id must be a number.", field_errors={"subject_id": ["Enter a number."]})
+        raise errors.InvalidInput(
+            "subject_id must be a number.", field_errors={"subject_id": ["Enter a number."]}
+        ) from None
 
 
 class EntryListCreateView(generics.ListAPIView):

@@ -50,6 +50,7 @@ class CountryField(forms.ChoiceField):
         return super().to_python(value).strip().upper()
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CountryFilter(django_filters.ChoiceFilter):
     field_class = CountryField
 
@@ -83,7 +84,11 @@ class SubjectSearchFilter(django_filters.FilterSet):
         label="Grade", choices=Subject.Grade.choices, method="filter_noop", widget=forms.CheckboxSelectMultiple
     )
     kind = django_filters.ChoiceFilter(label="Kind", choices=KIND_CHOICES, method="filter_noop", empty_label="Any kind")
-    blacklisted = django_filters.BooleanFilter(label="Blacklisted", method="filter_noop")
+    blacklisted = django_filters.BooleanFilter(
+        label="Blacklisted",
+        method="filter_noop",
+        widget=forms.Select(choices=[("", "Either"), ("true", "Blacklisted only"), ("false", "Not blacklisted")]),
+    )
 
     class Meta:
         model = Subject

@@ -31,7 +31,9 @@ def public_blacklist(*, on: date | None = None) -> QuerySet[BlacklistEntry]:
     the hourly expiry task has run."""
     on = on or _today()
     return (
-        BlacklistEntry.objects.filter(status=BlacklistEntry.Status.ACTIVE, starts_on__lte=on, publication_ends_on__gt=on)
+        BlacklistEntry.objects.filter(
+            status=BlacklistEntry.Status.ACTIVE, starts_on__lte=on, publication_ends_on__gt=on
+        )
         .select_related("subject")
         .order_by("-starts_on", "-id")
     )

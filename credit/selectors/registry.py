@@ -6,14 +6,19 @@ member e-mails, no evidence, no appeal texts).
 Search on PostgreSQL combines three strategies, all index-backed (migration 0003):
 
 * registration number, exact after normalisation (spaces removed, upper case);
-* trigram word similarity (`pg_trgm`, `q <% name`) over "legal name + trading name":
-  typo-tolerant for Latin, Cyrillic, Arabic and longer CJK queries;
-* bigram containment for CJK text (`entrepot_name_bigrams(name) @> bigrams(q)`):
-  trigrams cannot match a two- or three-character CJK query inside a CJK name, because a
-  CJK name has no spaces and pg_trgm pads words with blanks ("海贸" never matches
-  "深圳市海贸有限公司"); containment of every bigram of the query does, and also finds
-  "深圳海贸" in "深圳市海贸…".
+* words, typo-tolerant (Latin, Cyrillic, Arabic...): each query word is expanded through
+  the word dictionary `credit_search_word` (pg_trgm similarity, plus prefixes) to the
+  words it may stand for, then subjects whose `search_words` hold one of them for every
+  query word (one may be missing from three or more) are found in a GIN array index. The
+  fuzzy step runs over distinct words, not over a million names;
+* CJK bigram containment (`search_bigrams @> bigrams(q)`): pg_trgm cannot match a two- or
+  three-character CJK query inside a CJK name (no spaces, and pg_trgm pads words with
+  blanks: "海贸" never matches "深圳市海贸有限公司"); containment of every bigram of the
+  query does, finds "深圳海贸" in "深圳市海贸…" (a character missing), and one wrong
+  or extra character is tolerated by also accepting the bigram sets without it.
 
+Results are ranked by pg_trgm word similarity of the whole query to the name, plus
+similarity to the legal name, plus bonuses for a CJK substring or a registration number.
 On SQLite (the demo) it falls back to a case-insensitive substring match.
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from itertools import combinations
 
 from django.db import connection
 from django.db.models import BooleanField, Case, FloatField, Q, QuerySet, Value, When
@@ -31,9 +37,13 @@ from django.utils import timezone
 from credit.models import BlacklistEntry, EventKind, Rating, Subject
 from credit.selectors.accounts import get_subject, normalize_registration_number
 
-# word_similarity(q, name) at or above this counts as a match: "Pacifc Gatway" scores 0.5
-# against "Pacific Gateway Warehousing LLC", an unrelated name that shares one word ~0.3.
-WORD_SIMILARITY_THRESHOLD = 0.45
+# A dictionary word at or above this trigram similarity may be what a query word meant:
+# "gatway" ~ "gateway" 0.5, "dorfn" ~ "dorfin" 0.44, "pacif" ~ "pacific" 0.56.
+SIMILARITY_THRESHOLD = 0.4
+MAX_EXPANSIONS = 40
+MIN_WORD_LENGTH = 2  # shorter tokens ("&", "a") do not narrow anything
+FUZZY_WORD_LENGTH = 3  # shorter words match exactly
+MAX_WORDS = 5
 NAME_SQL = "(credit_subject.legal_name || ' ' || credit_subject.trading_name)"
 _REGISTRATION_RE = re.compile(r"^[A-Z0-9][A-Z0-9./-]{1,39}$")
 MAX_QUERY_LENGTH = 200
@@ -59,6 +69,21 @@ def name_bigrams(text: str) -> list[str]:
     lowered = text.lower()
     pairs = {lowered[i : i + 2] for i in range(len(lowered) - 1)}
     return sorted(p for p in pairs if not any(c.isspace() for c in p) and any(0x2E80 <= ord(c) <= 0xFFFF for c in p))
+
+
+def query_words(q: str) -> list[str]:
+    """The query's words as `entrepot_name_words` cuts names (runs of letters and digits,
+    lower case, CJK runs left to the bigrams), at least two characters; the five longest."""
+    words = [
+        w
+        for w in re.findall(r"[^\W_]+", q.lower())
+        if len(w) >= MIN_WORD_LENGTH and not any(0x2E80 <= ord(c) <= 0xFFFF for c in w)
+    ]
+    words = list(dict.fromkeys(words))
+    if len(words) > MAX_WORDS:
+        keep = set(sorted(range(len(words)), key=lambda i: -len(words[i]))[:MAX_WORDS])
+        words = [w for i, w in enumerate(words) if i in keep]
+    return words
 
 
 def typo_bigram_variants(q: str) -> list[list[str]]:
@@ -122,25 +147,54 @@ def search_subjects(*, q: str, country: str | None = None) -> QuerySet[Subject]:
     )
 
 
+def _word_expansion_sql(word: str) -> tuple[str, list]:
+    """SQL for the dictionary words a query word may stand for: itself, similar words
+    (typos) and, from three characters on, words it begins (typing in progress)."""
+    if len(word) < FUZZY_WORD_LENGTH or word.isdigit():
+        return "ARRAY[%s]::text[]", [word]
+    return (
+        "(ARRAY[%s]::text[] || ARRAY(SELECT d.word FROM credit_search_word d "
+        "WHERE d.word %% %s OR d.word LIKE %s ORDER BY similarity(d.word, %s) DESC, d.word LIMIT "
+        f"{MAX_EXPANSIONS}))",
+        [word, word, word + "%", word],
+    )
+
+
 def _search_postgresql(qs: QuerySet[Subject], *, q: str, registration: str | None) -> QuerySet[Subject]:
     with connection.cursor() as cursor:
-        # Session setting read by the `<%` operator (so the GIN index can be used).
-        cursor.execute(
-            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", [str(WORD_SIMILARITY_THRESHOLD)]
-        )
-    conditions = [f"(%s <%% {NAME_SQL})"]
-    params: list = [q]
+        # Session setting read by pg_trgm's `%` operator (so the dictionary's GIN index is used).
+        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, false)", [str(SIMILARITY_THRESHOLD)])
     bigrams = name_bigrams(q)
+    words = query_words(q)
+    clauses: list[str] = []
+    params: list = []
+    if words:
+        # Every word must be found, one may be missing from a query of three or more words:
+        # a rare word keeps a query with common ones ("Trading", "Ltd") selective.
+        need = len(words) if len(words) <= 2 else len(words) - 1
+        groups = []
+        for combo in combinations(words, need):
+            parts = []
+            for word in combo:
+                sql, word_params = _word_expansion_sql(word)
+                parts.append(f"(credit_subject.search_words && {sql})")
+                params.extend(word_params)
+            groups.append("(" + " AND ".join(parts) + ")")
+        clauses.append("(" + " OR ".join(groups) + ")")
     if bigrams:
-        conditions.append(f"(entrepot_name_bigrams({NAME_SQL}) @> %s::text[])")
+        cjk = ["(credit_subject.search_bigrams @> %s::text[])"]
         params.append(bigrams)
         for variant in typo_bigram_variants(q):
-            conditions.append(f"(entrepot_name_bigrams({NAME_SQL}) @> %s::text[])")
+            cjk.append("(credit_subject.search_bigrams @> %s::text[])")
             params.append(variant)
+        clauses.append("(" + " OR ".join(cjk) + ")")
+    conditions = [" AND ".join(clauses)] if clauses else []
     if registration:
         conditions.append("(credit_subject.registration_number = %s)")
         params.append(registration)
-    where = RawSQL(" OR ".join(conditions), params, output_field=BooleanField())
+    if not conditions:
+        return qs.none()
+    where = RawSQL(" OR ".join(f"({c})" for c in conditions), params, output_field=BooleanField())
 
     registration_match = (
         RawSQL("(credit_subject.registration_number = %s)", [registration], output_field=BooleanField())

@@ -329,7 +329,11 @@ def lift_blacklist_entry(*, actor, entry_id: int, reason: str) -> BlacklistEntry
         if entry.status != BlacklistEntry.Status.ACTIVE:
             raise errors.Conflict(f"This entry is already {entry.get_status_display().lower()}.", code="entry_ended")
         return _end_entry(
-            actor=actor, entry=entry, status=BlacklistEntry.Status.LIFTED, reason=reason, action="blacklist.entry_lifted"
+            actor=actor,
+            entry=entry,
+            status=BlacklistEntry.Status.LIFTED,
+            reason=reason,
+            action="blacklist.entry_lifted",
         )
 
 
@@ -536,7 +540,9 @@ def decide_appeal(
     field_errors: dict[str, list[str]] = {}
     reasons = _required_text(reasons, "reasons", field_errors, max_length=8000)
     if field_errors:
-        raise errors.InvalidInput("Give the reasons for the decision.", code="reasons_required", field_errors=field_errors)
+        raise errors.InvalidInput(
+            "Give the reasons for the decision.", code="reasons_required", field_errors=field_errors
+        )
     with transaction.atomic():
         appeal = _lock_appeal(appeal_id)
         entry = appeal.entry
@@ -583,7 +589,11 @@ def _apply_upheld_appeal(*, actor, appeal: Appeal, entry: BlacklistEntry, new_en
     reason = f"Appeal #{appeal.pk} upheld: {appeal.decision_reasons}"
     if appeal.challenge == Appeal.Challenge.CONTENT:
         _end_entry(
-            actor=actor, entry=entry, status=BlacklistEntry.Status.LIFTED, reason=reason, action="blacklist.entry_lifted"
+            actor=actor,
+            entry=entry,
+            status=BlacklistEntry.Status.LIFTED,
+            reason=reason,
+            action="blacklist.entry_lifted",
         )
     elif appeal.challenge == Appeal.Challenge.REPAIR_RESULT:
         _end_entry(
@@ -664,7 +674,9 @@ def apply_for_repair(*, actor, entry_id: int, correction_evidence: str, commitme
                 f"A {entry.severity} entry can be repaired from {earliest.isoformat()} on.",
                 code="repair_not_yet_allowed",
             )
-        if entry.repairs.filter(status__in=[RepairApplication.Status.FILED, RepairApplication.Status.ACKNOWLEDGED]).exists():
+        if entry.repairs.filter(
+            status__in=[RepairApplication.Status.FILED, RepairApplication.Status.ACKNOWLEDGED]
+        ).exists():
             raise errors.Conflict("A repair application for this entry is already open.", code="repair_open")
         try:
             with transaction.atomic():
@@ -727,7 +739,9 @@ def decide_repair(*, actor, repair_id: int, approve: bool, reasons: str) -> Repa
     field_errors: dict[str, list[str]] = {}
     reasons = _required_text(reasons, "reasons", field_errors, max_length=8000)
     if field_errors:
-        raise errors.InvalidInput("Give the reasons for the decision.", code="reasons_required", field_errors=field_errors)
+        raise errors.InvalidInput(
+            "Give the reasons for the decision.", code="reasons_required", field_errors=field_errors
+        )
     with transaction.atomic():
         repair = _lock_repair(repair_id)
         if repair.status in (RepairApplication.Status.APPROVED, RepairApplication.Status.REJECTED):

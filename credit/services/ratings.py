@@ -447,7 +447,7 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         SELECT e.subject_id, e.kind_id AS kind, count(*) AS n, min(e.occurred_at) AS first_at,
                sum(LEAST(e.magnitude::float8, p.cap) * power(
                    0.5::float8,
-                   GREATEST(extract(epoch FROM (%(at)s::timestamptz - e.occurred_at))::float8, 0)
+                   GREATEST(date_part('epoch', %(at)s::timestamptz - e.occurred_at), 0)
                    / 86400.0 / p.half_life
                )) AS decayed
         FROM credit_creditevent e
@@ -458,34 +458,18 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
           AND NOT EXISTS (SELECT 1 FROM credit_creditevent r WHERE r.reverses_id = e.id)
         GROUP BY e.subject_id, e.kind_id
     ),
-    contrib AS (
-        SELECT a.subject_id, a.kind, p.component, a.n, a.first_at,
-               p.weight * p.impact * a.decayed AS points,
-               round((p.weight * p.impact * a.decayed)::numeric, 2) AS rounded
+    contrib AS MATERIALIZED (
+        SELECT a.subject_id, a.kind, p.component, a.n, a.first_at, p.weight * p.impact * a.decayed AS points
         FROM agg a JOIN params p ON p.kind = a.kind
     ),
-    ranked AS (
-        SELECT c.*, row_number() OVER (
-            PARTITION BY c.subject_id, sign(c.rounded) ORDER BY abs(c.rounded) DESC, c.kind
-        ) AS rank
-        FROM contrib c
-    ),
     per_subject AS (
-        SELECT c.subject_id, sum(c.points) AS raw, sum(c.n) AS n, min(c.first_at) AS first_at,
-               jsonb_build_object({component_json}) AS components,
-               coalesce(jsonb_agg(
-                   jsonb_build_object('code', c.kind, 'component', c.component, 'points', c.rounded, 'events', c.n)
-                   ORDER BY sign(c.rounded), abs(c.rounded) DESC, c.kind
-               ) FILTER (WHERE c.rank <= {scoring.REASONS_PER_SIGN} AND c.rounded <> 0), '[]'::jsonb) AS factors
-        FROM ranked c
-        GROUP BY c.subject_id
+        SELECT c.subject_id, sum(c.points) AS raw, sum(c.n) AS n, min(c.first_at) AS first_at
+        FROM contrib c GROUP BY c.subject_id
     ),
     subjects AS (
         SELECT s.id, s.score AS old_score, s.grade AS old_grade,
                (s.is_blacklisted OR bl.subject_id IS NOT NULL) AS blacklisted,
-               coalesce(ps.raw, 0) AS raw, coalesce(ps.n, 0)::int AS n, ps.first_at,
-               coalesce(ps.components, %(zero)s::jsonb) AS components,
-               coalesce(ps.factors, '[]'::jsonb) AS factors
+               coalesce(ps.raw, 0) AS raw, coalesce(ps.n, 0)::int AS n, ps.first_at
         FROM credit_subject s
         LEFT JOIN per_subject ps ON ps.subject_id = s.id
         LEFT JOIN (
@@ -510,44 +494,63 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
                CASE WHEN s.blacklisted THEN %(bl_grade)s
                     WHEN s.thin THEN %(m_grade)s
                     WHEN s.score >= %(ga)s THEN 'A' WHEN s.score >= %(gb)s THEN 'B'
-                    WHEN s.score >= %(gc)s THEN 'C' ELSE 'D' END AS grade,
-               (CASE WHEN s.blacklisted
-                     THEN jsonb_build_array(jsonb_build_object(
-                         'code', 'blacklisted', 'component', NULL, 'points', NULL, 'events', 0))
-                     ELSE '[]'::jsonb END)
-               || (CASE WHEN s.thin AND NOT s.blacklisted
-                     THEN jsonb_build_array(jsonb_build_object(
-                         'code', 'insufficient_history', 'component', NULL, 'points', NULL, 'events', s.n))
-                     ELSE '[]'::jsonb END)
-               || s.factors AS reasons
+                    WHEN s.score >= %(gc)s THEN 'C' ELSE 'D' END AS grade
         FROM scored s
     ),
-    final AS (
-        SELECT g.*, (
-            lr.score IS NULL OR lr.grade <> g.grade OR g.old_grade <> g.grade OR lr.model_id <> %(model_id)s
-            OR lr.event_count <> g.n OR lr.blacklist_override <> g.blacklisted
-            OR abs(lr.score - g.score) >= %(min_change)s
-        ) AS needs_rating
-        FROM graded g
-        LEFT JOIN LATERAL (
-            SELECT r.score, r.grade, r.model_id, r.event_count, r.blacklist_override
-            FROM credit_rating r WHERE r.subject_id = g.id
-            ORDER BY r.computed_at DESC, r.id DESC LIMIT 1
-        ) lr ON true
+    last_rating AS (
+        SELECT DISTINCT ON (r.subject_id) r.subject_id, r.score, r.grade, r.model_id, r.event_count,
+               r.blacklist_override
+        FROM credit_rating r
+        WHERE r.subject_id BETWEEN %(lo)s AND %(hi)s
+        ORDER BY r.subject_id, r.computed_at DESC, r.id DESC
+    ),
+    final AS MATERIALIZED (
+        SELECT g.*
+        FROM graded g LEFT JOIN last_rating lr ON lr.subject_id = g.id
+        WHERE lr.score IS NULL OR lr.grade <> g.grade OR g.old_grade <> g.grade OR lr.model_id <> %(model_id)s
+              OR lr.event_count <> g.n OR lr.blacklist_override <> g.blacklisted
+              OR abs(lr.score - g.score) >= %(min_change)s
+    ),
+    details AS (
+        SELECT c.subject_id,
+               jsonb_build_object({component_json}) AS components,
+               coalesce(jsonb_agg(
+                   jsonb_build_object('code', c.kind, 'component', c.component, 'points', c.rounded, 'events', c.n)
+                   ORDER BY sign(c.rounded), abs(c.rounded) DESC, c.kind
+               ) FILTER (WHERE c.rank <= {scoring.REASONS_PER_SIGN} AND c.rounded <> 0), '[]'::jsonb) AS factors
+        FROM (
+            SELECT r.*, row_number() OVER (
+                PARTITION BY r.subject_id, sign(r.rounded) ORDER BY abs(r.rounded) DESC, r.kind
+            ) AS rank
+            FROM (
+                SELECT c.*, round(c.points::numeric, 2) AS rounded
+                FROM contrib c JOIN final f ON f.id = c.subject_id
+            ) r
+        ) c
+        GROUP BY c.subject_id
     ),
     ins AS (
         INSERT INTO credit_rating (subject_id, model_id, score, grade, components, reasons, event_count,
                                    blacklist_override, computed_at, trigger)
-        SELECT f.id, %(model_id)s, f.score, f.grade, f.components, f.reasons, f.n, f.blacklisted,
-               %(at)s::timestamptz, 'full_run'
-        FROM final f WHERE f.needs_rating
+        SELECT f.id, %(model_id)s, f.score, f.grade, coalesce(d.components, %(zero)s::jsonb),
+               (CASE WHEN f.blacklisted
+                     THEN jsonb_build_array(jsonb_build_object(
+                         'code', 'blacklisted', 'component', NULL, 'points', NULL, 'events', 0))
+                     ELSE '[]'::jsonb END)
+               || (CASE WHEN f.thin AND NOT f.blacklisted
+                     THEN jsonb_build_array(jsonb_build_object(
+                         'code', 'insufficient_history', 'component', NULL, 'points', NULL, 'events', f.n))
+                     ELSE '[]'::jsonb END)
+               || coalesce(d.factors, '[]'::jsonb),
+               f.n, f.blacklisted, %(at)s::timestamptz, 'full_run'
+        FROM final f LEFT JOIN details d ON d.subject_id = f.id
         RETURNING id, subject_id
     ),
     upd AS (
         UPDATE credit_subject s
         SET score = f.score, grade = f.grade, rated_at = %(at)s::timestamptz, updated_at = %(at)s::timestamptz
         FROM final f
-        WHERE s.id = f.id AND f.needs_rating
+        WHERE s.id = f.id
         RETURNING s.id
     ),
     changed AS (
@@ -561,7 +564,7 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         WHERE f.old_grade <> f.grade
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM final), (SELECT count(*) FROM ins), (SELECT count(*) FROM upd),
+    SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM ins), (SELECT count(*) FROM upd),
            (SELECT count(*) FROM changed)
     """
     named = {

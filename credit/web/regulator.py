@@ -544,4 +544,3 @@ def audit(request):
         rows = selectors.audit_log(**{k: v for k, v in data.items() if v not in (None, "")})
     page, query = _page(request, rows, size=50)
     return render(request, "credit/regulator/audit.html", {"form": form, "page": page, "query": query})
-

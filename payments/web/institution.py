@@ -127,7 +127,9 @@ class ThresholdForm(forms.Form):
 
 class WebhookForm(forms.Form):
     url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
-    event_types = forms.MultipleChoiceField(choices=WebhookEndpoint.EventType.choices, widget=forms.CheckboxSelectMultiple)
+    event_types = forms.MultipleChoiceField(
+        choices=WebhookEndpoint.EventType.choices, widget=forms.CheckboxSelectMultiple
+    )
     description = forms.CharField(required=False, max_length=200)
 
 

@@ -46,7 +46,9 @@ def regulator_required(view):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000, help_text="Recorded in the audit log.")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=4000, help_text="Recorded in the audit log."
+    )
 
 
 class KYBForm(forms.Form):
@@ -143,7 +145,9 @@ def suspend(request, institution_id: int):
         institution_id,
         prefix="suspend",
         form_class=ReasonForm,
-        action=lambda p, data: services.suspend_institution(actor=request.user, institution_id=p.pk, reason=data["reason"]),
+        action=lambda p, data: services.suspend_institution(
+            actor=request.user, institution_id=p.pk, reason=data["reason"]
+        ),
         success="Institution suspended.",
     )
 

@@ -5,9 +5,7 @@ from payments.web import regulator as views
 urlpatterns = [
     path("regulator/institutions/", views.institution_list, name="regulator-institutions"),
     path("regulator/institutions/<int:institution_id>/", views.institution_detail, name="regulator-institution"),
-    path(
-        "regulator/institutions/<int:institution_id>/suspend/", views.suspend, name="regulator-institution-suspend"
-    ),
+    path("regulator/institutions/<int:institution_id>/suspend/", views.suspend, name="regulator-institution-suspend"),
     path(
         "regulator/institutions/<int:institution_id>/reinstate/",
         views.reinstate,

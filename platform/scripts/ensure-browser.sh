@@ -5,4 +5,5 @@ if [ -x /usr/bin/chromium ]; then exit 0; fi
 echo "Installing Debian's chromium for the browser tests"
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo -n"; fi
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+/usr/bin/chromium --version

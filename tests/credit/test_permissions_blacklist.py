@@ -240,7 +240,9 @@ def test_record_shows_private_evidence_only_to_members_and_regulators(world):
 
 
 def test_standing_api_gives_the_decision_and_reasons(world):
-    body = client_as(world, "member").get(f"/api/v1/credit/subjects/{world['subject'].pk}/standing/?action=lease").json()
+    body = (
+        client_as(world, "member").get(f"/api/v1/credit/subjects/{world['subject'].pk}/standing/?action=lease").json()
+    )
     assert body["allowed"] is False
     assert {r["decision_reference"] for r in body["reasons"]} == {"E-1", "E-2", "E-3"}
     bad = client_as(world, "regulator").get(f"/api/v1/credit/subjects/{world['subject'].pk}/standing/?action=fly")
@@ -260,7 +262,13 @@ def test_bad_input_answers_problem_json(world):
     assert "decision_reference" in duplicate.json()["errors"]
     invalid = client.post(
         url,
-        {**ENTRY_BODY, "subject_id": world["subject"].pk, "severity": "huge", "fine_amount": "10", "fine_currency": "ZZZ"},
+        {
+            **ENTRY_BODY,
+            "subject_id": world["subject"].pk,
+            "severity": "huge",
+            "fine_amount": "10",
+            "fine_currency": "ZZZ",
+        },
         format="json",
     )
     assert invalid.status_code == 400 and "severity" in invalid.json()["errors"]
@@ -274,3 +282,31 @@ def test_bad_input_answers_problem_json(world):
         f"/api/v1/credit/appeals/{world['filed_appeal'].pk}/decide/", {"outcome": "uphold", "reasons": "x"}
     )
     assert early.status_code == 409 and early.json()["code"] == "reply_first"
+
+
+def _count_queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/credit/blacklist/entries/", "/api/v1/credit/appeals/", "/regulator/blacklist/", "/regulator/appeals/"]
+)
+def test_lists_do_not_query_per_row(client, url):
+    regulator = RegulatorFactory()
+    client.force_login(regulator)
+
+    def add(n):
+        for _ in range(n):
+            membership = MembershipFactory()
+            entry = make_entry(regulator, membership.subject, severity="minor")
+            services.file_appeal(actor=membership.user, entry_id=entry.pk, challenge="content", grounds="g")
+
+    add(2)
+    few = _count_queries(client, url)
+    add(8)
+    assert _count_queries(client, url) == few

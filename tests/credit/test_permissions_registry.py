@@ -109,7 +109,7 @@ def client_as(role, world):
 
 def api_endpoints(subject_id):
     return [
-        ("/api/v1/registry/subjects/", {"q": "Haimao Crosborder"}),
+        ("/api/v1/registry/subjects/", {"q": "Haimao Crosborder Tradng"}),
         ("/api/v1/registry/subjects/", {"q": "", "blacklisted": "true"}),
         (f"/api/v1/registry/subjects/{subject_id}/", {}),
         (f"/api/v1/registry/subjects/{subject_id}/", {"as_of": "2026-06-01"}),
@@ -120,7 +120,7 @@ def api_endpoints(subject_id):
 
 def web_endpoints(subject_id):
     return [
-        "/registry/?q=Haimao+Crosborder",
+        "/registry/?q=Haimao+Crosborder+Tradng",
         f"/registry/subjects/{subject_id}/",
         f"/registry/subjects/{subject_id}/report/",
         "/registry/blacklist/",

@@ -232,7 +232,7 @@ def test_profile_of_an_unrated_subject(client):
 
 
 def test_unknown_subject_is_problem_404(client):
-    assert_problem(client.get(f"{SEARCH}999999/"), 404)["code"] == "subject_not_found"
+    assert assert_problem(client.get(f"{SEARCH}999999/"), 404)["code"] == "subject_not_found"
 
 
 @pytest.mark.parametrize("value", ["2026-13-01", "yesterday", "01/02/2026"])
@@ -279,7 +279,7 @@ def test_blacklist_invalid_filters_are_problem_400(client, params, field):
 
 def test_blacklist_csv_is_the_full_filtered_list(client, regulator):
     for n in range(30):
-        entry(SubjectFactory(country="NL", legal_name=f"Delft, \"Export\" {n}"), regulator, severity="serious")
+        entry(SubjectFactory(country="NL", legal_name=f'Delft, "Export" {n}'), regulator, severity="serious")
     entry(SubjectFactory(country="FR"), regulator)
     response = client.get(BLACKLIST, {"format": "csv", "country": "NL"})
     assert response.status_code == 200
@@ -329,4 +329,3 @@ def test_endpoints_are_documented_with_their_errors(client):
     assert "as_of" in {p["name"] for p in profile["parameters"]}
     blacklist = schema["paths"]["/api/v1/registry/blacklist/"]["get"]
     assert {"application/json", "text/csv"} <= blacklist["responses"]["200"]["content"].keys()
-

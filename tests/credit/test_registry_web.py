@@ -154,7 +154,7 @@ def test_methodology_page_follows_the_active_model(client):
     model = ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
     assert f'data-testid="methodology-version">v{model.version}<' in html
     for rung in model.parameters["grades"]:
-        assert f'grade-{rung["grade"]}' in html
+        assert f"grade-{rung['grade']}" in html
 
 
 def test_methodology_page_without_an_active_model(client):

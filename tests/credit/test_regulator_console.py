@@ -320,3 +320,20 @@ def test_repair_form_shows_the_earliest_date_until_allowed(client, regulator, me
     )
     assert done.status_code == 302
     assert entry.repairs.get().status == "filed"
+
+
+def test_admin_shows_blacklist_history_read_only(client, staff_user, regulator, member):
+    entry = make_entry(regulator, member.subject, severity="minor")
+    appeal = services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="g")
+    client.force_login(staff_user)
+    listing = client.get("/admin/credit/blacklistentry/")
+    assert listing.status_code == 200 and entry.decision_reference in listing.content.decode()
+    change = client.get(f"/admin/credit/blacklistentry/{entry.pk}/change/").content.decode()
+    assert 'name="legal_basis"' not in change, "fields are read-only"
+    assert "deletelink" not in change
+    assert client.get(f"/admin/credit/blacklistentry/{entry.pk}/delete/").status_code == 403
+    assert client.get("/admin/credit/blacklistentry/add/").status_code == 403
+    assert client.post(f"/admin/credit/appeal/{appeal.pk}/change/", {"status": "upheld"}).status_code == 403
+    assert client.get("/admin/credit/auditentry/").status_code == 200
+    appeal.refresh_from_db()
+    assert appeal.status == "filed"

@@ -238,7 +238,7 @@ def test_sql_full_recompute_equals_the_python_scorer(regulator):
             subject.is_blacklisted = True
             subject.save(update_fields=["is_blacklisted"])
     # Reversed events count in neither implementation.
-    for event in CreditEvent.objects.order_by("id")[:: 9]:
+    for event in CreditEvent.objects.order_by("id")[::9]:
         reverse_credit_event(actor=regulator, event_id=event.pk, reason="Recorded by mistake")
 
     model = rating_selectors.active_scoring_model()

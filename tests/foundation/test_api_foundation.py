@@ -104,3 +104,18 @@ def test_schema_and_docs_render(client):
     assert b"swagger" in docs.content.lower()
     # Nothing is fetched from a CDN.
     assert b"cdn.jsdelivr" not in docs.content and b"unpkg.com" not in docs.content
+
+
+def test_lists_paginate_with_count_and_links(client):
+    from tests.factories import SubjectFactory
+
+    SubjectFactory.create_batch(3)
+    first = client.get("/api/v1/registry/subjects/?page_size=2").json()
+    assert first["count"] == 3
+    assert len(first["results"]) == 2
+    assert first["previous"] is None and "page=2" in first["next"]
+    second = client.get(first["next"]).json()
+    assert len(second["results"]) == 1 and second["next"] is None
+    ids = {row["id"] for row in first["results"] + second["results"]}
+    assert len(ids) == 3
+    assert_problem(client.get("/api/v1/registry/subjects/?page=9"), 404)

@@ -68,3 +68,38 @@ def test_production_has_no_defaults_for_secrets_and_services(missing):
     result = run(["manage.py", "check"], env=production_env(**{missing: None}))
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def _registered_tasks():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    return app, {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+
+
+def test_every_task_can_be_sent_with_its_time_limits():
+    """A soft limit above the hard one makes apply_async raise, so beat could never send it."""
+    app, tasks = _registered_tasks()
+    assert "platform.clear_expired_sessions" in tasks
+    for name, task in tasks.items():
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        hard = task.time_limit or app.conf.task_time_limit
+        assert soft is None or hard is None or soft <= hard, f"{name}: soft {soft} s > hard {hard} s"
+        assert hard is not None, f"{name} has no time limit"
+
+
+def test_beat_schedules_only_tasks_that_exist():
+    from django.conf import settings
+
+    _, tasks = _registered_tasks()
+    missing = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} - set(tasks)
+    assert not missing, f"Beat schedules tasks no worker knows: {missing}"
+
+
+def test_api_schema_generates_without_warnings_and_validates(tmp_path):
+    result = run(
+        ["manage.py", "spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml")],
+        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "/api/v1/me/" in (tmp_path / "schema.yaml").read_text()

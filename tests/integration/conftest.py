@@ -15,7 +15,8 @@ what it writes is committed and visible to the worker::
         wait_for(lambda: Thing.objects.filter(done=True).exists(), message="the thing to be done")
 
 The ``wait_for`` fixture is ``wait_for(predicate, timeout=20, message="...")``: it polls until
-the predicate is truthy and returns its value, or fails the test. ``celery_worker_process.log()`` returns the worker's output so far (it is
+the predicate is truthy and returns its value, or fails the test. ``celery_worker_process.log()``
+returns the worker's output so far (it is
 also printed when the test fails to start it). Queued messages are purged before the worker
 starts, so stale tasks from earlier runs never run against this test database.
 

@@ -21,7 +21,9 @@ def last_working_day(day: date) -> date:
 def make_compliant_institution(*, manager=None, country="CN", **subject_kwargs):
     """An institution passing every rule: licence valid for years, CNY/CN corridor with FX
     registration, RMB 100m capital, KYB verified, a fresh fully covered reserve report."""
-    subject = SubjectFactory(is_merchant=False, is_payment_institution=True, country=country, grade="B", **subject_kwargs)
+    subject = SubjectFactory(
+        is_merchant=False, is_payment_institution=True, country=country, grade="B", **subject_kwargs
+    )
     manager = manager or UserFactory()
     MembershipFactory(user=manager, subject=subject, role=Membership.Role.OWNER)
     services.register_institution(
@@ -48,7 +50,12 @@ def make_compliant_institution(*, manager=None, country="CN", **subject_kwargs):
         partner_bank="Bank of China",
     )
     account = services.add_reserve_account(
-        actor=manager, institution_id=subject.pk, bank="PBoC", account_reference="RES-1", currency="CNY", bank_kind="central_bank"
+        actor=manager,
+        institution_id=subject.pk,
+        bank="PBoC",
+        account_reference="RES-1",
+        currency="CNY",
+        bank_kind="central_bank",
     )
     services.submit_reserve_report(
         actor=manager,

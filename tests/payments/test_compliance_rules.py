@@ -49,7 +49,9 @@ def facts(**kw):
         "is_blacklisted": False,
         "grade": "B",
         "licences": (licence(),),
-        "corridors": (CorridorFact(id=7, currency="CNY", country="CN", fx_registration_reference="S1", partner_bank="BOC"),),
+        "corridors": (
+            CorridorFact(id=7, currency="CNY", country="CN", fx_registration_reference="S1", partner_bank="BOC"),
+        ),
         "latest_reports": (report(),),
     }
     values.update(kw)
@@ -193,7 +195,9 @@ def test_blacklisted_institution_fails_and_is_suspended():
     assert compliance.evaluate(facts(is_blacklisted=True)).status == "suspended"
 
 
-@pytest.mark.parametrize(("grade", "expected"), [("A", "pass"), ("B", "pass"), ("M", "pass"), ("C", "fail"), ("D", "fail")])
+@pytest.mark.parametrize(
+    ("grade", "expected"), [("A", "pass"), ("B", "pass"), ("M", "pass"), ("C", "fail"), ("D", "fail")]
+)
 def test_credit_grade_at_or_above_minimum(grade, expected):
     assert outcomes("credit_grade_minimum", facts(grade=grade)) == [expected]
 
@@ -254,7 +258,9 @@ def test_outflows_to_unpermitted_destinations_fail():
     [finding] = run("reserve_outflows_permitted", facts(latest_reports=(r,)))
     assert finding.outcome == "fail"
     assert "investment" in finding.reason
-    permitted = report(outflows=tuple((d, Decimal("1")) for d in compliance.thresholds()["PERMITTED_OUTFLOW_DESTINATIONS"]))
+    permitted = report(
+        outflows=tuple((d, Decimal("1")) for d in compliance.thresholds()["PERMITTED_OUTFLOW_DESTINATIONS"])
+    )
     assert outcomes("reserve_outflows_permitted", facts(latest_reports=(permitted,))) == ["pass"]
 
 

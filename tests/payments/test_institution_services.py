@@ -56,7 +56,9 @@ def test_invalid_money_and_currency_are_field_errors():
     subject = SubjectFactory(is_payment_institution=True)
     manager = MembershipFactory(subject=subject).user
     with pytest.raises(InvalidInput) as exc:
-        services.register_institution(actor=manager, subject_id=subject.pk, paid_in_capital="-1", capital_currency="XXQ")
+        services.register_institution(
+            actor=manager, subject_id=subject.pk, paid_in_capital="-1", capital_currency="XXQ"
+        )
     assert set(exc.value.field_errors) == {"paid_in_capital", "capital_currency"}
 
 
@@ -84,7 +86,9 @@ def test_a_failing_corridor_is_switched_off_without_suspending(compliant_institu
     assert "No licence in force covers EUR in DE" in corridors["EUR/DE"].disabled_reason
     assert corridors["USD/US"].enabled is True
     assert corridors["CNY/CN"].enabled is True
-    failing = RuleResult.objects.get(run=profile.latest_run, rule="corridor_within_licence", corridor=corridors["EUR/DE"])
+    failing = RuleResult.objects.get(
+        run=profile.latest_run, rule="corridor_within_licence", corridor=corridors["EUR/DE"]
+    )
     assert failing.outcome == "fail"
 
 

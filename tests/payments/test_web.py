@@ -70,7 +70,9 @@ def test_member_registers_an_institution_and_files_a_licence(client):
     bad = client.post("/institution/", {"subject": subject.pk, "paid_in_capital": "10", "capital_currency": "QQQ"})
     assert bad.status_code == 400
     assert "ISO 4217" in bad.content.decode()
-    response = client.post("/institution/", {"subject": subject.pk, "paid_in_capital": "100000000", "capital_currency": "CNY"})
+    response = client.post(
+        "/institution/", {"subject": subject.pk, "paid_in_capital": "100000000", "capital_currency": "CNY"}
+    )
     assert response.status_code == 302
     detail = response["Location"]
     today = timezone.localdate()

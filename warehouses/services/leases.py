@@ -91,6 +91,15 @@ def validate_request(*, listing: Listing, units: int, start: date, end: date, to
         raise errors.InvalidInput(first, code="invalid_lease_request", field_errors=field_errors)
 
 
+def _check_open(*, listing: Listing | None, tenant_id: int) -> None:
+    if listing is None or listing.status != Listing.Status.PUBLISHED:
+        raise ListingNotFound("This listing is not open for leases.")
+    if listing.warehouse.owner_id == tenant_id:
+        raise errors.InvalidInput(
+            "A subject cannot lease its own listing.", code="own_listing", field_errors={"tenant": ["Own listing."]}
+        )
+
+
 def request_lease(
     *, actor, tenant_id: int, listing_id: int, units: int, start: date, end: date, note: str = ""
 ) -> Lease:
@@ -102,17 +111,20 @@ def request_lease(
             "You do not act for this subject.", code="not_a_member", field_errors={"tenant": ["Not your subject."]}
         )
     now = timezone.now()
+    today = timezone.localdate(now)
     with transaction.atomic():
         tenant = Subject.objects.get(pk=tenant_id)
+        # Checks that need no lock first (input, credit gate), so the lock is held briefly.
+        seen = Listing.objects.select_related("warehouse", "warehouse__owner").filter(pk=listing_id).first()
+        _check_open(listing=seen, tenant_id=tenant_id)
+        validate_request(listing=seen, units=units, start=start, end=end, today=today)
+        outcome = gate.check_lease(tenant=tenant, listing=seen)
+        # Lock, re-check what may have changed meanwhile, then write.
         listing = ledger.lock_listing(listing_id=listing_id)
-        if listing.status != Listing.Status.PUBLISHED:
-            raise ListingNotFound("This listing is not open for leases.")
-        if listing.warehouse.owner_id == tenant_id:
-            raise errors.InvalidInput(
-                "A subject cannot lease its own listing.", code="own_listing", field_errors={"tenant": ["Own listing."]}
-            )
-        validate_request(listing=listing, units=units, start=start, end=end, today=timezone.localdate(now))
-        outcome = gate.check_lease(tenant=tenant, listing=listing)
+        _check_open(listing=listing, tenant_id=tenant_id)
+        validate_request(listing=listing, units=units, start=start, end=end, today=today)
+        if (listing.booking_mode, listing.min_tenant_grade) != (seen.booking_mode, seen.min_tenant_grade):
+            outcome = gate.check_lease(tenant=tenant, listing=listing)
         ledger.reserve(listing=listing, start=start, end=end, units=units)
         instant = outcome.instant
         lease = Lease.objects.create(

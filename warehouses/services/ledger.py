@@ -108,10 +108,10 @@ def reserve(*, listing: Listing, start: date, end: date, units: int) -> None:
             field_errors={"units": [f"At most {stats['min_free'] or 0} units are free on every day of this range."]},
         )
     try:
-        with transaction.atomic():
-            updated = CapacityDay.objects.filter(listing_id=listing.pk, day__gte=start, day__lt=end).update(
-                reserved=F("reserved") + units
-            )
+        # No savepoint: an IntegrityError aborts the caller's transaction, which is what we want.
+        updated = CapacityDay.objects.filter(listing_id=listing.pk, day__gte=start, day__lt=end).update(
+            reserved=F("reserved") + units
+        )
     except IntegrityError as exc:  # the CHECK caught an overbooking
         raise NotEnoughCapacity() from exc
     assert updated == (end - start).days

@@ -1,0 +1,94 @@
+"""Warehouse marketplace journey in Chromium: a merchant searches and requests a lease,
+the operator approves it and confirms check-in."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from tests.factories import PASSWORD, MembershipFactory, SubjectFactory
+from warehouses.models import Lease
+from warehouses.services import listings as listing_services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def member(**subject):
+    membership = MembershipFactory(subject=SubjectFactory(**subject))
+    membership.user.subject = membership.subject
+    return membership.user
+
+
+def test_merchant_requests_operator_approves_and_checks_in(page, sign_in):
+    today = timezone.localdate()
+    operator = member(
+        is_merchant=False, is_warehouse_operator=True, country="NL", grade="A", legal_name="Rotterdam Fulfilment BV"
+    )
+    merchant = member(is_merchant=True, grade="B", legal_name="Shenzhen Export Co")
+    warehouse = listing_services.create_warehouse(
+        actor=operator,
+        owner_id=operator.subject.pk,
+        name="Maasvlakte DC",
+        country="NL",
+        city="Rotterdam",
+        address="Europaweg 1",
+        latitude=Decimal("51.95"),
+        longitude=Decimal("4.05"),
+        customs_status="bonded",
+    )
+    listing_services.create_listing(
+        actor=operator,
+        warehouse_id=warehouse.pk,
+        units=80,
+        available_from=today,
+        available_until=today + timedelta(days=90),
+        publish=True,
+        title="Bonded pallet positions",
+        price_per_unit_day=Decimal("1.50"),
+        currency="EUR",
+        booking_mode="request",
+    )
+
+    # The merchant searches for 10 pallets over 5 days in the Netherlands.
+    sign_in(page, merchant.username, PASSWORD)
+    page.goto("/warehouses/")
+    page.get_by_label("Country").select_option("NL")
+    page.get_by_label("Start").fill(today.isoformat())
+    page.get_by_label("End").fill((today + timedelta(days=5)).isoformat())
+    page.get_by_label("Units").fill("10")
+    page.get_by_role("button", name="Search").click()
+    results = page.get_by_test_id("results")
+    expect(results).to_contain_text("Bonded pallet positions")
+    expect(results).to_contain_text("75.00 EUR")  # 10 x 5 x 1.50
+    results.get_by_role("link", name="Bonded pallet positions").click()
+
+    # The request form is prefilled from the search; the merchant sends it.
+    expect(page.get_by_label("Units")).to_have_value("10")
+    page.get_by_role("button", name="Request lease").click()
+    expect(page.get_by_test_id("lease-status")).to_have_text("Requested, awaiting the operator")
+    expect(page.get_by_test_id("deadline")).to_contain_text("must answer by")
+    lease = Lease.objects.get()
+
+    # The operator sees the request with its deadline, approves, then confirms check-in.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, operator.username, PASSWORD)
+    page.goto("/warehouses/mine/")
+    requests = page.get_by_test_id("requests")
+    expect(requests).to_contain_text("Shenzhen Export Co")
+    expect(requests).to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"))
+    requests.get_by_role("link", name=str(lease.pk)).click()
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("lease-status")).to_have_text("Approved")
+    page.get_by_role("button", name="Confirm check-in").click()
+    expect(page.get_by_test_id("lease-status")).to_have_text("Active (checked in)")
+    lease.refresh_from_db()
+    assert lease.status == Lease.Status.ACTIVE
+
+    # The merchant sees the active lease in their list.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, merchant.username, PASSWORD)
+    page.goto("/warehouses/leases/")
+    expect(page.get_by_test_id("leases")).to_contain_text("Active (checked in)")

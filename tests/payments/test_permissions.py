@@ -1,0 +1,191 @@
+"""The permission matrix: every payments endpoint (API and web) for every role, by status
+code, plus what each caller can see."""
+
+import pytest
+from django.utils import timezone
+
+from credit.models import Membership
+from payments import services
+from payments.models import ProviderAPIKey, ScreeningDecision
+from tests.factories import MembershipFactory, RegulatorFactory, StaffFactory, SubjectFactory
+from tests.payments.conftest import make_compliant_institution
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(compliant_institution, institution_key, member):
+    profile = compliant_institution
+    subject = SubjectFactory(country="DE", registration_number="HRB-9")
+    plain = MembershipFactory(subject=profile.subject, role=Membership.Role.MEMBER).user
+    _, narrow = ProviderAPIKey.objects.create_key(name="n", institution_id=profile.pk, scopes=["reserves"])
+    suspended = make_compliant_institution()
+    services.suspend_institution(actor=RegulatorFactory(), institution_id=suspended.pk, reason="Test")
+    _, suspended_key = ProviderAPIKey.objects.create_key(
+        name="s", institution_id=suspended.pk, scopes=list(ProviderAPIKey.Scope.values)
+    )
+    endpoint = services.create_webhook_endpoint(
+        actor=profile.manager,
+        institution_id=profile.pk,
+        url="https://example.test/h",
+        event_types=["subject.blacklisted"],
+    )
+    return {
+        "profile": profile,
+        "subject": subject,
+        "run": profile.latest_run,
+        "endpoint": endpoint,
+        "users": {
+            "anonymous": None,
+            "outsider": member,
+            "plain_member": plain,
+            "manager": profile.manager,
+            "regulator": RegulatorFactory(),
+            "staff": StaffFactory(),
+        },
+        "keys": {"key": institution_key[1], "narrow_key": narrow, "suspended_key": suspended_key},
+    }
+
+
+def api_requests(w):
+    today = timezone.localdate().isoformat()
+    account = w["profile"].reserve_account.pk
+    return {
+        "institution": ("get", "/api/v1/institution/", None, None),
+        "screen": ("post", "/api/v1/screenings/", {"registration_number": "HRB-9", "country": "DE"}, "screen"),
+        "screening_detail": ("get", "/api/v1/screenings/{decision}/", None, "screen"),
+        "payment_report": (
+            "post",
+            "/api/v1/payment-reports/",
+            {
+                "subject_id": w["subject"].pk,
+                "outcome": "paid_on_time",
+                "payment_reference": "p",
+                "occurred_at": timezone.now().isoformat(),
+            },
+            "report",
+        ),
+        "reserve_accounts": ("get", "/api/v1/reserve-accounts/", None, "reserves"),
+        "reserve_reports": ("get", "/api/v1/reserve-reports/", None, "reserves"),
+        "reserve_report_post": (
+            "post",
+            "/api/v1/reserve-reports/",
+            {
+                "report_date": today,
+                "currency": "CNY",
+                "customer_funds_owed": "1",
+                "balances": [{"account_id": account, "balance": "1"}],
+            },
+            "reserves",
+        ),
+        "watchlist": ("get", "/api/v1/watchlist/", None, "webhooks"),
+        "watch": ("post", "/api/v1/watchlist/", {"subject_id": w["subject"].pk}, "webhooks"),
+        "endpoints": ("get", "/api/v1/webhook-endpoints/", None, "webhooks"),
+        "deliveries": ("get", "/api/v1/webhook-deliveries/", None, "webhooks"),
+    }
+
+
+COMPLIANCE_GATED = {"screen", "payment_report"}
+WRITES_OWN_DATA = {"reserve_report_post"}  # the suspended key's own accounts differ
+
+
+def expected_api(role: str, name: str, scope: str | None) -> set[int]:
+    if role == "anonymous":
+        return {401}
+    if role in {"outsider", "plain_member", "manager", "regulator", "staff"}:
+        return {403}  # session users: the provider API takes an API key
+    if role == "narrow_key":
+        return {200, 201} if scope in (None, "reserves") else {403}
+    if role == "suspended_key":
+        if name in COMPLIANCE_GATED:
+            return {403}
+        if name == "screening_detail":
+            return {404}  # another institution's decision
+        if name in WRITES_OWN_DATA:
+            return {400}  # the account belongs to another institution
+        return {200, 201}
+    return {200, 201}
+
+
+def test_api_permission_matrix(world, client_for):
+    decision = ScreeningDecision.objects.create(
+        institution=world["profile"],
+        api_key_prefix="x",
+        batch_id="00000000-0000-0000-0000-000000000001",
+        decided_at=timezone.now(),
+        inputs={},
+        decision="allow",
+        model_version="v1",
+        data_version="x",
+        threshold_grade="C",
+    )
+    failures = []
+    roles = {**world["users"], **world["keys"]}
+    for role, who in roles.items():
+        for name, (method, path, body, scope) in api_requests(world).items():
+            client = client_for(who)
+            path = path.format(decision=decision.pk)
+            extra = {"HTTP_IDEMPOTENCY_KEY": f"{role}-{name}"} if name == "payment_report" else {}
+            response = getattr(client, method)(path, body, format="json", **extra)
+            if response.status_code not in expected_api(role, name, scope):
+                failures.append((role, name, response.status_code, response.content[:400]))
+            if response.status_code >= 400:
+                assert response["Content-Type"].startswith("application/problem+json"), (role, name)
+    assert not failures, failures
+
+
+def test_keys_only_see_their_own_institution(world, client_for):
+    other = client_for(world["keys"]["suspended_key"])
+    assert other.get("/api/v1/webhook-endpoints/").json() == []
+    assert other.delete(f"/api/v1/webhook-endpoints/{world['endpoint'].pk}/").status_code == 404
+    own = client_for(world["keys"]["key"]).get("/api/v1/webhook-endpoints/").json()
+    assert [e["id"] for e in own] == [world["endpoint"].pk]
+
+
+def web_requests(w):
+    p, run = w["profile"], w["run"]
+    return {
+        "institution_home": ("get", "/institution/", {}),
+        "institution_detail": ("get", f"/institution/{p.pk}/", {}),
+        "institution_run": ("get", f"/institution/{p.pk}/runs/{run.pk}/", {}),
+        "institution_deliveries": ("get", f"/institution/{p.pk}/deliveries/", {}),
+        "institution_screenings": ("get", f"/institution/{p.pk}/screenings/", {}),
+        "institution_corridor": (
+            "post",
+            f"/institution/{p.pk}/corridors/",
+            {"corridor-currency": "USD", "corridor-country": "US"},
+        ),
+        "regulator_list": ("get", "/regulator/institutions/", {}),
+        "regulator_detail": ("get", f"/regulator/institutions/{p.pk}/", {}),
+        "regulator_run": ("get", f"/regulator/compliance-runs/{run.pk}/", {}),
+        "regulator_kyb": ("post", f"/regulator/institutions/{p.pk}/kyb/", {"kyb-kyb_status": "verified"}),
+    }
+
+
+def expected_web(role: str, name: str) -> set[int]:
+    if role == "anonymous":
+        return {302}  # to sign in
+    if name.startswith("regulator_"):
+        if role == "regulator":
+            return {302} if name == "regulator_kyb" else {200}
+        return {404}
+    if name == "institution_home":
+        return {200, 302}
+    if role in {"plain_member", "manager"}:
+        return {302} if name == "institution_corridor" else {200}
+    return {404}  # outsiders, regulators and staff are not the institution's members
+
+
+def test_web_permission_matrix(world, client):
+    failures = []
+    for role, user in world["users"].items():
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        for name, (method, path, data) in web_requests(world).items():
+            response = getattr(client, method)(path, data)
+            if response.status_code not in expected_web(role, name):
+                failures.append((role, name, response.status_code))
+    assert not failures, failures
+    # Only the manager's corridor request was accepted.
+    assert list(world["profile"].corridors.filter(currency="USD").values_list("country", flat=True)) == ["US"]

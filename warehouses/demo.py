@@ -1,0 +1,221 @@
+"""Demo warehouses and listings for the demo operators of credit/demo.py. Safe to run
+again: everything is looked up by owner and name before it is made. Listings start today
+so leases can be checked in during a demo; one held request waits for the `operator`."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from credit.models import Subject
+from warehouses.models import Lease, Listing, Warehouse
+from warehouses.services import ledger
+
+# registration number of the owner, warehouse fields, listings (title, units, price, currency, mode, min grade)
+SITES = [
+    (
+        "EIN-84-1234567",
+        dict(
+            name="Pacific Gateway Carson DC",
+            country="US",
+            city="Los Angeles",
+            address="1200 E Dominguez St, Carson, CA",
+            latitude="33.8470",
+            longitude="-118.2560",
+            capacity_unit="pallet",
+            customs_status="bonded",
+            services=["pick_and_pack", "cross_docking", "returns"],
+            certifications=["C-TPAT", "ISO 9001"],
+        ),
+        [
+            ("Bonded pallet positions near the ports of LA/Long Beach", 400, "1.1500", "USD", "instant", ""),
+            ("Overflow racking, peak season", 150, "0.9500", "USD", "request", "M"),
+        ],
+    ),
+    (
+        "KVK-12345678",
+        dict(
+            name="Rotterdam Maasvlakte Fulfilment Centre",
+            country="NL",
+            city="Rotterdam",
+            address="Europaweg 875, 3199 LD Maasvlakte",
+            latitude="51.9540",
+            longitude="4.0410",
+            capacity_unit="pallet",
+            customs_status="bonded",
+            temperature_min_c="2.0",
+            temperature_max_c="8.0",
+            services=["pick_and_pack", "labelling", "returns"],
+            certifications=["AEO", "ISO 9001", "GDP"],
+        ),
+        [
+            ("Chilled bonded pallets (2-8 °C)", 120, "2.4000", "EUR", "request", "B"),
+            ("Ambient pallet positions, EU gateway", 600, "0.8500", "EUR", "request", ""),
+        ],
+    ),
+    (
+        "HRB-98765",
+        dict(
+            name="Frankfurt Cargo City Süd Lager",
+            country="DE",
+            city="Frankfurt",
+            address="Cargo City Süd, Gebäude 558, 60549 Frankfurt am Main",
+            latitude="50.0330",
+            longitude="8.5560",
+            capacity_unit="sqm",
+            customs_status="bonded",
+            hazmat_classes=["3", "8", "9"],
+            services=["cross_docking", "labelling"],
+            certifications=["TAPA FSR", "AEO"],
+        ),
+        [("Air-cargo floor space next to FRA", 900, "0.3200", "EUR", "instant", "M")],
+    ),
+    (
+        "DMCC-445566",
+        dict(
+            name="Jebel Ali Free Zone Warehouse",
+            country="AE",
+            city="Dubai",
+            address="JAFZA South, Plot S30215",
+            latitude="24.9850",
+            longitude="55.0650",
+            capacity_unit="cbm",
+            customs_status="free_zone",
+            services=["pick_and_pack", "kitting", "last_mile"],
+            certifications=["ISO 9001"],
+        ),
+        [("Free-zone storage for GCC e-commerce", 2500, "0.1800", "AED", "request", "")],
+    ),
+    (
+        "ABN-51824753556",
+        dict(
+            name="Southern Cross Port Botany Store",
+            country="AU",
+            city="Sydney",
+            address="Foreshore Rd, Banksmeadow NSW 2019",
+            latitude="-33.9630",
+            longitude="151.2170",
+            capacity_unit="pallet",
+            customs_status="none",
+            services=["pick_and_pack", "returns", "last_mile"],
+            certifications=["ISO 9001"],
+        ),
+        [("Pallet positions for AU/NZ fulfilment", 300, "1.6000", "AUD", "instant", "B")],
+    ),
+    (
+        "0104-01-123456",
+        dict(
+            name="Tokyo Bay Ōi Shared Warehouse",
+            country="JP",
+            city="Tokyo",
+            address="Tokai 3-chome, Ota-ku",
+            latitude="35.5920",
+            longitude="139.7620",
+            capacity_unit="pallet",
+            customs_status="bonded",
+            temperature_min_c="-25.0",
+            temperature_max_c="-18.0",
+            services=["pick_and_pack"],
+            certifications=["ISO 22000"],
+        ),
+        [("Frozen bonded pallets, Tokyo Bay", 60, "420.0000", "JPY", "request", "B")],
+    ),
+    (
+        "12.345.678/0001-90",
+        dict(
+            name="Guarulhos Spare Mezzanine",
+            country="BR",
+            city="São Paulo",
+            address="Rod. Hélio Smidt, Guarulhos - SP",
+            latitude="-23.4320",
+            longitude="-46.4690",
+            capacity_unit="sqm",
+            customs_status="none",
+            services=["pick_and_pack", "labelling"],
+            certifications=[],
+        ),
+        [("Spare mezzanine near GRU airport", 350, "2.1000", "BRL", "request", "")],
+    ),
+    (
+        "KRS-0000123456",
+        dict(
+            name="Wisła Magazyny Błonie",
+            country="PL",
+            city="Warsaw",
+            address="ul. Fabryczna 8, 05-870 Błonie",
+            latitude="52.1990",
+            longitude="20.6170",
+            capacity_unit="pallet",
+            customs_status="bonded",
+            hazmat_classes=["3"],
+            services=["pick_and_pack", "returns", "cross_docking"],
+            certifications=["AEO", "ISO 9001"],
+        ),
+        [("Bonded pallets for CEE distribution", 800, "0.6500", "EUR", "instant", "")],
+    ),
+]
+
+
+@transaction.atomic
+def seed(*, password: str) -> list[str]:
+    today = timezone.localdate()
+    made = 0
+    for number, fields, listings in SITES:
+        owner = Subject.objects.filter(registration_number=number).first()
+        if owner is None:
+            continue
+        values = {
+            k: (Decimal(v) if k in ("latitude", "longitude", "temperature_min_c", "temperature_max_c") else v)
+            for k, v in fields.items()
+        }
+        warehouse = Warehouse.objects.filter(owner=owner, name=values["name"]).first()
+        if warehouse is None:
+            warehouse = Warehouse(owner=owner, **values)
+            warehouse.feature_tags = warehouse.compute_feature_tags()
+            warehouse.save()
+        for title, units, price, currency, mode, min_grade in listings:
+            if Listing.objects.filter(warehouse=warehouse, title=title).exists():
+                continue
+            listing = Listing.objects.create(
+                warehouse=warehouse,
+                title=title,
+                units=units,
+                available_from=today,
+                available_until=today + timedelta(days=180),
+                price_per_unit_day=Decimal(price),
+                currency=currency,
+                min_units=1,
+                min_days=1 if mode == "instant" else 7,
+                booking_mode=mode,
+                min_tenant_grade=min_grade,
+                free_cancellation_days=7,
+                cancellation_fee_percent=Decimal("25"),
+                status=Listing.Status.PUBLISHED,
+            )
+            ledger.create_days(listing=listing, start=listing.available_from, end=listing.available_until)
+            made += 1
+
+    # One request waiting for the demo operator (Rotterdam), from the demo merchant.
+    merchant = get_user_model().objects.filter(username="merchant").first()
+    ambient = Listing.objects.filter(title="Ambient pallet positions, EU gateway").first()
+    if merchant and ambient and not Lease.objects.filter(listing=ambient).exists():
+        from warehouses.services.leases import request_lease
+
+        tenant = merchant.memberships.filter(status="active").first()
+        if tenant is not None:
+            request_lease(
+                actor=merchant,
+                tenant_id=tenant.subject_id,
+                listing_id=ambient.pk,
+                units=40,
+                start=today + timedelta(days=3),
+                end=today + timedelta(days=33),
+                note="Q1 replenishment stock, 40 EUR pallets.",
+            )
+    return [
+        "",
+        f"Warehouses: {Warehouse.objects.count()} sites, {Listing.objects.count()} listings ({made} new). "
+        "Search at /warehouses/; `operator` answers requests at /warehouses/mine/.",
+    ]
