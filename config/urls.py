@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
-from config.views import api_not_found, handler_404, handler_500
+from config.views import api_not_found, handler_400, handler_403, handler_404, handler_500
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -19,5 +19,7 @@ urlpatterns = [
     path("", include("warehouses.web.urls")),
 ]
 
+handler400 = handler_400
+handler403 = handler_403
 handler404 = handler_404
 handler500 = handler_500

@@ -1,6 +1,6 @@
 """Error pages: problem+json under /api/, HTML elsewhere. Nothing answers a bare 500."""
 
-from django.http import HttpResponseServerError
+from django.http import HttpResponseBadRequest, HttpResponseForbidden, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.csrf import csrf_exempt
@@ -11,6 +11,19 @@ from config.api import problem_response
 @csrf_exempt
 def api_not_found(request, rest=""):
     return problem_response(404, code="not_found", detail=f"No API endpoint at {request.path}.")
+
+
+def handler_400(request, exception=None):
+    """Bad requests Django itself rejects (a disallowed Host header, too many fields...)."""
+    if request.path.startswith("/api/"):
+        return problem_response(400, code="bad_request", detail="The request could not be understood.")
+    return HttpResponseBadRequest(loader.render_to_string("400.html"))
+
+
+def handler_403(request, exception=None):
+    if request.path.startswith("/api/"):
+        return problem_response(403, code="permission_denied", detail="You may not do this.")
+    return HttpResponseForbidden(loader.render_to_string("403.html"))
 
 
 def handler_404(request, exception=None):

@@ -56,9 +56,7 @@ def grade_history_svg(
         f'viewBox="0 0 {width} {height}" aria-labelledby="gh-title gh-desc">',
         f'<title id="gh-title">{escape(title)}</title>',
         '<desc id="gh-desc">'
-        + escape(
-            "; ".join(f"{p.at:%Y-%m-%d}: grade {p.grade}, score {_fmt(float(p.score))}" for p in points[-20:])
-        )
+        + escape("; ".join(f"{p.at:%Y-%m-%d}: grade {p.grade}, score {_fmt(float(p.score))}" for p in points[-20:]))
         + "</desc>",
     ]
     # Grade bands: from each rung's minimum up to the next better rung's minimum.

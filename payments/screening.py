@@ -18,8 +18,9 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from credit.models import ScoringModel, Subject
 from credit.selectors.accounts import normalize_registration_number
@@ -204,6 +205,60 @@ def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
                 threshold_grade=threshold,
             )
         )
-    with transaction.atomic():
-        ScreeningDecision.objects.bulk_create(decisions, batch_size=1000)
+    _store(decisions)
     return batch_id, decisions
+
+
+COPY_COLUMNS = [
+    "institution_id",
+    "api_key_prefix",
+    "batch_id",
+    "position",
+    "decided_at",
+    "inputs",
+    "decision",
+    "reasons",
+    "subject_id",
+    "candidates",
+    "subject_snapshot",
+    "data_version",
+    "model_version",
+    "threshold_grade",
+]
+
+
+def _store(decisions: list[ScreeningDecision]) -> None:
+    """One INSERT for a few rows; COPY (several times faster) for a batch on PostgreSQL.
+    COPY gives no ids back, so a batch's ids are read afterwards by (batch_id, position)."""
+    if len(decisions) < 20 or connection.vendor != "postgresql":
+        with transaction.atomic():
+            ScreeningDecision.objects.bulk_create(decisions, batch_size=1000)
+        return
+    table = ScreeningDecision._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        with (
+            cursor.connection.cursor() as raw,
+            raw.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for d in decisions:
+                copy.write_row(
+                    (
+                        d.institution_id,
+                        d.api_key_prefix,
+                        d.batch_id,
+                        d.position,
+                        d.decided_at,
+                        Jsonb(d.inputs),
+                        d.decision,
+                        Jsonb(d.reasons),
+                        d.subject_id,
+                        Jsonb(d.candidates),
+                        Jsonb(d.subject_snapshot),
+                        d.data_version,
+                        d.model_version,
+                        d.threshold_grade,
+                    )
+                )
+    ids = dict(ScreeningDecision.objects.filter(batch_id=decisions[0].batch_id).values_list("position", "id"))
+    for d in decisions:
+        d.pk = d.id = ids[d.position]

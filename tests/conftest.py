@@ -65,19 +65,24 @@ def other_member():
     return user
 
 
-@pytest.fixture(autouse=True)
-def _restore_scoring_catalogue(request, django_db_blocker):
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
     """A transactional test's teardown flushes every table, including the reference data
-    migration 0002 loads (event kinds, scoring model v1). Put it back for later tests."""
+    migration 0002 loads (event kinds, scoring model v1). Put it back for later tests.
+
+    This runs after the test's fixtures are torn down: an autouse fixture would run its
+    teardown *before* pytest-django's database fixture flushes, and restore nothing."""
     yield
-    marker = request.node.get_closest_marker("django_db")
+    marker = item.get_closest_marker("django_db")
     transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
-        {"transactional_db", "live_server", "django_db_reset_sequences"} & set(request.fixturenames)
+        {"transactional_db", "live_server", "django_db_reset_sequences"} & set(getattr(item, "fixturenames", ()))
     )
     if transactional:
+        from pytest_django.plugin import blocking_manager_key
+
         from credit.services.ratings import ensure_scoring_catalogue
 
-        with django_db_blocker.unblock():
+        with item.config.stash[blocking_manager_key].unblock():
             ensure_scoring_catalogue()
 
 

@@ -65,7 +65,7 @@ def name_bigrams(text: str) -> list[str]:
     """The bigrams the database indexes (see `entrepot_name_bigrams` in migration 0003):
     pairs of adjacent non-space characters, lower-cased, at least one of them from the
     unspaced East Asian scripts (U+2E80-U+FFFF: CJK, kana, Hangul). Spaced scripts (Latin,
-    Cyrillic, Arabic) are served by trigrams."""
+    Cyrillic, Arabic) are served by the word dictionary."""
     lowered = text.lower()
     pairs = {lowered[i : i + 2] for i in range(len(lowered) - 1)}
     return sorted(p for p in pairs if not any(c.isspace() for c in p) and any(0x2E80 <= ord(c) <= 0xFFFF for c in p))

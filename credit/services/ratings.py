@@ -445,7 +445,8 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
     WITH params(kind, component, impact, cap, half_life, weight) AS (VALUES {values_sql}),
     agg AS (
         SELECT e.subject_id, e.kind_id AS kind, count(*) AS n, min(e.occurred_at) AS first_at,
-               sum(LEAST(e.magnitude::float8, p.cap) * power(
+               sum(CASE WHEN e.magnitude = 1 THEN LEAST(1.0::float8, p.cap)
+                        ELSE LEAST(e.magnitude::float8, p.cap) END * power(
                    0.5::float8,
                    GREATEST(date_part('epoch', %(at)s::timestamptz - e.occurred_at), 0)
                    / 86400.0 / p.half_life
@@ -455,7 +456,11 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         WHERE e.subject_id BETWEEN %(lo)s AND %(hi)s
           AND e.reverses_id IS NULL
           AND e.occurred_at <= %(at)s::timestamptz
-          AND NOT EXISTS (SELECT 1 FROM credit_creditevent r WHERE r.reverses_id = e.id)
+          -- A reversal is recorded for the same subject as the event it reverses.
+          AND NOT EXISTS (
+              SELECT 1 FROM credit_creditevent r
+              WHERE r.reverses_id = e.id AND r.reverses_id IS NOT NULL AND r.subject_id BETWEEN %(lo)s AND %(hi)s
+          )
         GROUP BY e.subject_id, e.kind_id
     ),
     contrib AS MATERIALIZED (

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from credit import errors
 from credit.models import Appeal
 from credit.selectors import blacklist as selectors
-from credit.selectors.accounts import active_memberships
+from credit.selectors.accounts import active_memberships, is_member
 from credit.services import blacklist as services
 from credit.web.views.accounts import add_domain_error
 
@@ -37,6 +37,9 @@ class RepairForm(forms.Form):
 
 
 def _record_or_404(request, subject_id: int):
+    """Only the people acting for the subject (regulators use the console)."""
+    if not is_member(user=request.user, subject_id=subject_id):
+        raise Http404("No such subject.")
     try:
         return selectors.subject_record(user=request.user, subject_id=subject_id)
     except errors.NotFound:

@@ -57,7 +57,13 @@ def search(request):
     return render(
         request,
         "credit/registry/search.html",
-        {"filterset": filterset, "form": filterset.form, "page": page, "querystring": querystring, "searched": searched},
+        {
+            "filterset": filterset,
+            "form": filterset.form,
+            "page": page,
+            "querystring": querystring,
+            "searched": searched,
+        },
         status=status,
     )
 

@@ -294,7 +294,8 @@ def _count_queries(client, url):
 
 
 @pytest.mark.parametrize(
-    "url", ["/api/v1/credit/blacklist/entries/", "/api/v1/credit/appeals/", "/regulator/blacklist/", "/regulator/appeals/"]
+    "url",
+    ["/api/v1/credit/blacklist/entries/", "/api/v1/credit/appeals/", "/regulator/blacklist/", "/regulator/appeals/"],
 )
 def test_lists_do_not_query_per_row(client, url):
     regulator = RegulatorFactory()

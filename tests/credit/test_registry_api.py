@@ -135,6 +135,7 @@ def test_search_filters_grade_kind_country_blacklisted(client, rated_subject):
     assert ids(kind="warehouse_operator") == {"Ningbo Haimao Warehousing"}
     assert ids(country="de") == {"Haimao Trading GmbH"}
     assert ids(blacklisted="true") == {rated_subject.legal_name}
+    assert ids(blacklisted="false") == {"Ningbo Haimao Warehousing", "Haimao Trading GmbH"}
     assert ids(q="Haimao", country="CN") == {"Ningbo Haimao Warehousing"}
 
 

@@ -146,4 +146,3 @@ def test_python_bigrams_match_the_indexed_sql_function(text):
         cursor.execute("SELECT entrepot_name_bigrams(%s)", [text])
         (from_sql,) = cursor.fetchone()
     assert sorted(from_sql) == name_bigrams(text)
-

@@ -258,11 +258,13 @@ def test_audit_log_filters(client, regulator, member):
 # --- The subject's own record ---------------------------------------------------------------------
 
 
-def test_record_is_private_to_members(client, member, other_member):
+def test_record_is_private_to_members(client, member, other_member, regulator, staff_user):
     url = f"/account/record/{member.subject.pk}/"
     assert client.get(url).status_code == 302
-    client.force_login(other_member)
-    assert client.get(url).status_code == 404
+    for outsider in (other_member, regulator, staff_user):
+        client.force_login(outsider)
+        assert client.get(url).status_code == 404
+    assert client.get("/account/record/999999/").status_code == 404
     client.force_login(member)
     assert client.get("/account/record/")["Location"] == url
     assert client.get(url).status_code == 200

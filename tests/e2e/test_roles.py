@@ -12,13 +12,24 @@ from payments.models import ProviderAPIKey
 DEMO_PASSWORD = "entrepot-demo"
 
 EVERYONE = {"Registry", "Blacklist", "Methodology", "API docs"}
-ROLE_ONLY = {"My subject", "Warehouses", "My listings", "API keys", "Regulator console", "Admin"}
+ROLE_ONLY = {
+    "My subject",
+    "My record",
+    "Warehouses",
+    "My leases",
+    "My listings",
+    "Compliance",
+    "API keys",
+    "Regulator console",
+    "Payment institutions",
+    "Admin",
+}
 NAVIGATION = {
     None: EVERYONE,
-    "merchant": EVERYONE | {"My subject", "Warehouses"},
-    "operator": EVERYONE | {"My subject", "Warehouses", "My listings"},
-    "institution": EVERYONE | {"My subject", "API keys"},
-    "regulator": EVERYONE | {"Regulator console"},
+    "merchant": EVERYONE | {"My subject", "My record", "Warehouses", "My leases"},
+    "operator": EVERYONE | {"My subject", "My record", "Warehouses", "My leases", "My listings"},
+    "institution": EVERYONE | {"My subject", "My record", "Compliance", "API keys"},
+    "regulator": EVERYONE | {"Regulator console", "Payment institutions"},
     "staff": EVERYONE | {"Admin"},
 }
 

@@ -138,3 +138,22 @@ def test_500_handler_needs_neither_database_nor_redis(rf, django_assert_num_quer
         response = handler_500(rf.get("/api/v1/anything/"))
     assert response.status_code == 500
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_request_django_rejects_is_problem_400_under_api(quiet_client, settings):
+    client = quiet_client
+    settings.ALLOWED_HOSTS = ["entrepot.example"]
+    response = client.get("/api/v1/me/", HTTP_HOST="evil.example")
+    assert_problem(response, 400, "bad_request")
+    page = client.get("/", HTTP_HOST="evil.example")
+    assert page.status_code == 400
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_permission_denied_outside_drf_is_problem_403_under_api(rf):
+    from config.views import handler_403
+
+    response = handler_403(rf.get("/api/v1/anything/"))
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/problem+json"
+    assert handler_403(rf.get("/regulator/")).status_code == 403

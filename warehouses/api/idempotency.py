@@ -67,14 +67,18 @@ def run_idempotently(request, handler) -> Response:
         if not taken:
             raise IdempotencyInFlight() from None
     try:
-        response = handler()
+        # The work and its stored response commit together: a crash in between cannot
+        # leave a lease whose key would let a retry create a second one.
+        with transaction.atomic():
+            response = handler()
+            if 200 <= response.status_code < 300:
+                IdempotencyRecord.objects.filter(pk=record.pk).update(
+                    response_status=response.status_code,
+                    response_body=json.loads(json.dumps(response.data, default=str)),
+                )
     except BaseException:
         IdempotencyRecord.objects.filter(pk=record.pk, response_status__isnull=True).delete()
         raise
-    if 200 <= response.status_code < 300:
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            response_status=response.status_code, response_body=json.loads(json.dumps(response.data, default=str))
-        )
-    else:
+    if not 200 <= response.status_code < 300:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
     return response

@@ -1,0 +1,69 @@
+"""Read-only admin views: staff inspect warehouses, listings, leases and the ledger here;
+every change goes through the services (the web pages and the API)."""
+
+from django.contrib import admin
+
+from warehouses.models import CapacityDay, Lease, Listing, Warehouse
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(ReadOnlyAdmin):
+    list_display = ["name", "owner", "country", "city", "capacity_unit", "customs_status"]
+    list_filter = ["country", "capacity_unit", "customs_status"]
+    search_fields = ["name", "city", "owner__legal_name"]
+    list_select_related = ["owner"]
+
+
+@admin.register(Listing)
+class ListingAdmin(ReadOnlyAdmin):
+    list_display = [
+        "title",
+        "warehouse",
+        "units",
+        "available_from",
+        "available_until",
+        "price_per_unit_day",
+        "currency",
+        "booking_mode",
+        "status",
+    ]
+    list_filter = ["status", "booking_mode", "currency"]
+    search_fields = ["title", "warehouse__name"]
+    list_select_related = ["warehouse"]
+
+
+@admin.register(Lease)
+class LeaseAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "listing",
+        "tenant",
+        "units",
+        "start",
+        "end",
+        "status",
+        "total_price",
+        "currency",
+        "hold_expires_at",
+    ]
+    list_filter = ["status", "booking_mode"]
+    search_fields = ["tenant__legal_name", "listing__title"]
+    list_select_related = ["listing", "tenant"]
+
+
+@admin.register(CapacityDay)
+class CapacityDayAdmin(ReadOnlyAdmin):
+    list_display = ["listing", "day", "capacity", "reserved"]
+    raw_id_fields = ["listing"]
+    show_full_result_count = False
