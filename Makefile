@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install services browser lint redis-stop redis-start bench-credit bench-search bench-latency clean
+.PHONY: run test install services browser lint redis-stop redis-start bench-credit bench-grade-latency bench-search bench-latency clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ lint: install
 
 bench-credit: install services
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/credit_recompute.py $(SCALE)
+
+bench-grade-latency: install services
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/event_to_grade.py $(N)
 
 bench-search: install services
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/registry_search.py $(SCALE)

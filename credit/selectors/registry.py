@@ -7,7 +7,7 @@ Search on PostgreSQL combines three strategies, all index-backed (migration 0003
 
 * registration number, exact after normalisation (spaces removed, upper case);
 * words, typo-tolerant (Latin, Cyrillic, Arabic...): each query word is expanded through
-  the word dictionary `credit_search_word` (pg_trgm similarity, plus prefixes) to the
+  the word dictionary `credit_search_word` (pg_trgm similarity) to the
   words it may stand for, then subjects whose `search_words` hold one of them for every
   query word (one may be missing from three or more) are found in a GIN array index. The
   fuzzy step runs over distinct words, not over a million names;
@@ -37,9 +37,7 @@ from django.utils import timezone
 from credit.models import BlacklistEntry, EventKind, Rating, Subject
 from credit.selectors.accounts import get_subject, normalize_registration_number
 
-# A dictionary word at or above this trigram similarity may be what a query word meant:
-# "gatway" ~ "gateway" 0.5, "dorfn" ~ "dorfin" 0.44, "pacif" ~ "pacific" 0.56.
-SIMILARITY_THRESHOLD = 0.4
+# The similarity threshold for query words lives in `entrepot_similar_words` (migration 0003).
 MAX_EXPANSIONS = 40
 MIN_WORD_LENGTH = 2  # shorter tokens ("&", "a") do not narrow anything
 FUZZY_WORD_LENGTH = 3  # shorter words match exactly
@@ -147,23 +145,28 @@ def search_subjects(*, q: str, country: str | None = None) -> QuerySet[Subject]:
     )
 
 
-def _word_expansion_sql(word: str) -> tuple[str, list]:
-    """SQL for the dictionary words a query word may stand for: itself, similar words
-    (typos) and, from three characters on, words it begins (typing in progress)."""
-    if len(word) < FUZZY_WORD_LENGTH or word.isdigit():
-        return "ARRAY[%s]::text[]", [word]
-    return (
-        "(ARRAY[%s]::text[] || ARRAY(SELECT d.word FROM credit_search_word d "
-        "WHERE d.word %% %s OR d.word LIKE %s ORDER BY similarity(d.word, %s) DESC, d.word LIMIT "
-        f"{MAX_EXPANSIONS}))",
-        [word, word, word + "%", word],
-    )
+def expand_words(words: list[str]) -> dict[str, list[str]]:
+    """Each query word with the dictionary words it may stand for (itself first, then the
+    most similar: typos, and a long enough beginning of a word is similar to it too), in
+    one round trip. Short words and numbers stand only for themselves."""
+    fuzzy = [w for w in words if len(w) >= FUZZY_WORD_LENGTH and not w.isdigit()]
+    expanded = {w: [w] for w in words}
+    if fuzzy:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT w, entrepot_similar_words(w, %s) FROM unnest(%s::text[]) AS w", [MAX_EXPANSIONS, fuzzy]
+            )
+            expanded.update({word: list(similar) for word, similar in cursor.fetchall()})
+    return expanded
+
+
+def _some_name_contains(bigrams: list[str]) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM credit_subject WHERE search_bigrams @> %s::text[])", [bigrams])
+        return cursor.fetchone()[0]
 
 
 def _search_postgresql(qs: QuerySet[Subject], *, q: str, registration: str | None) -> QuerySet[Subject]:
-    with connection.cursor() as cursor:
-        # Session setting read by pg_trgm's `%` operator (so the dictionary's GIN index is used).
-        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, false)", [str(SIMILARITY_THRESHOLD)])
     bigrams = name_bigrams(q)
     words = query_words(q)
     clauses: list[str] = []
@@ -171,22 +174,22 @@ def _search_postgresql(qs: QuerySet[Subject], *, q: str, registration: str | Non
     if words:
         # Every word must be found, one may be missing from a query of three or more words:
         # a rare word keeps a query with common ones ("Trading", "Ltd") selective.
+        expanded = expand_words(words)
         need = len(words) if len(words) <= 2 else len(words) - 1
         groups = []
         for combo in combinations(words, need):
-            parts = []
-            for word in combo:
-                sql, word_params = _word_expansion_sql(word)
-                parts.append(f"(credit_subject.search_words && {sql})")
-                params.extend(word_params)
-            groups.append("(" + " AND ".join(parts) + ")")
+            groups.append("(" + " AND ".join(["(credit_subject.search_words && %s::text[])"] * need) + ")")
+            params.extend(expanded[word] for word in combo)
         clauses.append("(" + " OR ".join(groups) + ")")
     if bigrams:
         cjk = ["(credit_subject.search_bigrams @> %s::text[])"]
         params.append(bigrams)
-        for variant in typo_bigram_variants(q):
-            cjk.append("(credit_subject.search_bigrams @> %s::text[])")
-            params.append(variant)
+        variants = typo_bigram_variants(q)
+        if variants and not _some_name_contains(bigrams):
+            # Only when no name holds the query as written: the variants are broader.
+            for variant in variants:
+                cjk.append("(credit_subject.search_bigrams @> %s::text[])")
+                params.append(variant)
         clauses.append("(" + " OR ".join(cjk) + ")")
     conditions = [" AND ".join(clauses)] if clauses else []
     if registration:

@@ -18,6 +18,7 @@ On SQLite the writers are serialised by the database (IMMEDIATE transactions).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -87,12 +88,22 @@ def _enqueue_subject_recompute(subject_id: int) -> None:
     _publish(recompute_subject_task, args=[subject_id], countdown=DEBOUNCE_SECONDS)
 
 
+_broker_down_until = 0.0  # monotonic time before which this process does not try again
+BROKER_BACKOFF_SECONDS = 10.0
+
+
 def _publish(task, *, args, countdown=None) -> bool:
-    """Send a task; never raise or hang the caller when the broker is down (the database
-    holds the work and a beat task picks it up)."""
+    """Send a task; never raise when the broker is down (the database holds the work and
+    the beat task picks it up). A failed attempt costs the broker's short connect timeout
+    once; for the next BROKER_BACKOFF_SECONDS this process skips publishing at once."""
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.info("Broker recently unreachable; %s%s left to the outbox flush", task.name, args)
+        return False
     try:
-        task.apply_async(args=args, countdown=countdown)
+        task.apply_async(args=args, countdown=countdown, retry=False)
     except Exception as exc:  # noqa: BLE001 - any broker failure: keep serving
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("Could not enqueue %s%s (%s); the database outbox keeps the work", task.name, args, exc)
         return False
     return True

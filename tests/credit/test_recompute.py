@@ -54,7 +54,11 @@ def test_a_burst_of_twenty_events_makes_one_task_and_one_rating(regulator, djang
             with django_capture_on_commit_callbacks(execute=True):
                 record(regulator, subject, "paid_on_time", days_ago=index + 1)
     assert send.call_count == 1  # the first event scheduled the task; 19 found the outbox row pending
-    assert send.call_args.kwargs == {"args": [subject.pk], "countdown": rating_services.DEBOUNCE_SECONDS}
+    assert send.call_args.kwargs == {
+        "args": [subject.pk],
+        "countdown": rating_services.DEBOUNCE_SECONDS,
+        "retry": False,
+    }
     assert RecomputeRequest.objects.filter(subject=subject).count() == 1
 
     recompute_subject_task.apply(args=[subject.pk])  # what the worker runs after the countdown
@@ -65,7 +69,8 @@ def test_a_burst_of_twenty_events_makes_one_task_and_one_rating(regulator, djang
     assert not RecomputeRequest.objects.filter(subject=subject).exists()
 
 
-def test_broker_down_neither_raises_nor_loses_the_recompute(regulator, django_capture_on_commit_callbacks):
+def test_broker_down_neither_raises_nor_loses_the_recompute(regulator, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.setattr(rating_services, "_broker_down_until", 0.0)  # restored after the test
     subject = SubjectFactory()
     failing = mock.patch.object(
         recompute_subject_task, "apply_async", side_effect=OperationalError("Error 111 connecting to redis")
@@ -74,6 +79,12 @@ def test_broker_down_neither_raises_nor_loses_the_recompute(regulator, django_ca
         event = record(regulator, subject, "license_verified")
     assert CreditEvent_exists(event.pk)
     assert RecomputeRequest.objects.filter(subject=subject).exists()  # the need is in the database
+    # For a few seconds this process does not even try the broker again: no added latency.
+    other = SubjectFactory()
+    with mock.patch.object(recompute_subject_task, "apply_async") as send:
+        with django_capture_on_commit_callbacks(execute=True):
+            record(regulator, other, "license_verified")
+    assert send.call_count == 0 and RecomputeRequest.objects.filter(subject=other).exists()
 
     flush_recompute_queue_task.apply(kwargs={"older_than_seconds": 0})  # the beat task, once Redis is back
     subject.refresh_from_db()
@@ -338,3 +349,61 @@ def test_regulator_starts_and_follows_a_run_through_the_api(client_for, regulato
     assert listing["results"][0]["id"] == run_id
     missing = client.get("/api/v1/credit/recompute-runs/999999/")
     assert missing.status_code == 404 and missing["Content-Type"].startswith("application/problem+json")
+
+
+# --- Races against PostgreSQL -----------------------------------------------------------
+
+
+def _race(workers, target):
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(workers)
+    results, failures = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(target())
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_workers_do_each_chunk_exactly_once(regulator):
+    subjects = spaced_subjects(4)
+    for subject in subjects:
+        for days in (400, 300, 200):
+            record(regulator, subject, "lease_completed", days_ago=days)
+    run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)
+    chunk_ids = list(RecomputeChunk.objects.filter(run=run).order_by("id").values_list("id", flat=True))
+
+    done = _race(4, lambda: sum(rating_services.process_recompute_chunk(chunk_id=c) for c in chunk_ids))
+    assert sum(done) == len(chunk_ids)  # every chunk done, none twice
+    run.refresh_from_db()
+    assert run.status == "completed" and run.done_chunks == run.total_chunks
+    assert run.done_subjects == run.total_subjects
+    for subject in subjects:
+        assert Rating.objects.filter(subject=subject).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_recomputes_of_one_subject_write_one_rating(regulator):
+    subject = SubjectFactory()
+    for days in (400, 300, 200, 100):
+        record(regulator, subject, "paid_on_time", days_ago=days)
+    results = _race(4, lambda: rating_services.process_recompute_request(subject_id=subject.pk))
+    assert sum(1 for rating in results if rating is not None) == 1
+    assert Rating.objects.filter(subject=subject).count() == 1
+    assert not RecomputeRequest.objects.exists()

@@ -51,8 +51,6 @@ def test_healthz_is_200_with_database_redis_and_worker(transactional_db, celery_
     assert body["status"] == "ok"
     assert body["down"] == []
     assert all(check["ok"] for check in body["checks"].values())
-    # One worker's answer is enough: the check does not wait out the ping timeout.
-    assert body["elapsed_ms"] < 900
 
 
 def test_healthz_is_503_naming_redis_when_redis_is_down(db, client, private_redis):
