@@ -266,6 +266,7 @@ def main():
         check = httpx.post(f"{base}/api/v1/screenings/", json=bodies[0], headers=headers, timeout=10)
         assert check.status_code == 200, check.text
         print(f"\ngunicorn {args.workers}x{args.threads} threads; {args.clients} clients; {os.cpu_count()} CPUs")
+        print("load average before measuring: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         # Warm-up (every worker thread opens its DB connection).
         asyncio.run(closed_loop(f"{base}/api/v1/screenings/", headers, bodies, args.clients, 2))
         asyncio.run(closed_loop(f"{base}/bench/minimal/", {}, None, args.clients, 1))

@@ -184,6 +184,7 @@ def main():
         while not app.control.ping(timeout=1):
             if time.monotonic() > deadline or worker.poll() is not None:
                 raise SystemExit("the Celery worker did not start; see /tmp/entrepot-bench-webhooks-worker.log")
+        print("load average before measuring: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         started = time.perf_counter()
         run = f"{int(time.time())}"
         for chunk in range(0, args.events, 500):

@@ -4,7 +4,7 @@ import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from credit.audit import record_audit
@@ -798,39 +798,51 @@ def report_payment_outcome(
         from credit.errors import SubjectNotFound
 
         raise SubjectNotFound(f"No subject with id {subject_id}.")
-    with transaction.atomic():
-        if PaymentReport.objects.filter(
-            institution_id=api_key.institution_id, payment_reference=reference, outcome=outcome
-        ).exists():
-            raise errors.DuplicatePaymentReport(f"Outcome {outcome} of payment {reference} has already been reported.")
-        event = record_credit_event(
-            actor=api_key,
-            subject_id=subject_id,
-            kind=outcome,
-            source="payment_institution",
-            occurred_at=occurred_at,
-            magnitude=days_late if outcome == PaymentReport.Outcome.PAID_LATE else 1,
-            source_reference=f"{api_key.institution_id}:{reference}"[:200],
-        )
-        report = PaymentReport.objects.create(
-            institution_id=api_key.institution_id,
-            api_key_prefix=api_key.prefix,
-            subject_id=subject_id,
-            outcome=outcome,
-            days_late=days_late or 0,
-            amount=parsed_amount,
-            currency=currency if parsed_amount is not None else "",
-            payment_reference=reference,
-            occurred_at=occurred_at,
-            credit_event=event,
-        )
-        record_audit(
-            actor=api_key,
-            action="payment.outcome_reported",
-            target=report,
-            subject_id=subject_id,
-            new={"outcome": outcome, "days_late": days_late or 0, "payment_reference": reference, "event_id": event.pk},
-        )
+    try:
+        with transaction.atomic():
+            if PaymentReport.objects.filter(
+                institution_id=api_key.institution_id, payment_reference=reference, outcome=outcome
+            ).exists():
+                raise errors.DuplicatePaymentReport(
+                    f"Outcome {outcome} of payment {reference} has already been reported."
+                )
+            event = record_credit_event(
+                actor=api_key,
+                subject_id=subject_id,
+                kind=outcome,
+                source="payment_institution",
+                occurred_at=occurred_at,
+                magnitude=days_late if outcome == PaymentReport.Outcome.PAID_LATE else 1,
+                source_reference=f"{api_key.institution_id}:{reference}"[:200],
+            )
+            report = PaymentReport.objects.create(
+                institution_id=api_key.institution_id,
+                api_key_prefix=api_key.prefix,
+                subject_id=subject_id,
+                outcome=outcome,
+                days_late=days_late or 0,
+                amount=parsed_amount,
+                currency=currency if parsed_amount is not None else "",
+                payment_reference=reference,
+                occurred_at=occurred_at,
+                credit_event=event,
+            )
+            record_audit(
+                actor=api_key,
+                action="payment.outcome_reported",
+                target=report,
+                subject_id=subject_id,
+                new={
+                    "outcome": outcome,
+                    "days_late": days_late or 0,
+                    "payment_reference": reference,
+                    "event_id": event.pk,
+                },
+            )
+    except IntegrityError:  # a concurrent report of the same payment won the unique constraint
+        raise errors.DuplicatePaymentReport(
+            f"Outcome {outcome} of payment {reference} has already been reported."
+        ) from None
     return report
 
 

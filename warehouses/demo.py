@@ -180,6 +180,7 @@ def seed(*, password: str) -> list[str]:
                 continue
             listing = Listing.objects.create(
                 warehouse=warehouse,
+                country=warehouse.country,
                 title=title,
                 units=units,
                 available_from=today,

@@ -134,6 +134,9 @@ class Listing(models.Model):
         max_digits=5, decimal_places=2, default=0, help_text="Of the lease price, when cancelled later"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # Copied from the warehouse (kept in step by the services) so that a country search
+    # walks one index in price order instead of joining every warehouse.
+    country = models.CharField(max_length=2, editable=False, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,6 +145,7 @@ class Listing(models.Model):
         indexes = [
             models.Index(fields=["status", "available_from", "available_until"]),
             models.Index(fields=["status", "price_per_unit_day"]),
+            models.Index(fields=["status", "country", "price_per_unit_day", "id"], name="listing_search_country"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -54,7 +54,7 @@ def search_listings(*, search: ListingSearch) -> QuerySet[Listing]:
     partial index `capacityday_reserved_days` holds exactly those."""
     qs = Listing.objects.filter(status=Listing.Status.PUBLISHED).select_related("warehouse", "warehouse__owner")
     if search.country:
-        qs = qs.filter(warehouse__country=search.country.upper())
+        qs = qs.filter(country=search.country.upper())
     if search.city:
         qs = qs.filter(warehouse__city__iexact=search.city)
     for feature in search.features:

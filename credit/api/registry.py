@@ -65,12 +65,7 @@ class CountryFilter(django_filters.ChoiceFilter):
         return self._field
 
 
-KIND_CHOICES = [
-    ("merchant", "Merchant"),
-    ("warehouse_operator", "Warehouse operator"),
-    ("payment_institution", "Payment institution"),
-    ("logistics_provider", "Logistics provider"),
-]
+KIND_CHOICES = list(selectors.KIND_LABELS.items())
 
 
 class SubjectSearchFilter(django_filters.FilterSet):

@@ -46,6 +46,12 @@ NAME_SQL = "(credit_subject.legal_name || ' ' || credit_subject.trading_name)"
 _REGISTRATION_RE = re.compile(r"^[A-Z0-9][A-Z0-9./-]{1,39}$")
 MAX_QUERY_LENGTH = 200
 
+KIND_LABELS = {
+    "merchant": "Merchant",
+    "warehouse_operator": "Warehouse operator",
+    "payment_institution": "Payment institution",
+    "logistics_provider": "Logistics provider",
+}
 KIND_FIELDS = {
     "merchant": "is_merchant",
     "warehouse_operator": "is_warehouse_operator",
@@ -86,19 +92,26 @@ def query_words(q: str) -> list[str]:
 
 def typo_bigram_variants(q: str) -> list[list[str]]:
     """For a CJK query of four or more characters: the bigram sets left when one character
-    or one bigram is ignored, so one wrong, extra, doubled or missing character still
-    matches (each set keeps at least two bigrams to stay selective)."""
+    or one bigram is ignored, or with two adjacent characters swapped, so one wrong, extra,
+    doubled, missing or transposed character still matches (each set keeps at least two
+    bigrams to stay selective)."""
     full = set(name_bigrams(q))
     if len(q) < 4 or len(full) < 3:
         return []
     candidates = [set(name_bigrams(q[:i])) | set(name_bigrams(q[i + 1 :])) for i in range(len(q))]
     # A character missing from the query leaves one bigram that spans the gap.
     candidates += [full - {bigram} for bigram in sorted(full)]
+    # Two characters swapped ("贸商" for "商贸").
+    candidates += [set(name_bigrams(q[:i] + q[i + 1] + q[i] + q[i + 2 :])) for i in range(len(q) - 1)]
     variants = []
     for remaining in candidates:
         if len(remaining) >= 2 and remaining != full and sorted(remaining) not in variants:
             variants.append(sorted(remaining))
     return variants
+
+
+def kind_labels(subject: Subject) -> str:
+    return ", ".join(KIND_LABELS[kind] for kind in subject.kinds)
 
 
 def public_subjects() -> QuerySet[Subject]:
@@ -145,51 +158,93 @@ def search_subjects(*, q: str, country: str | None = None) -> QuerySet[Subject]:
     )
 
 
-def expand_words(words: list[str]) -> dict[str, list[str]]:
-    """Each query word with the dictionary words it may stand for (itself first, then the
-    most similar: typos, and a long enough beginning of a word is similar to it too), in
-    one round trip. Short words and numbers stand only for themselves."""
-    fuzzy = [w for w in words if len(w) >= FUZZY_WORD_LENGTH and not w.isdigit()]
+def _swaps(word: str) -> list[str]:
+    """The word with two adjacent letters swapped: trigrams score a transposition poorly
+    ("chicgao" ~ "chicago" 0.33), so these are looked up exactly instead."""
+    return [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1) if word[i] != word[i + 1]]
+
+
+def expand_words(words: list[str], *, fuzzy_known: bool = False) -> dict[str, list[str]]:
+    """Each query word with the dictionary words it may stand for, in one round trip:
+    itself first, then the most similar (typos; a long enough beginning of a word is
+    similar to it too) and those that differ by two swapped letters. A word found as
+    typed stands for itself only, unless `fuzzy_known`. Short words and numbers always
+    stand only for themselves."""
+    candidates = [w for w in words if len(w) >= FUZZY_WORD_LENGTH and not w.isdigit()]
     expanded = {w: [w] for w in words}
-    if fuzzy:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT w, entrepot_similar_words(w, %s) FROM unnest(%s::text[]) AS w", [MAX_EXPANSIONS, fuzzy]
-            )
-            expanded.update({word: list(similar) for word, similar in cursor.fetchall()})
+    if not candidates:
+        return expanded
+    swapped_from = {swap: word for word in candidates for swap in _swaps(word)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT false, w, CASE WHEN %s OR NOT EXISTS (SELECT 1 FROM credit_search_word d WHERE d.word = w) "
+            "THEN entrepot_similar_words(w, %s) END FROM unnest(%s::text[]) AS w "
+            "UNION ALL SELECT true, d.word, NULL FROM credit_search_word d WHERE d.word = ANY(%s::text[])",
+            [fuzzy_known, MAX_EXPANSIONS, candidates, list(swapped_from)],
+        )
+        rows = cursor.fetchall()
+    fuzzy = set()
+    for is_swap, word, similar in rows:
+        if not is_swap and similar is not None:
+            expanded[word] = list(similar)
+            fuzzy.add(word)
+    for is_swap, swap, _ in rows:
+        original = swapped_from.get(swap) if is_swap else None
+        if original in fuzzy and swap not in expanded[original]:
+            expanded[original].insert(1, swap)
     return expanded
 
 
-def _some_name_contains(bigrams: list[str]) -> bool:
+def _exists(sql: str, params: list) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM credit_subject WHERE search_bigrams @> %s::text[])", [bigrams])
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM credit_subject WHERE {sql})", params)
         return cursor.fetchone()[0]
 
 
+WORD_SQL = "(credit_subject.search_words && %s::text[])"
+BIGRAM_SQL = "(credit_subject.search_bigrams @> %s::text[])"
+
+
 def _search_postgresql(qs: QuerySet[Subject], *, q: str, registration: str | None) -> QuerySet[Subject]:
+    if registration and sum(c.isdigit() for c in registration) >= 4:
+        # Looks like a registration number: when one matches, that is the answer.
+        if _exists("credit_subject.registration_number = %s", [registration]):
+            return qs.filter(registration_number=registration).annotate(
+                registration_match=Value(True, output_field=BooleanField()),
+                rank=Value(2.0, output_field=FloatField()),
+            )
     bigrams = name_bigrams(q)
     words = query_words(q)
     clauses: list[str] = []
     params: list = []
+    expanded: dict[str, list[str]] = {}
     if words:
-        # Every word must be found, one may be missing from a query of three or more words:
-        # a rare word keeps a query with common ones ("Trading", "Ltd") selective.
+        # Every word must be found (one expanded word each). Only when no name has them
+        # all may one be missing from a query of three or more words: relaxing first would
+        # let two common words ("Home Goods") match tens of thousands of names.
+        all_words = " AND ".join([WORD_SQL] * len(words))
         expanded = expand_words(words)
-        need = len(words) if len(words) <= 2 else len(words) - 1
-        groups = []
-        for combo in combinations(words, need):
-            groups.append("(" + " AND ".join(["(credit_subject.search_words && %s::text[])"] * need) + ")")
-            params.extend(expanded[word] for word in combo)
-        clauses.append("(" + " OR ".join(groups) + ")")
+        exact = [w for w in words if len(w) >= FUZZY_WORD_LENGTH and not w.isdigit() and expanded[w] == [w]]
+        if exact and not _exists(all_words, [expanded[w] for w in words]):
+            # A word typed correctly may still be a typo for another (both in use).
+            expanded = expand_words(words, fuzzy_known=True)
+        all_params = [expanded[w] for w in words]
+        if len(words) >= 3 and not _exists(all_words, all_params):
+            need = len(words) - 1
+            combos = list(combinations(words, need))
+            clauses.append("(" + " OR ".join("(" + " AND ".join([WORD_SQL] * need) + ")" for _ in combos) + ")")
+            params.extend(expanded[w] for combo in combos for w in combo)
+        else:
+            clauses.append(f"({all_words})")
+            params.extend(all_params)
     if bigrams:
-        cjk = ["(credit_subject.search_bigrams @> %s::text[])"]
+        cjk = [BIGRAM_SQL]
         params.append(bigrams)
         variants = typo_bigram_variants(q)
-        if variants and not _some_name_contains(bigrams):
+        if variants and not _exists(BIGRAM_SQL, [bigrams]):
             # Only when no name holds the query as written: the variants are broader.
-            for variant in variants:
-                cjk.append("(credit_subject.search_bigrams @> %s::text[])")
-                params.append(variant)
+            cjk.extend([BIGRAM_SQL] * len(variants))
+            params.extend(variants)
         clauses.append("(" + " OR ".join(cjk) + ")")
     conditions = [" AND ".join(clauses)] if clauses else []
     if registration:
@@ -208,6 +263,10 @@ def _search_postgresql(qs: QuerySet[Subject], *, q: str, registration: str | Non
     # that are close as a whole; bigram containment lifts short CJK substrings.
     rank_sql = f"(word_similarity(%s, {NAME_SQL}) + 0.5 * similarity(%s, credit_subject.legal_name)"
     rank_params: list = [q, q]
+    for word in words:
+        # A name holding the word as typed, or one of its closest readings, ranks higher.
+        rank_sql += " + CASE WHEN credit_subject.search_words && %s::text[] THEN 0.3 ELSE 0 END"
+        rank_params.append(expanded[word][:3])
     if bigrams:
         # Cheap per row (no bigram recomputation): the query as a substring lifts a name.
         rank_sql += f" + CASE WHEN strpos(lower({NAME_SQL}), %s) > 0 THEN 0.6 ELSE 0 END"
@@ -374,5 +433,6 @@ __all__ = [
     "public_profile",
     "public_subjects",
     "reason_rows",
+    "kind_labels",
     "search_subjects",
 ]

@@ -449,38 +449,32 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         f"'events', coalesce(sum(c.n) FILTER (WHERE c.component = '{name}'), 0))"
         for name in scoring.COMPONENTS
     )
+    decayed_sql = (
+        "(CASE WHEN e.magnitude = 1 THEN LEAST(1.0::float8, p.cap) ELSE LEAST(e.magnitude::float8, p.cap) END"
+        " * power(0.5::float8, GREATEST(date_part('epoch', %(at)s::timestamptz - e.occurred_at), 0)"
+        " / 86400.0 / p.half_life))"
+    )
     grades = {rung["grade"]: float(rung["min_score"]) for rung in params["grades"]}
     new_rule = params["new_subject"]
     override = params["blacklist_override"]
     sql = f"""
     WITH params(kind, component, impact, cap, half_life, weight) AS (VALUES {values_sql}),
-    agg AS (
-        SELECT e.subject_id, e.kind_id AS kind, count(*) AS n, min(e.occurred_at) AS first_at,
-               sum(CASE WHEN e.magnitude = 1 THEN LEAST(1.0::float8, p.cap)
-                        ELSE LEAST(e.magnitude::float8, p.cap) END * power(
-                   0.5::float8,
-                   GREATEST(date_part('epoch', %(at)s::timestamptz - e.occurred_at), 0)
-                   / 86400.0 / p.half_life
-               )) AS decayed
+    reversed AS (
+        -- A reversal is recorded for the same subject as the event it reverses.
+        SELECT r.reverses_id AS id FROM credit_creditevent r
+        WHERE r.reverses_id IS NOT NULL AND r.subject_id BETWEEN %(lo)s AND %(hi)s
+    ),
+    per_subject AS (
+        -- One streaming pass over the chunk's events in index order: the score inputs only.
+        SELECT e.subject_id, count(*) AS n, min(e.occurred_at) AS first_at,
+               sum(p.weight * p.impact * {decayed_sql}) AS raw
         FROM credit_creditevent e
         JOIN params p ON p.kind = e.kind_id
         WHERE e.subject_id BETWEEN %(lo)s AND %(hi)s
           AND e.reverses_id IS NULL
           AND e.occurred_at <= %(at)s::timestamptz
-          -- A reversal is recorded for the same subject as the event it reverses.
-          AND NOT EXISTS (
-              SELECT 1 FROM credit_creditevent r
-              WHERE r.reverses_id = e.id AND r.reverses_id IS NOT NULL AND r.subject_id BETWEEN %(lo)s AND %(hi)s
-          )
-        GROUP BY e.subject_id, e.kind_id
-    ),
-    contrib AS MATERIALIZED (
-        SELECT a.subject_id, a.kind, p.component, a.n, a.first_at, p.weight * p.impact * a.decayed AS points
-        FROM agg a JOIN params p ON p.kind = a.kind
-    ),
-    per_subject AS (
-        SELECT c.subject_id, sum(c.points) AS raw, sum(c.n) AS n, min(c.first_at) AS first_at
-        FROM contrib c GROUP BY c.subject_id
+          AND NOT EXISTS (SELECT 1 FROM reversed x WHERE x.id = e.id)
+        GROUP BY e.subject_id
     ),
     subjects AS (
         SELECT s.id, s.score AS old_score, s.grade AS old_grade,
@@ -539,8 +533,21 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
                 PARTITION BY r.subject_id, sign(r.rounded) ORDER BY abs(r.rounded) DESC, r.kind
             ) AS rank
             FROM (
-                SELECT c.*, round(c.points::numeric, 2) AS rounded
-                FROM contrib c JOIN final f ON f.id = c.subject_id
+                -- Per-kind detail only for the subjects that get a new rating.
+                SELECT f.id AS subject_id, k.kind, k.component, k.n, k.points,
+                       round(k.points::numeric, 2) AS rounded
+                FROM final f
+                CROSS JOIN LATERAL (
+                    SELECT e.kind_id AS kind, p.component, count(*) AS n,
+                           p.weight * p.impact * sum({decayed_sql}) AS points
+                    FROM credit_creditevent e
+                    JOIN params p ON p.kind = e.kind_id
+                    WHERE e.subject_id = f.id
+                      AND e.reverses_id IS NULL
+                      AND e.occurred_at <= %(at)s::timestamptz
+                      AND NOT EXISTS (SELECT 1 FROM reversed x WHERE x.id = e.id)
+                    GROUP BY e.kind_id, p.component, p.weight, p.impact
+                ) k
             ) r
         ) c
         GROUP BY c.subject_id

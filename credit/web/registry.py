@@ -53,6 +53,9 @@ def search(request):
     page = querystring = None
     if filterset.is_valid():
         page, querystring = _page(request, filterset.qs)
+        page.object_list = list(page.object_list)
+        for subject in page.object_list:
+            subject.kind_labels = selectors.kind_labels(subject)
     status = 400 if filterset.form.errors else 200
     return render(
         request,
@@ -82,6 +85,7 @@ def _profile_context(request, subject_id: int):
         "profile": profile,
         "subject": profile.subject,
         "country_name": country_name(profile.subject.country),
+        "kind_labels": selectors.kind_labels(profile.subject),
         "chart": chart,
         "as_of_form": form,
         "history_rows": list(reversed(profile.history))[:50],

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -5,6 +7,7 @@ from rest_framework import authentication, exceptions
 from payments.models import ProviderAPIKey
 
 KEYWORD = "Api-Key"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class APIKeyAuthentication(authentication.BaseAuthentication):
@@ -26,8 +29,11 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("This API key has expired.")
         now = timezone.now()
-        ProviderAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+        # Recorded to the minute: one write per key per minute, not one per request (many
+        # concurrent requests on one key would otherwise queue on the same row lock).
+        if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+            ProviderAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
         request._request.api_key = api_key
         return (AnonymousUser(), api_key)
 

@@ -7,9 +7,12 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import BasePagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from credit import errors
@@ -41,12 +44,59 @@ def acting_subject(user, given: int | None, field: str) -> int:
     )
 
 
+class SearchPagination(BasePagination):
+    """Page numbers without a total: counting every available listing would cost more
+    than finding the page. `next` is null on the last page."""
+
+    page_size = 25
+    max_page_size = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        try:
+            self.page = int(request.query_params.get("page", 1))
+            size = int(request.query_params.get("page_size", self.page_size))
+        except ValueError:
+            raise ValidationError({"page": ["Use whole numbers for page and page_size."]}) from None
+        if self.page < 1 or size < 1:
+            raise ValidationError({"page": ["Pages and page sizes start at 1."]})
+        self.size = min(size, self.max_page_size)
+        offset = (self.page - 1) * self.size
+        rows = list(queryset[offset : offset + self.size + 1])
+        self.has_next = len(rows) > self.size
+        return rows[: self.size]
+
+    def get_paginated_response(self, data):
+        url = self.request.build_absolute_uri()
+        return Response(
+            {
+                "page": self.page,
+                "next": replace_query_param(url, "page", self.page + 1) if self.has_next else None,
+                "previous": replace_query_param(url, "page", self.page - 1) if self.page > 1 else None,
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["page", "results"],
+            "properties": {
+                "page": {"type": "integer"},
+                "next": {"type": "string", "format": "uri", "nullable": True},
+                "previous": {"type": "string", "format": "uri", "nullable": True},
+                "results": schema,
+            },
+        }
+
+
 class ListingListView(GenericAPIView):
     """GET: availability-aware search of published listings (public). POST: an operator
     creates a listing (draft unless `publish`)."""
 
     serializer_class = s.ListingSerializer
     queryset = Listing.objects.none()
+    pagination_class = SearchPagination
 
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "GET" else [IsAuthenticated()]

@@ -116,6 +116,8 @@ def update_warehouse(*, actor, warehouse_id: int, **values) -> Warehouse:
             setattr(warehouse, k, merged[k])
         warehouse.feature_tags = warehouse.compute_feature_tags()
         warehouse.save()
+        if "country" in changes:
+            Listing.objects.filter(warehouse=warehouse).update(country=warehouse.country)
         record_audit(
             actor=actor,
             action="warehouse.updated",
@@ -175,6 +177,7 @@ def create_listing(
         gate.check_operator(owner=warehouse.owner)
         listing = Listing.objects.create(
             warehouse=warehouse,
+            country=warehouse.country,
             units=units,
             available_from=available_from,
             available_until=available_until,
