@@ -14,6 +14,7 @@ Registration-number lookups for a whole batch take one query; name lookups use t
 registry's typo-tolerant search (pg_trgm on PostgreSQL).
 """
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from payments.compliance import grade_at_least
 from payments.models import InstitutionProfile, ScreeningDecision
 
 ALLOW, REVIEW, DENY = "allow", "review", "deny"
+SUBJECT_FIELDS = ("id", "country", "registration_number", "legal_name", "grade", "score", "rated_at", "is_blacklisted")
 NAME_CANDIDATES = 5
 
 
@@ -111,12 +113,24 @@ def _candidate(subject: Subject, score: float) -> dict:
     }
 
 
+_model_cache: dict = {"at": 0.0, "version": None}
+MODEL_CACHE_SECONDS = 5.0
+
+
 def _active_model_version() -> str:
-    version = ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).values_list("version", flat=True).first()
-    return f"v{version}" if version is not None else "none"
+    """The active scoring model's version, re-read at most every 5 s per process (it
+    changes when a regulator publishes a model). The exact rating behind a decision is
+    identified by `data_version` (the subject's rating time)."""
+    now = time.monotonic()
+    if _model_cache["version"] is None or now - _model_cache["at"] > MODEL_CACHE_SECONDS:
+        version = (
+            ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).values_list("version", flat=True).first()
+        )
+        _model_cache.update(at=now, version=f"v{version}" if version is not None else "none")
+    return _model_cache["version"]
 
 
-def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tuple[uuid.UUID, list[ScreeningDecision]]:
+def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tuple[uuid.UUID, list["Decision"]]:
     """Decide every item (dicts with registration_number + country, or name [+ country],
     and an optional reference) and store the decisions in one insert."""
     parsed = [
@@ -134,13 +148,12 @@ def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
     min_score = float(_config("SCREENING_NAME_MIN_SIMILARITY"))
     gap = float(_config("SCREENING_NAME_AMBIGUITY_GAP"))
 
+    # One query for the whole batch (registration_number is indexed); the country is
+    # matched here, since the same number may exist in several countries.
     by_registration: dict[tuple[str, str], Subject] = {}
-    wanted: dict[str, set[str]] = {}
-    for item in parsed:
-        if item.registration_number:
-            wanted.setdefault(item.country, set()).add(item.registration_number)
-    for country, numbers in wanted.items():
-        for subject in Subject.objects.filter(country=country, registration_number__in=numbers):
+    numbers = {item.registration_number for item in parsed if item.registration_number}
+    if numbers:
+        for subject in Subject.objects.filter(registration_number__in=numbers).only(*SUBJECT_FIELDS):
             by_registration[(subject.country, subject.registration_number)] = subject
 
     batch_id = uuid.uuid4()
@@ -184,7 +197,7 @@ def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
         if subject is not None:
             outcome, reasons = _judge(subject, threshold)
         decisions.append(
-            ScreeningDecision(
+            Decision(
                 institution_id=institution.pk,
                 api_key_prefix=getattr(api_key, "prefix", ""),
                 batch_id=batch_id,
@@ -193,7 +206,7 @@ def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
                 inputs=item.inputs(),
                 decision=outcome,
                 reasons=reasons,
-                subject=subject,
+                subject_id=subject.pk if subject is not None else None,
                 candidates=candidates,
                 subject_snapshot=_snapshot(subject) if subject is not None else {},
                 data_version=(
@@ -227,12 +240,44 @@ COPY_COLUMNS = [
 ]
 
 
-def _store(decisions: list[ScreeningDecision]) -> None:
-    """One INSERT for a few rows; COPY (several times faster) for a batch on PostgreSQL.
-    COPY gives no ids back, so a batch's ids are read afterwards by (batch_id, position)."""
+@dataclass
+class Decision:
+    """A decision before and after it is stored (`id` set by _store). Plain attributes: a
+    batch of 1,000 model instances costs more than the screening itself."""
+
+    institution_id: int
+    api_key_prefix: str
+    batch_id: uuid.UUID
+    position: int
+    decided_at: object
+    inputs: dict
+    decision: str
+    reasons: list
+    subject_id: int | None
+    candidates: list
+    subject_snapshot: dict
+    data_version: str
+    model_version: str
+    threshold_grade: str
+    id: int | None = None
+
+    @property
+    def pk(self):
+        return self.id
+
+
+def _store(decisions: list[Decision]) -> None:
+    """A plain INSERT for a few rows (one autocommit statement for one row); COPY (several
+    times faster) for a batch on PostgreSQL. COPY gives no ids back, so a batch's ids are
+    read afterwards by (batch_id, position)."""
     if len(decisions) < 20 or connection.vendor != "postgresql":
-        with transaction.atomic():
-            ScreeningDecision.objects.bulk_create(decisions, batch_size=1000)
+        rows = [ScreeningDecision(**{c: getattr(d, c) for c in COPY_COLUMNS}) for d in decisions]
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)
+        else:
+            ScreeningDecision.objects.bulk_create(rows, batch_size=1000)
+        for d, row in zip(decisions, rows, strict=True):
+            d.id = row.pk
         return
     table = ScreeningDecision._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
@@ -261,4 +306,4 @@ def _store(decisions: list[ScreeningDecision]) -> None:
                 )
     ids = dict(ScreeningDecision.objects.filter(batch_id=decisions[0].batch_id).values_list("position", "id"))
     for d in decisions:
-        d.pk = d.id = ids[d.position]
+        d.id = ids[d.position]

@@ -10,6 +10,8 @@ import csv
 import django_filters
 from django import forms
 from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import Count, Window
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -28,7 +30,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from config.api import FailOpenThrottleMixin
+from config.api import FailOpenThrottleMixin, Pagination
 from credit.countries import country_choices
 from credit.models import BlacklistEntry, Severity, Subject
 from credit.selectors import registry as selectors
@@ -123,6 +125,32 @@ class PublicBlacklistFilter(django_filters.FilterSet):
             category=data.get("category") or None,
             severity=data.get("severity") or None,
         )
+
+
+# --- Pagination ----------------------------------------------------------------------------
+
+
+class OneQueryPaginator(Paginator):
+    """Fetches a page and the total in one query (`count(*) OVER ()`), instead of running
+    the search twice (count, then page). Falls back to Django's way for an empty page."""
+
+    def page(self, number):
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)
+        if number < 1 or not hasattr(self.object_list, "annotate"):
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list.annotate(_total=Window(Count("pk")))[bottom : bottom + self.per_page])
+        if not rows:
+            return super().page(number)
+        self.__dict__["count"] = rows[0]._total  # Paginator.count is a cached_property
+        return self._get_page(rows, number, self)
+
+
+class SearchPagination(Pagination):
+    django_paginator_class = OneQueryPaginator
 
 
 # --- Throttle ------------------------------------------------------------------------------
@@ -292,6 +320,7 @@ class SubjectSearchView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = SubjectSummarySerializer
     filterset_class = SubjectSearchFilter
+    pagination_class = SearchPagination
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, RegistrySearchThrottle]
 
     def get_queryset(self):
@@ -382,6 +411,7 @@ class PublicBlacklistView(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = PublicBlacklistEntrySerializer
     filterset_class = PublicBlacklistFilter
+    pagination_class = SearchPagination
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     def get_queryset(self):

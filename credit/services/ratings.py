@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 
 from django.db import IntegrityError, connection, transaction
@@ -111,10 +112,12 @@ def _publish(task, *, args, countdown=None) -> bool:
 
 def process_recompute_request(*, subject_id: int) -> Rating | None:
     """Recompute one subject if its outbox row is still there; delete the row. Safe to
-    run twice or concurrently (the row lock makes the second one a no-op)."""
+    run twice or concurrently (the row lock makes the second one a no-op). It waits for
+    the lock rather than skipping: the holder may be an event's transaction that has
+    just upserted the row, and its event must be counted now, not at the next flush."""
     with transaction.atomic():
         pending = list(
-            RecomputeRequest.objects.select_for_update(skip_locked=True).filter(subject_id=subject_id)
+            RecomputeRequest.objects.select_for_update().filter(subject_id=subject_id)
             if _is_postgres()
             else RecomputeRequest.objects.filter(subject_id=subject_id)
         )
@@ -177,7 +180,9 @@ def recompute_subject(
                     "SELECT pg_advisory_xact_lock_shared(%s, %s)", [RATING_LOCK, int(subject_id) // LOCK_BUCKET]
                 )
         try:
-            subject = Subject.objects.select_for_update().get(pk=subject_id)
+            # NO KEY UPDATE: does not conflict with the KEY SHARE lock an event insert takes
+            # on its subject (foreign key), so a recompute and a new event never deadlock.
+            subject = Subject.objects.select_for_update(no_key=True).get(pk=subject_id)
         except Subject.DoesNotExist:
             raise errors.SubjectNotFound(f"No subject with id {subject_id}.") from None
         model = rating_selectors.active_scoring_model()
@@ -499,7 +504,8 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
             FROM subjects s
         ) x
     ),
-    graded AS (
+    graded AS MATERIALIZED (
+        -- Materialised so each score and grade expression is evaluated once per subject.
         SELECT s.*,
                CASE WHEN s.blacklisted THEN %(bl_grade)s
                     WHEN s.thin THEN %(m_grade)s
@@ -573,7 +579,7 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         UPDATE credit_subject s
         SET score = f.score, grade = f.grade, rated_at = %(at)s::timestamptz, updated_at = %(at)s::timestamptz
         FROM final f
-        WHERE s.id = f.id
+        WHERE s.id = f.id AND s.id BETWEEN %(lo)s AND %(hi)s
         RETURNING s.id
     ),
     changed AS (
@@ -603,12 +609,13 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         "base": float(params["base"]),
         "smin": float(params.get("score_min", 0)),
         "smax": float(params.get("score_max", 100)),
-        "ga": grades["A"],
-        "gb": grades["B"],
-        "gc": grades["C"],
+        # Numeric, like the scores they are compared with (no per-row float conversion).
+        "ga": Decimal(str(grades["A"])),
+        "gb": Decimal(str(grades["B"])),
+        "gc": Decimal(str(grades["C"])),
         "model_id": model.pk,
         "version": model.version,
-        "min_change": float(scoring.to_cents(scoring.min_score_change(params))),
+        "min_change": scoring.to_cents(scoring.min_score_change(params)),
     }
     named.update({f"v{index}": value for index, value in enumerate(values_args)})
     with connection.cursor() as cursor:

@@ -5,12 +5,11 @@ Server-rendered; the same data for every visitor. The filter sets are shared wit
 from urllib.parse import urlencode
 
 from django import forms
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from credit import errors
-from credit.api.registry import PublicBlacklistFilter, SubjectSearchFilter
+from credit.api.registry import OneQueryPaginator, PublicBlacklistFilter, SubjectSearchFilter
 from credit.countries import country_name
 from credit.selectors import registry as selectors
 from credit.svg import DEFAULT_THRESHOLDS, grade_history_svg
@@ -29,7 +28,7 @@ class AsOfForm(forms.Form):
 
 
 def _page(request, queryset):
-    paginator = Paginator(queryset, PAGE_SIZE)
+    paginator = OneQueryPaginator(queryset, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)

@@ -145,8 +145,10 @@ def test_search_pagination(client):
     first = client.get(SEARCH, {"q": "Acme Trading", "page_size": 20}).json()
     assert first["count"] == 30 and len(first["results"]) == 20 and first["next"]
     second = client.get(first["next"]).json()
-    assert len(second["results"]) == 10
+    assert len(second["results"]) == 10 and second["count"] == 30 and second["next"] is None
     assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
+    assert_problem(client.get(SEARCH, {"q": "Acme Trading", "page_size": 20, "page": 3}), 404)
+    assert client.get(SEARCH, {"q": "Acme Trading", "page_size": 20, "page": "last"}).json()["count"] == 30
 
 
 @pytest.mark.parametrize(
@@ -167,8 +169,8 @@ def test_search_invalid_parameters_are_problem_400(client, params, field):
 def test_search_list_has_no_n_plus_one(client, django_assert_max_num_queries):
     for n in range(40):
         SubjectFactory(legal_name=f"Bulk Trading {n:02d}", is_blacklisted=n % 3 == 0)
-    # Word look-up, "do all words match as typed?", count, page: constant, not per row.
-    with django_assert_max_num_queries(4):
+    # Word look-up, "do all words match as typed?", then the page with its total.
+    with django_assert_max_num_queries(3):
         response = client.get(SEARCH, {"q": "Bulk Trading", "page_size": 40})
     assert len(response.json()["results"]) == 40
 
@@ -310,10 +312,10 @@ def test_blacklist_list_has_no_n_plus_one(client, django_assert_max_num_queries)
     regulator = RegulatorFactory()
     for n in range(30):
         entry(SubjectFactory(legal_name=f"Listed {n}"), regulator)
-    with django_assert_max_num_queries(2):  # count, page with subjects joined
+    with django_assert_max_num_queries(1):  # the page with its total and subjects joined
         body = client.get(BLACKLIST, {"page_size": 30}).json()
-    assert len(body["results"]) == 30
-    with django_assert_max_num_queries(2):
+    assert len(body["results"]) == 30 and body["count"] == 30
+    with django_assert_max_num_queries(1):
         response = client.get(BLACKLIST, {"format": "csv"})
         assert len(b"".join(response.streaming_content).splitlines()) == 31
 

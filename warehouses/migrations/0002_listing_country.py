@@ -6,7 +6,7 @@ from django.db import migrations, models
 def copy_country(apps, schema_editor):
     Listing = apps.get_model("warehouses", "Listing")
     Warehouse = apps.get_model("warehouses", "Warehouse")
-    for country in Warehouse.objects.values_list("country", flat=True).distinct():
+    for country in Warehouse.objects.order_by().values_list("country", flat=True).distinct():
         Listing.objects.filter(warehouse__country=country).update(country=country)
 
 
