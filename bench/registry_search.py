@@ -6,13 +6,15 @@
    with BENCH_SEARCH_DATABASE), on the PostgreSQL server of DATABASE_URL.
 2. Loads SUBJECTS subjects (default 1,000,000) with COPY: realistic multi-script names
    (Latin ~55%, Chinese ~30%, Arabic ~10%, Cyrillic ~5%), some with trading names. The
-   search indexes of migration 0003 are dropped for the load and rebuilt after it. The data
+   migration's trigger fills the search arrays and the word dictionary during COPY; the
+   search indexes are dropped for the load and rebuilt after it. The data
    is reused on the next run when the count matches (pass --reload to regenerate).
 3. Runs a few hundred queries built from random subjects, each with a typo (a dropped,
    doubled, swapped or replaced character), a partial CJK name, or a registration number
    written with spaces in lower case. Each query is timed twice: through the real selector
    (`search_subjects`, first page of 25) and through the API
-   (`GET /api/v1/registry/subjects/?q=`, Django test client: count + page + serialisation).
+   (`GET /api/v1/registry/subjects/?q=`, Django test client: throttle, word look-up, the page
+   with its total in one query, serialisation).
 4. Prints p50 / p95 / p99 / max and the recall (the intended subject on the first page).
 
 The target is p95 <= 50 ms. A benchmark measures and reports; it is not a test.

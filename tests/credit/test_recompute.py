@@ -407,3 +407,30 @@ def test_racing_recomputes_of_one_subject_write_one_rating(regulator):
     assert sum(1 for rating in results if rating is not None) == 1
     assert Rating.objects.filter(subject=subject).count() == 1
     assert not RecomputeRequest.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_racing_recomputes_never_deadlock_nor_lose_an_event(regulator):
+    import time
+
+    subject = SubjectFactory()
+    stop = time.monotonic() + 20
+
+    def writer():
+        for index in range(10):
+            record(regulator, subject, "paid_on_time", days_ago=index + 1)
+        return "written"
+
+    def recomputer():
+        while time.monotonic() < stop:
+            rating_services.process_recompute_request(subject_id=subject.pk)
+            if Rating.objects.filter(subject=subject, event_count=20).exists():
+                return "caught up"
+        return "timed out"
+
+    with mock.patch.object(recompute_subject_task, "apply_async"):
+        results = _race(4, lambda workers=iter([writer, writer, recomputer, recomputer]): next(workers)())
+    assert sorted(results)[-2:] == ["written", "written"]
+    rating_services.flush_recompute_queue()  # whatever is still pending
+    subject.refresh_from_db()
+    assert rating_selectors.latest_rating(subject_id=subject.pk).event_count == 20

@@ -58,6 +58,20 @@ def test_every_word_counts_but_one_may_be_missing_from_three(subjects):
     assert names(search_subjects(q="Pacific Gateway Logistics"))[0] == "Pacific Gateway Warehousing LLC"
 
 
+def test_swapped_letters_are_found(subjects):
+    """Trigrams score a transposition poorly; swapped-letter variants are looked up exactly."""
+    assert names(search_subjects(q="Frankfrut Cargo"))[0] == "Frankfurt Cargo Lager GmbH"
+    assert names(search_subjects(q="上海远仓洋储"))[0] == "上海远洋仓储物流有限公司"
+
+
+def test_a_typo_that_is_another_real_word_still_finds_the_subject(subjects):
+    # "pacifica" is a word of another name, so it is first taken as typed; no name has
+    # both words, so the correctly spelt words are expanded too and "pacific" matches.
+    SubjectFactory(legal_name="Pacifica Holdings", country="MX")
+    assert names(search_subjects(q="Pacifica Holdings")) == ["Pacifica Holdings"]
+    assert names(search_subjects(q="Pacifica Gateway"))[0] == "Pacific Gateway Warehousing LLC"
+
+
 def test_a_word_being_typed_matches_by_prefix(subjects):
     assert names(search_subjects(q="Rotterd"))[0] == "Rotterdam Fulfilment B.V."
 

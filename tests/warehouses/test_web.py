@@ -125,3 +125,19 @@ def test_operator_creates_warehouse_and_listing_and_sees_calendar(client, operat
     assert (
         response.status_code == 200 and "Ensure this value is greater than or equal to 1" in response.content.decode()
     )
+
+
+def test_actions_never_redirect_off_site(client, merchant, operator, listing):
+    lease = leases.request_lease(
+        actor=merchant,
+        tenant_id=merchant.subject.pk,
+        listing_id=listing.pk,
+        units=1,
+        start=listing.available_from,
+        end=listing.available_from + timedelta(days=1),
+    )
+    client.force_login(operator)
+    response = client.post(f"/warehouses/leases/{lease.pk}/approve/", {"next": "https://evil.example/"})
+    assert response["Location"] == f"/warehouses/leases/{lease.pk}/"
+    response = client.post(f"/warehouses/leases/{lease.pk}/approve/", {"next": "/warehouses/mine/"})
+    assert response["Location"] == "/warehouses/mine/"

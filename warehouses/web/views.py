@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from credit import errors
@@ -241,7 +242,10 @@ def lease_action(request, lease_id: int, action: str):
         if action == "cancel" and lease.cancellation_fee:
             done = f"Cancelled; a late-cancellation fee of {lease.cancellation_fee} {lease.currency} applies."
         messages.success(request, done)
-    return redirect(request.POST.get("next") or f"/warehouses/leases/{lease_id}/")
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = f"/warehouses/leases/{lease_id}/"
+    return redirect(next_url)
 
 
 # --- Operator pages ------------------------------------------------------------------------
