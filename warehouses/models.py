@@ -209,6 +209,11 @@ class Lease(models.Model):
         ACTIVE = "active", "Active (checked in)"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
+        DEFAULTED = "defaulted", "Defaulted"
+
+    class Party(models.TextChoices):
+        TENANT = "tenant", "Tenant"
+        OPERATOR = "operator", "Operator"
 
     RESERVING = (Status.HELD, Status.APPROVED, Status.ACTIVE, Status.COMPLETED)
 
@@ -232,6 +237,8 @@ class Lease(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    defaulted_party = models.CharField(max_length=10, choices=Party.choices, blank=True)
+    defaulted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]

@@ -245,7 +245,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Domain defaults (PRODUCT.md), all overridable ---------------------------------------
 ENTREPOT = {
-    # Warehouse marketplace (warehouses/services.py). Grade ladder A > B > M > C > D.
+    # Warehouse marketplace (warehouses/services/). Grade ladder A > B > M > C > D.
     "WAREHOUSE_ANSWER_HOURS": 24,  # request-and-approve: the operator answers within this
     "WAREHOUSE_INSTANT_MIN_GRADE": "B",  # below this, an instant listing takes a request instead
     "WAREHOUSE_LOCK_TIMEOUT_MS": 3000,  # waiting longer for a listing's lock answers 409 Busy

@@ -121,3 +121,37 @@ def test_institution_issues_api_key_and_sees_secret_once(page, live_server, sign
     expect(page.get_by_test_id("key-secret")).to_have_count(0)
     assert secret not in page.content()
     expect(page.get_by_role("row", name=re.compile(key.prefix))).to_contain_text("active")
+
+
+def test_joining_an_existing_enterprise_needs_the_owners_approval(browser, page, live_server, sign_in):
+    from credit.services.accounts import sign_up
+
+    sign_up(
+        username="owner",
+        email="owner@example.test",
+        password="a-long-Unusual-passphrase-42",
+        country="DE",
+        registration_number="HRB12345",
+        legal_name="Hafen Handel GmbH",
+        kinds=["merchant"],
+    )
+    page.goto(live_server.url + "/accounts/signup/")
+    fill_sign_up(page, username="clerk", registration_number="hrb 12345")
+    expect(page.get_by_text("its owners must approve your request")).to_be_visible()
+    expect(page.get_by_text("awaiting approval")).to_be_visible()
+    assert "My subject" not in nav_labels(page)
+
+    owner_context = browser.new_context(base_url=live_server.url)
+    owner_page = owner_context.new_page()
+    try:
+        sign_in(owner_page, "owner", "a-long-Unusual-passphrase-42")
+        owner_page.goto(live_server.url + "/account/")
+        row = owner_page.get_by_role("row", name=re.compile("clerk"))
+        row.get_by_role("button", name="Approve").click()
+        expect(owner_page.get_by_text("clerk now acts for Hafen Handel GmbH")).to_be_visible()
+    finally:
+        owner_context.close()
+
+    page.goto(live_server.url + "/account/")
+    expect(page.get_by_role("heading", name="Hafen Handel GmbH")).to_be_visible()
+    assert "My subject" in nav_labels(page)

@@ -301,6 +301,13 @@ MATRIX = [
     ("post", "/api/v1/warehouses/leases/{lease}/reject/", {}, {"*": 404, "anonymous": 401, "operator": 200}),
     ("post", "/api/v1/warehouses/leases/{lease}/check-in/", None, {"*": 404, "anonymous": 401, "operator": 409}),
     ("post", "/api/v1/warehouses/leases/{lease}/complete/", None, {"*": 404, "anonymous": 401, "operator": 409}),
+    ("post", "/api/v1/warehouses/leases/{lease}/no-show/", {}, {"*": 404, "anonymous": 401, "operator": 409}),
+    (
+        "post",
+        "/api/v1/warehouses/leases/{lease}/withdraw/",
+        {"reason": "x"},
+        {"*": 404, "anonymous": 401, "operator": 409},
+    ),
     (
         "post",
         "/api/v1/warehouses/leases/{lease}/cancel/",
@@ -344,3 +351,27 @@ def test_post_lease_by_anonymous_is_refused_and_a_foreign_tenant_is_403(client_f
     foreign = post_lease(client_for(world["roles"]["other_merchant"]), {**body, "tenant": world["lease"].tenant_id})
     assert foreign.status_code == 403
     assert Lease.objects.count() == 1
+
+
+def test_listing_patch_is_all_or_nothing_and_never_cuts_below_reserved(client_for, operator, merchant, listing):
+    d = listing.available_from
+    leases.request_lease(
+        actor=merchant,
+        tenant_id=merchant.subject.pk,
+        listing_id=listing.pk,
+        units=60,
+        start=d,
+        end=d + timedelta(days=2),
+    )
+    client = client_for(operator)
+    url = f"{LISTINGS}{listing.pk}/"
+    response = client.patch(url, {"price_per_unit_day": "9.00", "units": 59}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "capacity_below_reserved"
+    assert "units" in response.json()["errors"]
+    listing.refresh_from_db()
+    assert (listing.units, listing.price_per_unit_day) == (100, Decimal("1.2500"))
+    ok = client.patch(url, {"price_per_unit_day": "9.00", "units": 60, "status": "paused"}, format="json")
+    assert ok.status_code == 200
+    assert (ok.json()["units"], ok.json()["price_per_unit_day"], ok.json()["status"]) == (60, "9.0000", "paused")
+    assert client_for(None).get(url).status_code == 404  # paused: no longer public

@@ -334,3 +334,34 @@ def test_every_state_change_is_audited(operator, merchant, listing):
         .values_list("action", "actor_label")
     )
     assert actions == [("lease.requested", merchant.username), ("lease.approved", operator.username)]
+
+
+# --- Defaults on either side -------------------------------------------------------------
+
+
+def test_operator_records_a_tenant_no_show_from_the_day_after_the_start(operator, merchant, make_listing, today):
+    listing = make_listing(start_offset=0, booking_mode="instant")
+    lease = book(merchant, listing, 10, today, today + timedelta(days=5))
+    with pytest.raises(InvalidTransition) as exc:
+        leases.report_no_show(actor=operator, lease_id=lease.pk)
+    assert exc.value.code == "too_early_for_no_show"
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=1)):
+        lease = leases.report_no_show(actor=operator, lease_id=lease.pk)
+    assert (lease.status, lease.defaulted_party) == (Lease.Status.DEFAULTED, "tenant")
+    assert reserved_by_day(listing)[today + timedelta(days=2)] == 0
+    event = CreditEvent.objects.get()
+    assert (event.subject_id, event.kind_id) == (merchant.subject.pk, "lease_defaulted")
+    assert ledger.reconcile() == []
+
+
+def test_operator_withdrawal_is_the_operators_default(operator, merchant, make_listing):
+    listing = make_listing(booking_mode="instant")
+    lease = book(merchant, listing, 10, listing.available_from, listing.available_from + timedelta(days=3))
+    with pytest.raises(errors.InvalidInput):
+        leases.withdraw_lease(actor=operator, lease_id=lease.pk, reason=" ")
+    with pytest.raises(errors.NotFound):
+        leases.withdraw_lease(actor=merchant, lease_id=lease.pk, reason="mine")
+    lease = leases.withdraw_lease(actor=operator, lease_id=lease.pk, reason="Flooded aisle")
+    assert (lease.status, lease.defaulted_party) == (Lease.Status.DEFAULTED, "operator")
+    assert CreditEvent.objects.get().subject_id == operator.subject.pk
+    assert set(reserved_by_day(listing).values()) == {0}

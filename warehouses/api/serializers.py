@@ -282,6 +282,8 @@ class LeaseSerializer(serializers.ModelSerializer):
             "checked_in_at",
             "completed_at",
             "cancelled_at",
+            "defaulted_party",
+            "defaulted_at",
         ]
 
 

@@ -19,4 +19,6 @@ urlpatterns = [
     path("warehouses/leases/<int:lease_id>/check-in/", views.LeaseCheckInView.as_view(), name="api-lease-check-in"),
     path("warehouses/leases/<int:lease_id>/complete/", views.LeaseCompleteView.as_view(), name="api-lease-complete"),
     path("warehouses/leases/<int:lease_id>/cancel/", views.LeaseCancelView.as_view(), name="api-lease-cancel"),
+    path("warehouses/leases/<int:lease_id>/no-show/", views.LeaseNoShowView.as_view(), name="api-lease-no-show"),
+    path("warehouses/leases/<int:lease_id>/withdraw/", views.LeaseWithdrawView.as_view(), name="api-lease-withdraw"),
 ]

@@ -3,6 +3,7 @@ is one view: input serializer -> service -> output serializer."""
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -144,19 +145,20 @@ class ListingDetailView(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         selectors.get_own_listing(user=request.user, listing_id=listing_id)
-        if "units" in values:
-            listing_services.change_listing_capacity(
-                actor=request.user, listing_id=listing_id, units=values.pop("units")
-            )
-        if "available_until" in values:
-            listing_services.extend_listing(
-                actor=request.user, listing_id=listing_id, available_until=values.pop("available_until")
-            )
-        new_status = values.pop("status", None)
-        if values:
-            listing_services.update_listing_terms(actor=request.user, listing_id=listing_id, **values)
-        if new_status:
-            listing_services.set_listing_status(actor=request.user, listing_id=listing_id, status=new_status)
+        with transaction.atomic():  # all of the changes or none
+            if "units" in values:
+                listing_services.change_listing_capacity(
+                    actor=request.user, listing_id=listing_id, units=values.pop("units")
+                )
+            if "available_until" in values:
+                listing_services.extend_listing(
+                    actor=request.user, listing_id=listing_id, available_until=values.pop("available_until")
+                )
+            new_status = values.pop("status", None)
+            if values:
+                listing_services.update_listing_terms(actor=request.user, listing_id=listing_id, **values)
+            if new_status:
+                listing_services.set_listing_status(actor=request.user, listing_id=listing_id, status=new_status)
         return Response(s.ListingSerializer(selectors.get_own_listing(user=request.user, listing_id=listing_id)).data)
 
 
@@ -341,6 +343,18 @@ LeaseCompleteView = _lease_action_view(
     lease_services.complete_lease,
     with_reason=False,
     doc="The operator completes an active lease once its end day has come.",
+)
+LeaseNoShowView = _lease_action_view(
+    "no-show",
+    lease_services.report_no_show,
+    with_reason=True,
+    doc="The operator records that the tenant never checked in (from the day after the start): lease_defaulted.",
+)
+LeaseWithdrawView = _lease_action_view(
+    "withdraw",
+    lease_services.withdraw_lease,
+    with_reason=True,
+    doc="The operator backs out of an approved lease (reason required): recorded as the operator's default.",
 )
 LeaseCancelView = _lease_action_view(
     "cancel",

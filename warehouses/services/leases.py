@@ -7,8 +7,12 @@ lock first (then the lease's) and writes its audit record.
       │  └─(deadline)─> expired     └─cancel──> cancelled (fee after the free window)
       └─cancel──> cancelled
 
-Held, approved, active and completed leases count against the ledger; rejected, expired
-and cancelled ones have given their units back.
+An approved lease can also end in `defaulted`: the operator records a tenant no-show (from
+the day after the start) or withdraws (an operator default); the defaulting side's record
+gets a `lease_defaulted` credit event.
+
+Held, approved, active and completed leases count against the ledger; rejected, expired,
+cancelled and defaulted ones have given their units back.
 """
 
 import logging
@@ -400,3 +404,73 @@ def cancel_lease(*, actor, lease_id: int, reason: str = "") -> Lease:
         if fee > 0:
             _record_credit_event(actor=actor, subject_id=lease.tenant_id, kind="late_cancellation", lease=lease)
     return lease
+
+
+def _default_locked(*, actor, listing: Listing, lease: Lease, party: str, reason: str, action: str) -> Lease:
+    now = timezone.now()
+    old = _snapshot(lease)
+    ledger.release(listing=listing, start=lease.start, end=lease.end, units=lease.units)
+    lease.status = Lease.Status.DEFAULTED
+    lease.defaulted_party = party
+    lease.defaulted_at = now
+    lease.decision_reasons = lease.decision_reasons + [{"code": f"{party}_default", "message": reason}]
+    lease.save(update_fields=["status", "defaulted_party", "defaulted_at", "decision_reasons"])
+    defaulter = lease.tenant_id if party == Lease.Party.TENANT else listing.warehouse.owner_id
+    record_audit(
+        actor=actor,
+        action=action,
+        target=lease,
+        subject_id=defaulter,
+        old=old,
+        new={**_snapshot(lease), "defaulted_party": party},
+        reason=reason,
+    )
+    _record_credit_event(actor=actor, subject_id=defaulter, kind="lease_defaulted", lease=lease)
+    return lease
+
+
+def report_no_show(*, actor, lease_id: int, reason: str = "") -> Lease:
+    """The operator records that the tenant never checked in: allowed once the whole start
+    day has passed. The units are released and the tenant's record gets `lease_defaulted`."""
+    with transaction.atomic():
+        listing, lease = _locked_lease(lease_id=lease_id)
+        _require_operator(actor=actor, listing=listing)
+        if lease.status == Lease.Status.DEFAULTED:
+            return lease
+        if lease.status != Lease.Status.APPROVED:
+            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be a no-show.")
+        if timezone.localdate() <= lease.start:
+            raise InvalidTransition(
+                f"A no-show can be recorded from the day after the start ({lease.start.isoformat()}).",
+                code="too_early_for_no_show",
+            )
+        return _default_locked(
+            actor=actor,
+            listing=listing,
+            lease=lease,
+            party=Lease.Party.TENANT,
+            reason=reason or "The tenant did not check in.",
+            action="lease.tenant_no_show",
+        )
+
+
+def withdraw_lease(*, actor, lease_id: int, reason: str) -> Lease:
+    """The operator backs out of an approved lease: the units are released and the
+    operator's record gets `lease_defaulted`."""
+    if not reason.strip():
+        raise errors.InvalidInput("Say why the lease is withdrawn.", field_errors={"reason": ["Required."]})
+    with transaction.atomic():
+        listing, lease = _locked_lease(lease_id=lease_id)
+        _require_operator(actor=actor, listing=listing)
+        if lease.status == Lease.Status.DEFAULTED:
+            return lease
+        if lease.status != Lease.Status.APPROVED:
+            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be withdrawn.")
+        return _default_locked(
+            actor=actor,
+            listing=listing,
+            lease=lease,
+            party=Lease.Party.OPERATOR,
+            reason=reason,
+            action="lease.operator_withdrew",
+        )

@@ -189,7 +189,13 @@ def report_drift(*, listing_ids: list[int] | None = None) -> list[dict]:
 
     from credit.audit import record_audit
 
-    drift = reconcile(listing_ids=listing_ids)
+    if listing_ids is None:  # everything, in chunks of listings so no query runs for long
+        all_ids = list(Listing.objects.order_by("id").values_list("id", flat=True))
+        drift = []
+        for first in range(0, len(all_ids), 2000):
+            drift += reconcile(listing_ids=all_ids[first : first + 2000])
+    else:
+        drift = reconcile(listing_ids=listing_ids)
     by_listing: dict[int, list[dict]] = {}
     for row in drift:
         by_listing.setdefault(row["listing_id"], []).append(row)

@@ -211,6 +211,7 @@ def lease_detail(request, lease_id: int):
             "cancel_fee": fee,
             "can_check_in": lease.status == Lease.Status.APPROVED and lease.start <= today < lease.end,
             "can_complete": lease.status == Lease.Status.ACTIVE and today >= lease.end,
+            "can_no_show": lease.status == Lease.Status.APPROVED and today > lease.start,
         },
     )
 
@@ -221,6 +222,8 @@ LEASE_ACTIONS = {
     "check-in": (lease_services.check_in_lease, "Check-in confirmed: the lease is active."),
     "complete": (lease_services.complete_lease, "Completed."),
     "cancel": (lease_services.cancel_lease, "Cancelled."),
+    "no-show": (lease_services.report_no_show, "No-show recorded: the units are free again."),
+    "withdraw": (lease_services.withdraw_lease, "Withdrawn: recorded as your default; the units are free again."),
 }
 
 
@@ -230,7 +233,8 @@ def lease_action(request, lease_id: int, action: str):
     if action not in LEASE_ACTIONS:
         raise Http404
     service, done = LEASE_ACTIONS[action]
-    kwargs = {"reason": request.POST.get("reason", "")[:2000]} if action in ("reject", "cancel") else {}
+    with_reason = ("reject", "cancel", "no-show", "withdraw")
+    kwargs = {"reason": request.POST.get("reason", "")[:2000]} if action in with_reason else {}
     try:
         selectors.get_lease(user=request.user, lease_id=lease_id)
         lease = service(actor=request.user, lease_id=lease_id, **kwargs)
