@@ -23,3 +23,15 @@ def complete_due_leases_task() -> int:
 def reconcile_ledger_task() -> int:
     """Recompute reservations from leases and report any drift (audit + error log)."""
     return len(ledger.report_drift())
+
+
+@shared_task(name="warehouses.purge_idempotency_keys", ignore_result=True, acks_late=True)
+def purge_idempotency_keys_task(days: int = 7) -> int:
+    """Forget `Idempotency-Key`s after a week: a retry that late is a new request."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from warehouses.models import IdempotencyRecord
+
+    return IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()[0]

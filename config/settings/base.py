@@ -241,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "warehouses.reconcile_ledger",
         "schedule": crontab(hour=1, minute=40),
     },
+    "warehouses-purge-idempotency-keys": {
+        "task": "warehouses.purge_idempotency_keys",
+        "schedule": crontab(hour=4, minute=10),
+    },
 }
 
 # --- Domain defaults (PRODUCT.md), all overridable ---------------------------------------

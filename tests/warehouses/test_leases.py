@@ -365,3 +365,14 @@ def test_operator_withdrawal_is_the_operators_default(operator, merchant, make_l
     assert (lease.status, lease.defaulted_party) == (Lease.Status.DEFAULTED, "operator")
     assert CreditEvent.objects.get().subject_id == operator.subject.pk
     assert set(reserved_by_day(listing).values()) == {0}
+
+
+def test_old_idempotency_keys_are_purged():
+    from warehouses.models import IdempotencyRecord
+    from warehouses.tasks import purge_idempotency_keys_task
+
+    old = IdempotencyRecord.objects.create(scope="user:1", key="old", request_hash="x")
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    IdempotencyRecord.objects.create(scope="user:1", key="new", request_hash="x")
+    assert purge_idempotency_keys_task() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
