@@ -96,6 +96,7 @@ def seed(*, password: str) -> list[str]:
     regulator.groups.add(Group.objects.get_or_create(name=REGULATORS_GROUP)[0])
     account("staff", is_staff=True, is_superuser=True)
     _seed_credit_history(by_number)
+    _seed_blacklist(by_number, regulator)
 
     return [
         "",
@@ -186,3 +187,34 @@ def _seed_credit_history(by_number) -> None:
         if history or not Rating.objects.filter(subject=subject).exists():
             recompute_subject(subject_id=subject.pk, trigger="demo_seed", at=now)
         RecomputeRequest.objects.filter(subject=subject).delete()
+
+
+def _seed_blacklist(by_number, regulator) -> None:
+    """One published blacklist entry (the D-grade Brazilian merchant), made once through the
+    regulator's own service so it carries its audit trail and domain event."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from credit.models import BlacklistEntry, RecomputeRequest
+    from credit.services.blacklist import blacklist_subject
+    from credit.services.ratings import recompute_subject
+
+    subject = by_number["12.345.678/0001-90"]
+    if BlacklistEntry.objects.filter(subject=subject, decision_reference="DEMO-2026-0042").exists():
+        return
+    blacklist_subject(
+        actor=regulator,
+        subject_id=subject.pk,
+        category=BlacklistEntry.Category.FRAUD,
+        legal_basis="Measures for the Administration of Seriously Dishonest Entities, art. 8",
+        decision_reference="DEMO-2026-0042",
+        description="Confirmed payment fraud against three overseas buyers and a customs misdeclaration.",
+        severity="serious",
+        starts_on=timezone.now().date() - timedelta(days=30),
+        fine_amount=Decimal("250000.00"),
+        fine_currency="CNY",
+    )
+    recompute_subject(subject_id=subject.pk, trigger="demo_seed", at=timezone.now())
+    RecomputeRequest.objects.filter(subject=subject).delete()

@@ -18,7 +18,6 @@ On SQLite the writers are serialised by the database (IMMEDIATE transactions).
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -27,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from credit import errors, scoring
+from credit import errors, outbox, scoring
 from credit.audit import record_audit
 from credit.models import (
     DomainEvent,
@@ -86,28 +85,9 @@ def request_recompute(*, subject_id: int) -> None:
 def _enqueue_subject_recompute(subject_id: int) -> None:
     from credit.tasks import recompute_subject_task
 
-    _publish(recompute_subject_task, args=[subject_id], countdown=DEBOUNCE_SECONDS)
+    outbox.publish(recompute_subject_task, args=[subject_id], countdown=DEBOUNCE_SECONDS)
 
 
-_broker_down_until = 0.0  # monotonic time before which this process does not try again
-BROKER_BACKOFF_SECONDS = 10.0
-
-
-def _publish(task, *, args, countdown=None) -> bool:
-    """Send a task; never raise when the broker is down (the database holds the work and
-    the beat task picks it up). A failed attempt costs the broker's short connect timeout
-    once; for the next BROKER_BACKOFF_SECONDS this process skips publishing at once."""
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        logger.info("Broker recently unreachable; %s%s left to the outbox flush", task.name, args)
-        return False
-    try:
-        task.apply_async(args=args, countdown=countdown, retry=False)
-    except Exception as exc:  # noqa: BLE001 - any broker failure: keep serving
-        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-        logger.warning("Could not enqueue %s%s (%s); the database outbox keeps the work", task.name, args, exc)
-        return False
-    return True
 
 
 def process_recompute_request(*, subject_id: int) -> Rating | None:
@@ -314,7 +294,7 @@ def dispatch_chunks(*, run_id: int, only_stalled: bool = False) -> int:
     )
     sent = 0
     for chunk_id in chunk_ids:
-        if not _publish(recompute_chunk_task, args=[chunk_id]):
+        if not outbox.publish(recompute_chunk_task, args=[chunk_id]):
             break
         sent += 1
     return sent

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from credit import errors
+from credit import errors, outbox
 from credit.models import AuditEntry, DomainEvent, Rating, RecomputeChunk, RecomputeRequest, RecomputeRun, Subject
 from credit.selectors import ratings as rating_selectors
 from credit.services import ratings as rating_services
@@ -70,7 +70,7 @@ def test_a_burst_of_twenty_events_makes_one_task_and_one_rating(regulator, djang
 
 
 def test_broker_down_neither_raises_nor_loses_the_recompute(regulator, django_capture_on_commit_callbacks, monkeypatch):
-    monkeypatch.setattr(rating_services, "_broker_down_until", 0.0)  # restored after the test
+    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)  # restored after the test
     subject = SubjectFactory()
     failing = mock.patch.object(
         recompute_subject_task, "apply_async", side_effect=OperationalError("Error 111 connecting to redis")
