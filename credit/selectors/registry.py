@@ -24,6 +24,7 @@ On SQLite (the demo) it falls back to a case-insensitive substring match.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -138,6 +139,8 @@ def search_subjects(*, q: str, country: str | None = None) -> QuerySet[Subject]:
     condition = Q(legal_name__icontains=q) | Q(trading_name__icontains=q)
     if registration_ok:
         condition |= Q(registration_number=registration)
+    if not qs.filter(condition).exists():
+        condition = Q(pk__in=_close_name_matches(qs, q))
     return (
         qs.filter(condition)
         .annotate(
@@ -156,6 +159,19 @@ def search_subjects(*, q: str, country: str | None = None) -> QuerySet[Subject]:
         )
         .order_by("-rank", "legal_name", "id")
     )
+
+
+def _close_name_matches(qs: QuerySet[Subject], q: str, *, cutoff: float = 0.75) -> list[int]:
+    """Typo tolerance for the embedded SQLite database (`make run`), which has no trigram
+    index: compare the query's words with every name's words in Python. Fine for a demo
+    registry; PostgreSQL never takes this path."""
+    wanted = query_words(q) or [q.lower()]
+    matches = []
+    for pk, *names in qs.values_list("pk", "legal_name", "trading_name"):
+        words = [w for name in names for w in query_words(name or "")]
+        if words and all(difflib.get_close_matches(w, words, n=1, cutoff=cutoff) for w in wanted):
+            matches.append(pk)
+    return matches
 
 
 def _swaps(word: str) -> list[str]:

@@ -160,3 +160,13 @@ def test_python_bigrams_match_the_indexed_sql_function(text):
         cursor.execute("SELECT entrepot_name_bigrams(%s)", [text])
         (from_sql,) = cursor.fetchone()
     assert sorted(from_sql) == name_bigrams(text)
+
+
+def test_embedded_database_fallback_forgives_typos_word_by_word():
+    """`make run` uses SQLite, which has no trigram index: the Python fallback still finds
+    a misspelt name, and only names where every query word has a close match."""
+    rotterdam = SubjectFactory(legal_name="Rotterdam Fulfilment B.V.")
+    SubjectFactory(legal_name="Frankfurt Cargo Lager GmbH")
+    qs = registry.public_subjects()
+    assert registry._close_name_matches(qs, "Roterdam fulfilmnt") == [rotterdam.pk]
+    assert registry._close_name_matches(qs, "Rotterdam Zeppelin") == []
