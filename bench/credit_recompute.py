@@ -224,13 +224,13 @@ def bare_aggregate() -> float:
     return elapsed
 
 
-def _worker(run_id: int, at_iso: str | None) -> int:
+def _worker(run_id: int, at_iso: str | None) -> tuple[int, float]:
     django.setup()
     from credit.models import RecomputeChunk
     from credit.services.ratings import process_recompute_chunk
 
     at = datetime.fromisoformat(at_iso) if at_iso else None
-    done = 0
+    done, busy = 0, 0.0  # busy: seconds inside process_recompute_chunk (reported, not a target)
     while True:
         pending = list(
             RecomputeChunk.objects.filter(run_id=run_id, done_at__isnull=True)
@@ -238,10 +238,12 @@ def _worker(run_id: int, at_iso: str | None) -> int:
             .values_list("id", flat=True)
         )
         if not pending:
-            return done
+            return done, busy
         progressed = False
         for chunk_id in pending:
+            began = time.monotonic()
             if process_recompute_chunk(chunk_id=chunk_id, at=at):
+                busy += time.monotonic() - began
                 done += 1
                 progressed = True
         if not progressed:
@@ -265,7 +267,8 @@ def full_recompute(*, workers: int, chunk_size: int, at: datetime | None) -> tup
     elapsed = time.monotonic() - started
     progress = recompute_run_progress(run_id=run.pk)
     progress["ratings_written"] = Rating.objects.count() - ratings_before
-    progress["chunks_per_worker"] = done
+    progress["chunks_per_worker"] = [chunks for chunks, _ in done]
+    progress["busy_per_worker"] = [round(busy, 2) for _, busy in done]
     return elapsed, progress
 
 
@@ -328,7 +331,8 @@ def main() -> None:
     nightly, nightly_progress = full_recompute(workers=args.workers, chunk_size=chunk_size, at=next_night)
     log(
         f"(b2) full recompute, next night: {nightly:.2f} s, {nightly_progress['ratings_written']:,} ratings "
-        f"written (material changes only), status {nightly_progress['status']}"
+        f"written (material changes only), status {nightly_progress['status']}; chunks per worker "
+        f"{nightly_progress['chunks_per_worker']}, seconds in chunks per worker {nightly_progress['busy_per_worker']}"
     )
     print()
     print(f"subjects {subjects:,}, events ~{events:,}, workers {args.workers}, chunk size {chunk_size:,}")

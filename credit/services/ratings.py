@@ -444,13 +444,15 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
     override = params["blacklist_override"]
     sql = f"""
     WITH params(kind, component, impact, cap, half_life, weight) AS (VALUES {values_sql}),
-    reversed AS (
-        -- A reversal is recorded for the same subject as the event it reverses.
-        SELECT r.reverses_id AS id FROM credit_creditevent r
+    reversed AS MATERIALIZED (
+        -- A reversal is recorded for the same subject as the event it reverses. Few.
+        SELECT r.reverses_id AS id, r.subject_id FROM credit_creditevent r
         WHERE r.reverses_id IS NOT NULL AND r.subject_id BETWEEN %(lo)s AND %(hi)s
     ),
     per_subject AS (
         -- One streaming pass over the chunk's events in index order: the score inputs only.
+        -- No per-event anti-join with `reversed` here: the few subjects with a reversal are
+        -- aggregated again, without their reversed events, in per_reversed_subject.
         SELECT e.subject_id, count(*) AS n, min(e.occurred_at) AS first_at,
                sum(p.weight * p.impact * {decayed_sql}) AS raw
         FROM credit_creditevent e
@@ -458,22 +460,37 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         WHERE e.subject_id BETWEEN %(lo)s AND %(hi)s
           AND e.reverses_id IS NULL
           AND e.occurred_at <= %(at)s::timestamptz
-          AND NOT EXISTS (SELECT 1 FROM reversed x WHERE x.id = e.id)
         GROUP BY e.subject_id
+    ),
+    per_reversed_subject AS (
+        SELECT rs.subject_id, count(e.id) AS n, min(e.occurred_at) AS first_at,
+               sum(p.weight * p.impact * {decayed_sql}) AS raw
+        FROM (SELECT DISTINCT x.subject_id FROM reversed x) rs
+        LEFT JOIN (
+            credit_creditevent e JOIN params p ON p.kind = e.kind_id
+        ) ON e.subject_id = rs.subject_id
+             AND e.reverses_id IS NULL
+             AND e.occurred_at <= %(at)s::timestamptz
+             AND NOT EXISTS (SELECT 1 FROM reversed x WHERE x.id = e.id)
+        GROUP BY rs.subject_id
     ),
     subjects AS (
         SELECT s.id, s.score AS old_score, s.grade AS old_grade,
                (s.is_blacklisted OR bl.subject_id IS NOT NULL) AS blacklisted,
-               coalesce(ps.raw, 0) AS raw, coalesce(ps.n, 0)::int AS n, ps.first_at
+               (CASE WHEN pr.subject_id IS NULL THEN coalesce(ps.raw, 0) ELSE coalesce(pr.raw, 0) END) AS raw,
+               (CASE WHEN pr.subject_id IS NULL THEN coalesce(ps.n, 0) ELSE pr.n END)::int AS n,
+               (CASE WHEN pr.subject_id IS NULL THEN ps.first_at ELSE pr.first_at END) AS first_at
         FROM credit_subject s
         LEFT JOIN per_subject ps ON ps.subject_id = s.id
+        LEFT JOIN per_reversed_subject pr ON pr.subject_id = s.id
         LEFT JOIN (
             SELECT DISTINCT b.subject_id FROM credit_blacklistentry b
             WHERE b.status = 'active' AND b.subject_id BETWEEN %(lo)s AND %(hi)s
         ) bl ON bl.subject_id = s.id
         WHERE s.id BETWEEN %(lo)s AND %(hi)s
     ),
-    scored AS (
+    scored AS MATERIALIZED (
+        -- Materialised: the rounded score is referenced by several grade tests below.
         SELECT x.*,
                round((CASE WHEN x.blacklisted THEN LEAST(x.clamped, %(bl_max)s::float8) ELSE x.clamped END)::numeric, 2)
                    AS score,
@@ -559,7 +576,9 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
         UPDATE credit_subject s
         SET score = f.score, grade = f.grade, rated_at = %(at)s::timestamptz, updated_at = %(at)s::timestamptz
         FROM final f
-        WHERE s.id = f.id AND s.id BETWEEN %(lo)s AND %(hi)s
+        -- ANY(ARRAY(...)): look the few changed subjects up by primary key instead of
+        -- hashing the whole chunk's subject rows.
+        WHERE s.id = f.id AND s.id = ANY(ARRAY(SELECT f2.id FROM final f2)) AND s.id BETWEEN %(lo)s AND %(hi)s
         RETURNING s.id
     ),
     changed AS (
