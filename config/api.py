@@ -58,12 +58,30 @@ def problem(status_code: int, *, code: str, detail: str, errors_by_field=None, h
 def _flatten(detail):
     """DRF's nested ErrorDetail structures as plain JSON lists of messages per field."""
     if isinstance(detail, dict):
-        return {key: _flatten(value) for key, value in detail.items()}
+        return {str(key): _flatten(value) for key, value in detail.items()}
     if isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
             return [str(item) for item in detail]
         return [_flatten(item) for item in detail]
     return [str(detail)]
+
+
+def _first_message(errors, path=""):
+    """(dotted field path, message) of the first leaf in a nested error structure, e.g.
+    ("items.3.registration_number", "This field is required.")."""
+    if isinstance(errors, dict):
+        items = errors.items()
+    elif isinstance(errors, list):
+        if errors and all(isinstance(item, str) for item in errors):
+            return (path or "non_field_errors", errors[0])
+        items = enumerate(errors)
+    else:
+        return (path or "non_field_errors", str(errors))
+    for key, value in items:
+        found = _first_message(value, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
 
 
 def problem_exception_handler(exc, context):
@@ -88,8 +106,8 @@ def problem_exception_handler(exc, context):
         field_errors = _flatten(exc.detail)
         if not isinstance(field_errors, dict):
             field_errors = {"non_field_errors": field_errors}
-        first = next(iter(field_errors.items()), None)
-        summary = f"{first[0]}: {first[1][0]}" if first and first[1] else "Invalid input."
+        first = _first_message(field_errors)
+        summary = f"{first[0]}: {first[1]}" if first else "Invalid input."
         body = problem(status_code, code="invalid", detail=summary, errors_by_field=field_errors)
     elif isinstance(exc, exceptions.APIException):
         status_code = exc.status_code

@@ -52,11 +52,17 @@ class Payload(serializers.Serializer):
     currency = serializers.RegexField(r"^[A-Z]{3}$")
 
 
+class Batch(serializers.Serializer):
+    items = Payload(many=True)
+    origin = Payload()
+
+
 class Validate(APIView):
     permission_classes = [permissions.AllowAny]
 
     def post(self, request):
-        Payload(data=request.data).is_valid(raise_exception=True)
+        serializer = Batch if "items" in request.data else Payload
+        serializer(data=request.data).is_valid(raise_exception=True)
         return Response({})
 
 

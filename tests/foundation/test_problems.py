@@ -53,6 +53,14 @@ def test_validation_400_lists_errors_per_field(client):
     assert set(body["errors"]) == {"username", "password"}
 
 
+def test_nested_validation_errors_keep_their_path(client):
+    payload = {"items": [{"units": 1, "currency": "USD"}, {"units": -2, "currency": "USD"}], "origin": {}}
+    body = assert_problem(client.post("/api/v1/test/validate/", payload, content_type="application/json"), 400)
+    assert body["detail"].startswith("items.1.units: ")
+    assert body["errors"]["items"]["1"]["units"] == ["Ensure this value is greater than or equal to 1."]
+    assert set(body["errors"]["origin"]) == {"units", "currency"}
+
+
 def test_forbidden_is_problem_403(client, member):
     client.force_login(member)
     assert_problem(client.get("/api/v1/test/forbidden/"), 403, "permission_denied")
