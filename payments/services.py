@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from credit import outbox
 from credit.audit import record_audit
 from credit.countries import country_codes, currency_codes
 from credit.errors import InvalidInput
@@ -168,10 +169,7 @@ def request_compliance_check(*, institution_id: int, trigger: str) -> None:
     def enqueue():
         from payments.tasks import run_compliance_check_task
 
-        try:
-            run_compliance_check_task.delay(institution_id, trigger)
-        except Exception:  # noqa: BLE001 - broker down: the beat sweep picks the mark up
-            logger.warning("Could not enqueue compliance check for %s; the sweep will run it", institution_id)
+        outbox.publish(run_compliance_check_task, args=[institution_id, trigger])
 
     transaction.on_commit(enqueue)
 

@@ -7,6 +7,8 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from credit import outbox
+
 logger = logging.getLogger(__name__)
 
 
@@ -93,10 +95,7 @@ def deliver_webhook_task(delivery_id: int) -> str:
         if due is not None:
             countdown = max(0.0, (due - timezone.now()).total_seconds())
             if countdown < 300:
-                try:
-                    deliver_webhook_task.apply_async((delivery_id,), countdown=countdown)
-                except Exception:  # noqa: BLE001 - the sweep will find it
-                    logger.warning("Could not schedule retry of delivery %s", delivery_id)
+                outbox.publish(deliver_webhook_task, args=[delivery_id], countdown=countdown)
     return status
 
 

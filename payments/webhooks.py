@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from credit import outbox
 from payments.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -69,11 +70,8 @@ def _wake(delivery_ids: list[int]) -> None:
     from payments.tasks import deliver_webhook_task
 
     for delivery_id in delivery_ids:
-        try:
-            deliver_webhook_task.delay(delivery_id)
-        except Exception:  # noqa: BLE001 - broker down: the beat sweep delivers it later
-            logger.warning("Could not enqueue webhook delivery %s; the sweep will deliver it", delivery_id)
-            return
+        if not outbox.publish(deliver_webhook_task, args=[delivery_id]):
+            return  # the broker is down: the beat sweep delivers the rest
 
 
 def enqueue_event(

@@ -88,8 +88,6 @@ def _enqueue_subject_recompute(subject_id: int) -> None:
     outbox.publish(recompute_subject_task, args=[subject_id], countdown=DEBOUNCE_SECONDS)
 
 
-
-
 def process_recompute_request(*, subject_id: int) -> Rating | None:
     """Recompute one subject if its outbox row is still there; delete the row. Safe to
     run twice or concurrently (the row lock makes the second one a no-op). It waits for

@@ -189,7 +189,7 @@ def test_status_change_emits_a_webhook_to_the_institution(compliant_institution)
 
 def test_changes_request_a_check_after_commit(compliant_institution, django_capture_on_commit_callbacks):
     profile = compliant_institution
-    with mock.patch("payments.tasks.run_compliance_check_task.delay") as delay:
+    with mock.patch("payments.tasks.run_compliance_check_task.apply_async") as send:
         with django_capture_on_commit_callbacks(execute=True):
             services.save_licence(
                 actor=profile.manager,
@@ -201,7 +201,7 @@ def test_changes_request_a_check_after_commit(compliant_institution, django_capt
                 valid_from=timezone.localdate(),
                 valid_to=timezone.localdate() + timedelta(days=30),
             )
-    delay.assert_called_once_with(profile.pk, "licence_changed")
+    send.assert_called_once_with(args=[profile.pk, "licence_changed"], countdown=None, retry=False)
     profile.refresh_from_db()
     assert profile.check_requested_at is not None  # durable mark, cleared by the run
 
@@ -210,7 +210,7 @@ def test_unenqueued_check_is_run_by_the_sweep(compliant_institution, django_capt
     from payments.tasks import process_domain_events_task
 
     profile = compliant_institution
-    with mock.patch("payments.tasks.run_compliance_check_task.delay", side_effect=OSError("redis down")):
+    with mock.patch("payments.tasks.run_compliance_check_task.apply_async", side_effect=OSError("redis down")):
         with django_capture_on_commit_callbacks(execute=True):
             services.set_kyb_status(actor=RegulatorFactory(), institution_id=profile.pk, kyb_status="rejected")
     with mock.patch("payments.services.process_domain_events", return_value=0):
