@@ -32,8 +32,9 @@ from rest_framework.views import APIView
 
 from config.api import FailOpenThrottleMixin, Pagination
 from credit.countries import country_choices
-from credit.models import BlacklistEntry, Severity, Subject
+from credit.models import REGISTRATION_NUMBER_VALIDATOR, BlacklistEntry, Severity, Subject
 from credit.selectors import registry as selectors
+from credit.selectors.accounts import normalize_registration_number
 
 # --- Filters (strict: invalid values are a 400 with per-field errors) ---------------------
 
@@ -70,6 +71,21 @@ class CountryFilter(django_filters.ChoiceFilter):
 KIND_CHOICES = list(selectors.KIND_LABELS.items())
 
 
+class RegistrationNumberFormField(forms.CharField):
+    """A registration number as written by people (spaces, lower case), checked once
+    normalised the way the registry stores it."""
+
+    default_validators = [REGISTRATION_NUMBER_VALIDATOR]
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return normalize_registration_number(value) if value else value
+
+
+class RegistrationNumberFilter(django_filters.CharFilter):
+    field_class = RegistrationNumberFormField
+
+
 class SubjectSearchFilter(django_filters.FilterSet):
     """Search and filters of the public registry (also the web page's form)."""
 
@@ -77,6 +93,7 @@ class SubjectSearchFilter(django_filters.FilterSet):
         label="Name or registration number", max_length=selectors.MAX_QUERY_LENGTH, method="filter_noop"
     )
     country = CountryFilter(label="Country")
+    registration_number = RegistrationNumberFilter(label="Registration number (exact)", method="filter_noop")
     grade = django_filters.MultipleChoiceFilter(
         label="Grade", choices=Subject.Grade.choices, method="filter_noop", widget=forms.CheckboxSelectMultiple
     )
@@ -89,7 +106,7 @@ class SubjectSearchFilter(django_filters.FilterSet):
 
     class Meta:
         model = Subject
-        fields = ["q", "country", "grade", "kind", "blacklisted"]
+        fields = ["q", "country", "registration_number", "grade", "kind", "blacklisted"]
 
     def filter_noop(self, queryset, name, value):
         return queryset
@@ -97,6 +114,8 @@ class SubjectSearchFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
         qs = selectors.search_subjects(q=data.get("q") or "", country=data.get("country") or None)
+        if data.get("registration_number"):
+            qs = qs.filter(registration_number=data["registration_number"])
         return selectors.filter_subjects(
             qs, grade=data.get("grade") or None, kind=data.get("kind") or None, blacklisted=data.get("blacklisted")
         )

@@ -333,3 +333,17 @@ def test_endpoints_are_documented_with_their_errors(client):
     assert "as_of" in {p["name"] for p in profile["parameters"]}
     blacklist = schema["paths"]["/api/v1/registry/blacklist/"]["get"]
     assert {"application/json", "text/csv"} <= blacklist["responses"]["200"]["content"].keys()
+
+
+def test_lookup_by_country_and_registration_number(client, rated_subject):
+    written = rated_subject.registration_number.lower()
+    written = f"{written[:3]} {written[3:]}"
+    found = client.get(SEARCH, {"country": rated_subject.country, "registration_number": written}).json()
+    assert [row["id"] for row in found["results"]] == [rated_subject.pk]
+    other_country = "DE" if rated_subject.country != "DE" else "FR"
+    assert client.get(SEARCH, {"country": other_country, "registration_number": written}).json()["count"] == 0
+
+
+def test_invalid_registration_number_and_country_are_problem_400_with_field_errors(client):
+    body = assert_problem(client.get(SEARCH, {"country": "ZZ", "registration_number": "<script>"}), 400, ["country"])
+    assert set(body["errors"]) == {"country", "registration_number"}
