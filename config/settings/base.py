@@ -256,6 +256,7 @@ ENTREPOT = {
     "WAREHOUSE_MAX_LISTING_DAYS": 731,
     # Days an entry stays published, by severity (max), and when repair may be applied for.
     "BLACKLIST_PUBLICATION_DAYS": {"minor": 90, "general": 365, "serious": 3 * 365},
+    "BLACKLIST_PUBLICATION_MIN_DAYS": {"minor": 1, "general": 90, "serious": 365},
     "BLACKLIST_REPAIR_AFTER_DAYS": {"minor": 0, "general": 90, "serious": 365},
     "APPEAL_REPLY_WORKING_DAYS": 10,
     "APPEAL_DECISION_WORKING_DAYS": 3,

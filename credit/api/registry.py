@@ -364,7 +364,16 @@ class SubjectProfileView(APIView):
     @extend_schema(
         tags=["registry"],
         operation_id="registry_subject_profile",
-        parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE, description="Grade as of this date (YYYY-MM-DD)")],
+        parameters=[
+            OpenApiParameter(
+                "as_of",
+                OpenApiTypes.DATE,
+                description=(
+                    "Also return the grade and score in force at the end of this day (UTC), "
+                    "i.e. including ratings computed on it (YYYY-MM-DD)"
+                ),
+            )
+        ],
         responses={200: SubjectProfileSerializer, 400: PROBLEM_400, 404: PROBLEM_404, 429: PROBLEM_429},
     )
     def get(self, request, pk: int):

@@ -40,10 +40,12 @@ def public_blacklist(*, on: date | None = None) -> QuerySet[BlacklistEntry]:
 
 
 def active_entries_for(*, subject_id: int) -> QuerySet[BlacklistEntry]:
-    """A subject's active entries (what enforcement looks at)."""
-    return BlacklistEntry.objects.filter(subject_id=subject_id, status=BlacklistEntry.Status.ACTIVE).order_by(
-        "publication_ends_on", "id"
-    )
+    """A subject's active entries (what enforcement looks at). Like `public_blacklist`, the
+    period is half-open: on its end date an entry no longer counts, even before the hourly
+    expiry task has moved it to expired."""
+    return BlacklistEntry.objects.filter(
+        subject_id=subject_id, status=BlacklistEntry.Status.ACTIVE, publication_ends_on__gt=_today()
+    ).order_by("publication_ends_on", "id")
 
 
 def entries_for_regulator(

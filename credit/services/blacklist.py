@@ -47,6 +47,12 @@ def publication_days(severity: str) -> int:
     return int(_config("BLACKLIST_PUBLICATION_DAYS", {"minor": 90, "general": 365, "serious": 1095})[severity])
 
 
+def publication_min_days(severity: str) -> int:
+    """The shortest publication period of a severity (PRODUCT.md: general 3 months to 1
+    year, serious 1 to 3 years; a minor entry has no minimum)."""
+    return int(_config("BLACKLIST_PUBLICATION_MIN_DAYS", {"minor": 1, "general": 90, "serious": 365})[severity])
+
+
 def repair_after_days(severity: str) -> int:
     return int(_config("BLACKLIST_REPAIR_AFTER_DAYS", {"minor": 0, "general": 90, "serious": 365})[severity])
 
@@ -222,7 +228,8 @@ def blacklist_subject(
 ) -> BlacklistEntry:
     """A regulator's decision to blacklist a subject. The publication end defaults to the
     start plus the severity's maximum period; a shorter end may be given, never a longer
-    one. A second active entry for the same decision reference is a Conflict."""
+    one, nor one shorter than the severity's minimum period. A second active entry for the
+    same decision reference is a Conflict."""
     _require_regulator(actor)
     field_errors: dict[str, list[str]] = {}
     if category not in BlacklistEntry.Category.values:
@@ -239,6 +246,7 @@ def blacklist_subject(
         field_errors.setdefault("starts_on", []).append("The start date cannot be in the future.")
     if severity in Severity.values and "starts_on" not in field_errors:
         maximum_end = default_publication_end(severity=severity, starts_on=starts_on)
+        minimum_days = min(publication_min_days(severity), publication_days(severity))
         if publication_ends_on is None:
             publication_ends_on = maximum_end
         elif publication_ends_on > maximum_end:
@@ -248,6 +256,11 @@ def blacklist_subject(
             )
         elif publication_ends_on <= starts_on:
             field_errors.setdefault("publication_ends_on", []).append("The end must be after the start date.")
+        elif publication_ends_on < starts_on + timedelta(days=minimum_days):
+            field_errors.setdefault("publication_ends_on", []).append(
+                f"A {severity} entry is published for at least {minimum_days} days: "
+                f"the earliest end is {(starts_on + timedelta(days=minimum_days)).isoformat()}."
+            )
         if publication_ends_on is not None and publication_ends_on <= current and not field_errors:
             field_errors.setdefault("starts_on", []).append(
                 "With this start date the publication period has already ended."

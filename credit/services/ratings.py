@@ -29,6 +29,7 @@ from django.utils import timezone
 from credit import errors, outbox, scoring
 from credit.audit import record_audit
 from credit.models import (
+    AuditEntry,
     DomainEvent,
     EventKind,
     Rating,
@@ -47,6 +48,7 @@ LOCK_BUCKET = 1_000  # subject ids per advisory lock; chunks are aligned to buck
 DEBOUNCE_SECONDS = 1.0
 DEFAULT_CHUNK_SIZE = 50_000
 STALLED_CHUNK_AFTER = timedelta(minutes=10)
+MAX_STALLED_RESUMES = 3  # automatic re-dispatches without progress before a run is failed
 
 
 def _is_postgres() -> bool:
@@ -300,7 +302,13 @@ def dispatch_chunks(*, run_id: int, only_stalled: bool = False) -> int:
 
 def resume_stalled_runs(*, stalled_after: timedelta = STALLED_CHUNK_AFTER) -> int:
     """After a crash (worker killed, broker flushed), re-dispatch the undone chunks of a
-    running run that has made no progress for `stalled_after`. Returns chunks sent."""
+    running run that has made no progress for `stalled_after`. Returns chunks sent.
+
+    Each re-dispatch is audited (`recompute_run.resumed`) and counts as a sign of life, so
+    the every-30-s sweep re-sends a stalled run's chunks once per `stalled_after`, not on
+    every sweep. A run that made no progress after MAX_STALLED_RESUMES automatic
+    re-dispatches (a chunk that kills its worker every time: hard time limit, OOM) is
+    marked failed, which releases the one-run lock instead of keeping it forever."""
     run = rating_selectors.running_recompute_run()
     if run is None:
         return 0
@@ -309,10 +317,33 @@ def resume_stalled_runs(*, stalled_after: timedelta = STALLED_CHUNK_AFTER) -> in
         .order_by("-done_at")
         .values_list("done_at", flat=True)
     ).first()
-    last_progress = max(filter(None, [run.started_at, last_done]))
-    if timezone.now() - last_progress < stalled_after:
+    last_chunk_progress = max(filter(None, [run.started_at, last_done]))
+    resumes = AuditEntry.objects.filter(
+        action="recompute_run.resumed",
+        target_type=RecomputeRun._meta.label_lower,
+        target_id=str(run.pk),
+        at__gt=last_chunk_progress,
+    )
+    last_resume = resumes.order_by("-at").values_list("at", flat=True).first()
+    last_sign_of_life = max(filter(None, [last_chunk_progress, last_resume]))
+    if timezone.now() - last_sign_of_life < stalled_after:
         return 0
-    logger.warning("Recompute run %s made no progress since %s; re-dispatching its chunks", run.pk, last_progress)
+    if stalled_after > timedelta(0) and resumes.count() >= MAX_STALLED_RESUMES:
+        fail_recompute_run(
+            run_id=run.pk,
+            error=f"No progress since {last_chunk_progress.isoformat()} after {MAX_STALLED_RESUMES} re-dispatches.",
+        )
+        return 0
+    logger.warning("Recompute run %s made no progress since %s; re-dispatching its chunks", run.pk, last_chunk_progress)
+    with transaction.atomic():
+        record_audit(
+            actor=None,
+            action="recompute_run.resumed",
+            target=run,
+            old={"done_chunks": run.done_chunks},
+            new={"undone_chunks": run.total_chunks - run.done_chunks},
+            reason=f"No progress since {last_chunk_progress.isoformat()}.",
+        )
     return dispatch_chunks(run_id=run.pk)
 
 
@@ -376,9 +407,19 @@ def fail_recompute_run(*, run_id: int, error: str) -> None:
 
 def run_full_recompute_inline(*, actor=None, chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> RecomputeRun:
     """Start a run and do every chunk in this process (SQLite, the demo, benchmarks).
+    If a run is already running (e.g. its process or worker died), join it and do its
+    undone chunks here instead: a crashed run is resumable without a broker.
     `progress(run)` is called after each chunk."""
-    run = start_full_recompute(actor=actor, chunk_size=chunk_size, dispatch=False)
-    for chunk_id in RecomputeChunk.objects.filter(run=run).order_by("id").values_list("id", flat=True):
+    try:
+        run = start_full_recompute(actor=actor, chunk_size=chunk_size, dispatch=False)
+    except errors.Conflict:
+        run = rating_selectors.running_recompute_run()
+        if run is None:  # it finished in the meantime: start afresh
+            run = start_full_recompute(actor=actor, chunk_size=chunk_size, dispatch=False)
+        else:
+            logger.info("Joining running recompute run %s inline", run.pk)
+    undone = RecomputeChunk.objects.filter(run=run, done_at__isnull=True).order_by("id")
+    for chunk_id in undone.values_list("id", flat=True):
         process_recompute_chunk(chunk_id=chunk_id)
         if progress is not None:
             run.refresh_from_db()
@@ -568,7 +609,7 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
                || coalesce(d.factors, '[]'::jsonb),
                f.n, f.blacklisted, %(at)s::timestamptz, 'full_run'
         FROM final f LEFT JOIN details d ON d.subject_id = f.id
-        RETURNING id, subject_id
+        RETURNING id, subject_id, reasons
     ),
     upd AS (
         UPDATE credit_subject s
@@ -586,6 +627,20 @@ def recompute_range_sql(*, model: ScoringModel, first_id: int, last_id: int, at:
                                   'old_score', f.old_score::float8, 'new_score', f.score::float8,
                                   'rating_id', i.id, 'model_version', %(version)s),
                %(at)s::timestamptz
+        FROM final f JOIN ins i ON i.subject_id = f.id
+        WHERE f.old_grade <> f.grade
+        RETURNING 1
+    ),
+    audited AS (
+        -- The audit row recompute_subject writes for a grade change, set-based (same transaction).
+        INSERT INTO credit_auditentry (at, actor_id, actor_label, action, subject_id, target_type, target_id,
+                                       old, new, reason)
+        SELECT now(), NULL, 'system', 'rating.grade_changed', f.id, 'credit.rating', i.id::text,
+               jsonb_build_object('grade', f.old_grade, 'score', f.old_score::float8),
+               jsonb_build_object('grade', f.grade, 'score', f.score::float8, 'model_version', %(version)s),
+               left('Recomputed (full_run); reasons: '
+                    || coalesce((SELECT string_agg(r->>'code', ', ') FROM jsonb_array_elements(i.reasons) r), ''),
+                    532)
         FROM final f JOIN ins i ON i.subject_id = f.id
         WHERE f.old_grade <> f.grade
         RETURNING 1

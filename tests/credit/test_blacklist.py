@@ -72,6 +72,17 @@ def test_a_shorter_end_is_accepted_a_longer_one_is_a_field_error(regulator, subj
     assert "publication_ends_on" in caught.value.field_errors
 
 
+@pytest.mark.parametrize(("severity", "too_short", "shortest"), [("general", 30, 90), ("serious", 200, 365)])
+def test_an_end_below_the_severity_minimum_is_a_field_error(regulator, subject, severity, too_short, shortest):
+    """PRODUCT.md: a general entry is published 3 months to 1 year, a serious one 1 to 3 years."""
+    today = timezone.localdate()
+    with pytest.raises(errors.InvalidInput) as caught:
+        make_entry(regulator, subject, severity=severity, publication_ends_on=today + dt.timedelta(days=too_short))
+    assert "at least" in caught.value.field_errors["publication_ends_on"][0]
+    entry = make_entry(regulator, subject, severity=severity, publication_ends_on=today + dt.timedelta(days=shortest))
+    assert entry.publication_ends_on - entry.starts_on == dt.timedelta(days=shortest)
+
+
 def test_invalid_fields_are_reported_per_field(regulator, subject):
     with pytest.raises(errors.InvalidInput) as caught:
         services.blacklist_subject(

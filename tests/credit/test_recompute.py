@@ -235,6 +235,24 @@ def test_full_run_in_chunks_is_locked_idempotent_and_reports_progress(regulator,
     assert rating_services.start_full_recompute(chunk_size=1, dispatch=False).status == "running"
 
 
+def test_a_full_run_grade_change_is_audited_and_announced_exactly_once(regulator):
+    """The set-based (PostgreSQL) path must audit a grade change like recompute_subject does."""
+    subject = SubjectFactory()
+    for days in (400, 300, 200):
+        record(regulator, subject, "lease_completed", days_ago=days)
+    RecomputeRequest.objects.all().delete()
+    for _ in range(2):  # the second run changes nothing: no second event or audit row
+        assert rating_services.run_full_recompute_inline(chunk_size=5000).status == "completed"
+    subject.refresh_from_db()
+    assert subject.grade == "B"
+    changes = DomainEvent.objects.filter(subject=subject, type="subject.grade_changed")
+    assert [(c.payload["old_grade"], c.payload["new_grade"]) for c in changes] == [("M", "B")]
+    audit = AuditEntry.objects.get(action="rating.grade_changed", subject_id=subject.pk)
+    assert audit.actor_label == "system" and audit.target_id == str(changes[0].payload["rating_id"])
+    assert audit.old["grade"] == "M" and audit.new == {"grade": "B", "score": float(subject.score), "model_version": 1}
+    assert "full_run" in audit.reason and "lease_completed" in audit.reason
+
+
 def test_a_crashed_run_is_resumed_by_redispatching_undone_chunks(regulator):
     spaced_subjects(2)
     run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)
@@ -247,6 +265,28 @@ def test_a_crashed_run_is_resumed_by_redispatching_undone_chunks(regulator):
         assert rating_services.resume_stalled_runs() == run.total_chunks - 1
     undone = set(RecomputeChunk.objects.filter(run=run, done_at__isnull=True).values_list("id", flat=True))
     assert {call.kwargs["args"][0] for call in send.call_args_list} == undone
+
+
+def test_a_stalled_run_is_resent_once_per_stall_period_then_failed_not_stuck_forever():
+    """A chunk that kills its worker every time (hard time limit, OOM) never reaches the
+    task's retry handler; the sweep must neither re-send it every 30 s forever nor keep
+    the one-run lock forever."""
+    spaced_subjects(1)
+    run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    RecomputeRun.objects.filter(pk=run.pk).update(started_at=hour_ago - timedelta(hours=1))
+    resumed = AuditEntry.objects.filter(action="recompute_run.resumed", target_id=str(run.pk))
+    with mock.patch.object(recompute_chunk_task, "apply_async") as send:
+        for _attempt in range(rating_services.MAX_STALLED_RESUMES):
+            assert rating_services.resume_stalled_runs() == run.total_chunks
+            assert rating_services.resume_stalled_runs() == 0  # the next sweep, 30 s later: nothing re-sent
+            resumed.update(at=hour_ago)  # ... the stall period passes without progress
+        assert send.call_count == rating_services.MAX_STALLED_RESUMES * run.total_chunks
+        assert rating_services.resume_stalled_runs() == 0
+    run.refresh_from_db()
+    assert run.status == "failed" and "no progress" in run.error.lower()
+    assert resumed.count() == rating_services.MAX_STALLED_RESUMES
+    assert rating_services.start_full_recompute(chunk_size=1, dispatch=False).status == "running"
 
 
 def test_a_chunk_that_keeps_failing_fails_the_run_and_releases_the_lock():
@@ -275,6 +315,25 @@ def test_recompute_grades_command_inline_shows_progress(regulator):
     assert "100.0%" in out.getvalue() and "completed" in out.getvalue()
     subject.refresh_from_db()
     assert subject.grade == "B"
+
+
+def test_recompute_grades_inline_resumes_a_run_whose_process_died(regulator):
+    """A run left `running` by a crashed process (no broker, e.g. the SQLite demo) must not
+    block `--inline` forever: it joins the run and finishes its undone chunks."""
+    subjects = spaced_subjects(2)
+    for days in (400, 300, 200):
+        record(regulator, subjects[1], "lease_completed", days_ago=days)
+    RecomputeRequest.objects.all().delete()
+    run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)
+    first = RecomputeChunk.objects.filter(run=run).order_by("id").first()
+    rating_services.process_recompute_chunk(chunk_id=first.pk)  # then the process died
+    out = StringIO()
+    call_command("recompute_grades", "--inline", "--chunk-size", "1", stdout=out)
+    run.refresh_from_db()
+    assert run.status == "completed" and run.done_chunks == run.total_chunks
+    assert RecomputeRun.objects.count() == 1 and f"run {run.pk}" in out.getvalue()
+    subjects[1].refresh_from_db()
+    assert subjects[1].grade == "B"
 
 
 def test_recompute_grades_command_starts_a_run_on_the_workers(django_capture_on_commit_callbacks):

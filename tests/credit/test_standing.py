@@ -1,5 +1,7 @@
 """Enforcement: may_subject answers with a decision and its reasons."""
 
+from datetime import timedelta
+
 import pytest
 
 from credit import errors
@@ -32,6 +34,20 @@ def test_an_active_entry_forbids_every_action_and_names_the_decision(regulator, 
     assert reason["publication_ends_on"] == entry.publication_ends_on.isoformat()
     assert "Counterfeit goods" in reason["message"] and "SH-CUSTOMS-77" in reason["message"]
     assert entry.publication_ends_on.isoformat() in reason["message"]
+
+
+def test_an_entry_no_longer_forbids_on_its_end_date_before_the_expiry_task_runs(regulator):
+    """The period is half-open [starts_on, publication_ends_on): enforcement agrees with the
+    public blacklist on the end date, without waiting for the hourly expiry task."""
+    subject = SubjectFactory()
+    entry = make_entry(regulator, subject, severity="minor")
+    entry.__class__.objects.filter(pk=entry.pk).update(
+        starts_on=entry.starts_on - timedelta(days=90), publication_ends_on=entry.starts_on
+    )  # its period ends today; the expiry task has not run yet, so it is still `active`
+    entry.refresh_from_db()
+    assert entry.status == "active"
+    decision = may_subject(subject_id=subject.pk, action="lease")
+    assert decision.allowed and [r["code"] for r in decision.reasons] == ["good_standing"]
 
 
 def test_every_active_entry_is_a_reason_and_lifting_restores_standing(regulator):
