@@ -7,6 +7,7 @@ from django.http import Http404, JsonResponse
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser as BaseJSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
@@ -134,6 +135,16 @@ def problem_response(status_code: int, *, code: str, detail: str) -> JsonRespons
     return JsonResponse(
         problem(status_code, code=code, detail=detail), status=status_code, content_type=PROBLEM_CONTENT_TYPE
     )
+
+
+class JSONParser(BaseJSONParser):
+    """JSON bodies nested deeper than Python's recursion limit are a 400, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the document is nested too deeply.") from None
 
 
 class Pagination(PageNumberPagination):

@@ -265,7 +265,10 @@ ENTRY_FILTERS = [
 
 def _int_or_none(value):
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
+        if number is not None and not 0 < number < 2**63:  # beyond any id; overflows SQLite
+            raise ValueError
+        return number
     except ValueError:
         raise errors.InvalidInput(
             "subject_id must be a number.", field_errors={"subject_id": ["Enter a number."]}

@@ -5,8 +5,6 @@ serializers list their fields explicitly so nothing private (evidence references
 e-mails, appeal texts) can leak.
 """
 
-import csv
-
 import django_filters
 from django import forms
 from django.conf import settings
@@ -30,6 +28,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from config import csv_export
 from config.api import FailOpenThrottleMixin, Pagination
 from credit.countries import country_choices
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, BlacklistEntry, Severity, Subject
@@ -149,6 +148,9 @@ class PublicBlacklistFilter(django_filters.FilterSet):
 # --- Pagination ----------------------------------------------------------------------------
 
 
+MAX_PAGE_NUMBER = 1_000_000
+
+
 class OneQueryPaginator(Paginator):
     """Fetches a page and the total in one query (`count(*) OVER ()`), instead of running
     the search twice (count, then page). Falls back to Django's way for an empty page."""
@@ -158,7 +160,9 @@ class OneQueryPaginator(Paginator):
             number = int(number)
         except (TypeError, ValueError):
             return super().page(number)
-        if number < 1 or not hasattr(self.object_list, "annotate"):
+        # A page beyond any real result set (e.g. ?page=10**22) would overflow the
+        # database's OFFSET; Django's own path answers it from the count instead.
+        if number < 1 or number > MAX_PAGE_NUMBER or not hasattr(self.object_list, "annotate"):
             return super().page(number)
         bottom = (number - 1) * self.per_page
         rows = list(self.object_list.annotate(_total=Window(Count("pk")))[bottom : bottom + self.per_page])
@@ -418,7 +422,7 @@ class _Echo:
 
 
 def blacklist_csv_response(entries) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    writer = csv_export.writer(_Echo())
 
     def rows():
         yield writer.writerow([name for name, _ in BLACKLIST_CSV_COLUMNS])

@@ -1,11 +1,13 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from config.api import JSONParser
 from credit.roles import is_regulator
 from credit.selectors.accounts import active_memberships
 
@@ -66,7 +68,7 @@ class TokenView(ObtainAuthToken):
     """Exchange a user name and password for an API token (header `Authorization: Token <key>`)."""
 
     authentication_classes = []
-    parser_classes = ObtainAuthToken.parser_classes
+    parser_classes = (FormParser, MultiPartParser, JSONParser)
     # ObtainAuthToken turns throttling off; password guessing must be throttled like the rest.
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
 

@@ -5,7 +5,6 @@ Only regulators get in: anonymous visitors are sent to sign in, everyone else ge
 Every write goes through a service; a service's error is shown beside the field it names.
 """
 
-import csv
 from functools import wraps
 
 from django import forms
@@ -18,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from config import csv_export
 from credit import errors
 from credit.countries import country_choices
 from credit.models import AuditEntry, BlacklistEntry, CreditEvent, EventKind, RecomputeRun, Severity
@@ -194,7 +194,7 @@ def entry_list(request):
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="blacklist-{timezone.localdate().isoformat()}.csv"'
-        writer = csv.writer(response)
+        writer = csv_export.writer(response)
         writer.writerow(CSV_COLUMNS)
         for e in entries.iterator(chunk_size=500):
             writer.writerow(

@@ -4,7 +4,6 @@ KYB verification, suspension and reinstatement with a reason (audited).
 
 Only regulators get in: anonymous visitors are sent to sign in, everyone else gets 404."""
 
-import csv
 import json
 from functools import wraps
 
@@ -16,6 +15,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config import csv_export
 from credit import errors
 from credit.models import AuditEntry
 from credit.roles import is_regulator
@@ -73,7 +73,7 @@ def institution_list(request):
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="payment-institutions.csv"'
-        writer = csv.writer(response)
+        writer = csv_export.writer(response)
         writer.writerow(["id", "legal_name", "country", "status", "reason", "latest_run", "latest_run_at"])
         for p in qs:
             writer.writerow(

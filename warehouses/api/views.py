@@ -45,6 +45,9 @@ def acting_subject(user, given: int | None, field: str) -> int:
     )
 
 
+MAX_PAGE_NUMBER = 1_000_000
+
+
 class SearchPagination(BasePagination):
     """Page numbers without a total: counting every available listing would cost more
     than finding the page. `next` is null on the last page."""
@@ -63,7 +66,8 @@ class SearchPagination(BasePagination):
             raise ValidationError({"page": ["Pages and page sizes start at 1."]})
         self.size = min(size, self.max_page_size)
         offset = (self.page - 1) * self.size
-        rows = list(queryset[offset : offset + self.size + 1])
+        # Past any real result set; a huge OFFSET would overflow the database's integer.
+        rows = list(queryset[offset : offset + self.size + 1]) if self.page <= MAX_PAGE_NUMBER else []
         self.has_next = len(rows) > self.size
         return rows[: self.size]
 

@@ -2,7 +2,6 @@
 manage warehouses and listings, answer requests before their deadline, confirm check-in
 and read each listing's availability calendar."""
 
-import csv
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from config import csv_export
 from credit import errors
 from credit.selectors.accounts import active_memberships
 from credit.web.views.accounts import add_domain_error
@@ -45,7 +45,7 @@ def search(request):
         search_params = selectors.ListingSearch(**data)
         # No total count: counting every available listing would cost more than the page.
         try:
-            number = max(1, int(request.GET.get("page", 1)))
+            number = min(max(1, int(request.GET.get("page", 1))), 1_000_000)  # no OFFSET overflow
         except ValueError:
             number = 1
         rows = list(selectors.search_listings(search=search_params)[(number - 1) * 20 : number * 20 + 1])
@@ -142,7 +142,7 @@ def my_leases(request):
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="leases.csv"'
-        writer = csv.writer(response)
+        writer = csv_export.writer(response)
         writer.writerow(
             [
                 "id",
