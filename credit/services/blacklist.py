@@ -498,37 +498,55 @@ def file_appeal(*, actor, entry_id: int, challenge: str, grounds: str) -> Appeal
     return appeal
 
 
-def reply_to_appeal(*, actor, appeal_id: int, reply: str) -> Appeal:
-    """The regulator's reply. The decision is then due within the configured working days
-    of the reply. Replying to an appeal already replied to changes nothing."""
-    _require_regulator(actor)
+def _reply_text(reply) -> str:
     field_errors: dict[str, list[str]] = {}
     reply = _required_text(reply, "reply", field_errors, max_length=8000)
     if field_errors:
         raise errors.InvalidInput("Write the reply.", code="reply_required", field_errors=field_errors)
+    return reply
+
+
+def _acknowledge(*, actor, item, reply: str, snapshot, decision_working_days: int, action: str):
+    """Appeals and repair applications are answered the same way: record the reply, start
+    the decision deadline, audit. The caller holds the row lock."""
+    old = snapshot(item)
+    now = timezone.now()
+    item.status = "acknowledged"
+    item.replied_at = now
+    item.reply = reply
+    item.decision_due_on = add_working_days(timezone.localdate(now), decision_working_days)
+    item.save(update_fields=["status", "replied_at", "reply", "decision_due_on"])
+    record_audit(
+        actor=actor,
+        action=action,
+        target=item,
+        subject_id=item.entry.subject_id,
+        old=old,
+        new=snapshot(item),
+        reason=reply,
+    )
+    return item
+
+
+def reply_to_appeal(*, actor, appeal_id: int, reply: str) -> Appeal:
+    """The regulator's reply. The decision is then due within the configured working days
+    of the reply. Replying to an appeal already replied to changes nothing."""
+    _require_regulator(actor)
+    reply = _reply_text(reply)
     with transaction.atomic():
         appeal = _lock_appeal(appeal_id)
         if appeal.status == Appeal.Status.ACKNOWLEDGED:
             return appeal
         if appeal.status != Appeal.Status.FILED:
             raise errors.Conflict("This appeal has already been decided.", code="appeal_decided")
-        old = _appeal_snapshot(appeal)
-        now = timezone.now()
-        appeal.status = Appeal.Status.ACKNOWLEDGED
-        appeal.replied_at = now
-        appeal.reply = reply
-        appeal.decision_due_on = add_working_days(timezone.localdate(now), appeal_decision_working_days())
-        appeal.save(update_fields=["status", "replied_at", "reply", "decision_due_on"])
-        record_audit(
+        return _acknowledge(
             actor=actor,
+            item=appeal,
+            reply=reply,
+            snapshot=_appeal_snapshot,
+            decision_working_days=appeal_decision_working_days(),
             action="appeal.replied",
-            target=appeal,
-            subject_id=appeal.entry.subject_id,
-            old=old,
-            new=_appeal_snapshot(appeal),
-            reason=reply,
         )
-    return appeal
 
 
 def decide_appeal(
@@ -716,33 +734,21 @@ def apply_for_repair(*, actor, entry_id: int, correction_evidence: str, commitme
 
 def reply_to_repair(*, actor, repair_id: int, reply: str) -> RepairApplication:
     _require_regulator(actor)
-    field_errors: dict[str, list[str]] = {}
-    reply = _required_text(reply, "reply", field_errors, max_length=8000)
-    if field_errors:
-        raise errors.InvalidInput("Write the reply.", code="reply_required", field_errors=field_errors)
+    reply = _reply_text(reply)
     with transaction.atomic():
         repair = _lock_repair(repair_id)
         if repair.status == RepairApplication.Status.ACKNOWLEDGED:
             return repair
         if repair.status != RepairApplication.Status.FILED:
             raise errors.Conflict("This repair application has already been decided.", code="repair_decided")
-        old = _repair_snapshot(repair)
-        now = timezone.now()
-        repair.status = RepairApplication.Status.ACKNOWLEDGED
-        repair.replied_at = now
-        repair.reply = reply
-        repair.decision_due_on = add_working_days(timezone.localdate(now), repair_decision_working_days())
-        repair.save(update_fields=["status", "replied_at", "reply", "decision_due_on"])
-        record_audit(
+        return _acknowledge(
             actor=actor,
+            item=repair,
+            reply=reply,
+            snapshot=_repair_snapshot,
+            decision_working_days=repair_decision_working_days(),
             action="repair.replied",
-            target=repair,
-            subject_id=repair.entry.subject_id,
-            old=old,
-            new=_repair_snapshot(repair),
-            reason=reply,
         )
-    return repair
 
 
 def decide_repair(*, actor, repair_id: int, approve: bool, reasons: str) -> RepairApplication:
