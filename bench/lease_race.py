@@ -104,6 +104,10 @@ def post_until_answered(http, url, body, token, latencies, lock):
     return 0, "gave_up", busy
 
 
+def load_average() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
 def deadlocks() -> int:
     from django.db import connection
 
@@ -123,6 +127,9 @@ def main() -> None:
 
     ensure_database()
     django.setup()
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no log line per request in the client
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
@@ -169,7 +176,8 @@ def main() -> None:
     tenants = [make_member(f"bench-m{n}-{run}", grade="B") for n in range(min(args.clients, 200))]
 
     port = free_port()
-    env = {**os.environ, "GUNICORN_ACCESSLOG": "", "DJANGO_LOG_LEVEL": "ERROR"}
+    # Persistent database connections, as in production (config/settings/production.py).
+    env = {**os.environ, "GUNICORN_ACCESSLOG": "", "DJANGO_LOG_LEVEL": "ERROR", "DJANGO_CONN_MAX_AGE": "60"}
     server = subprocess.Popen(  # noqa: S603
         [
             str(ROOT / ".venv/bin/gunicorn"),
@@ -222,6 +230,7 @@ def main() -> None:
                 barrier.wait()
                 return post_until_answered(http, url, body, tenants[n % len(tenants)].token, latencies, lock)
 
+        print(f"race starts ({load_average()})", flush=True)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(racer, range(args.clients)))
@@ -275,6 +284,7 @@ def main() -> None:
                     b = {"listing": listing_ids[i], "units": 2, "start": str(d), "end": str(d + timedelta(days=7))}
                     done.append(post_until_answered(http, url, b, tenants[i % len(tenants)].token, latencies, lock))
 
+        print(f"throughput run starts ({load_average()})", flush=True)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.throughput_clients) as pool:
             outcomes = [o for batch in pool.map(worker, range(args.throughput_clients)) for o in batch]
@@ -283,7 +293,7 @@ def main() -> None:
         print(
             f"lease throughput (HTTP, {args.throughput_clients} clients, distinct listings): {ok}/{n} created in "
             f"{elapsed:.2f} s = {ok / elapsed:.0f} leases/s; latency ms p50 {pct(latencies, 50):.0f} "
-            f"p95 {pct(latencies, 95):.0f}"
+            f"p95 {pct(latencies, 95):.0f} ({load_average()} at the end)"
         )
     finally:
         server.terminate()
@@ -318,6 +328,7 @@ def main() -> None:
             conn.close()
 
     threads = 8
+    print(f"service-only run starts ({load_average()})", flush=True)
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         ok = sum(pool.map(service_worker, range(threads)))

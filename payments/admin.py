@@ -140,3 +140,55 @@ class ProviderAPIKeyAdmin(ReadOnlyAdmin):
     list_display = ("prefix", "name", "institution", "scopes", "created", "expiry_date", "revoked", "last_used_at")
     list_filter = ("revoked",)
     exclude = ("hashed_key", "id")
+
+
+# --- Escrow ledger and disputes (read-only: money moves only through payments.escrow) -------
+
+from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount, LedgerEntry  # noqa: E402
+
+
+class LedgerEntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ["account", "amount"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EscrowTransaction)
+class EscrowTransactionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "reference", "kind", "institution", "actor_label", "memo", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["reference"]
+    list_select_related = ["institution__subject"]
+    inlines = [LedgerEntryInline]
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "subject", "reference", "currency", "created_at"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["reference", "subject__legal_name"]
+    list_select_related = ["subject"]
+
+
+@admin.register(Escrow)
+class EscrowAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "payer", "payee", "amount_due", "currency", "country", "frozen", "created_at"]
+    list_filter = ["frozen", "currency"]
+    search_fields = ["reference"]
+    list_select_related = ["payer", "payee"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Disputes are decided on the staff page (/warehouses/disputes/), which records the
+    credit outcome; here they are only read."""
+
+    list_display = ["id", "reference", "opener", "respondent", "status", "resolution", "created_at"]
+    list_filter = ["status", "resolution"]
+    search_fields = ["reference"]
+    list_select_related = ["opener", "respondent"]

@@ -28,6 +28,7 @@ def seed(*, password: str) -> list[str]:
             scopes=list(ProviderAPIKey.Scope.values),
         )
     lines = _seed_institutions(password=password)
+    _seed_escrow_routes()
     return [f"  API key      Authorization: Api-Key {DEMO_KEY}", *lines]
 
 
@@ -129,3 +130,37 @@ def _seed_institutions(*, password: str) -> list[str]:
         "  lioncity     acts for Lion City Payments Pte. Ltd. (SG), a payment institution under review",
         "  Payment institutions: /institution/ (members), /regulator/institutions/ (regulators)",
     ]
+
+
+ESCROW_LICENCE = "DNB-PI-2024-0211"
+
+
+def _seed_escrow_routes() -> None:
+    """Escrow payments for the European demo warehouses: the CN institution's Dutch-licensed
+    EU branch serves EUR in NL, DE and PL (corridors enabled by a compliance run). Done
+    once: skipped when that licence exists."""
+    from django.contrib.auth import get_user_model
+
+    from payments import services
+    from payments.models import InstitutionProfile, Licence
+
+    owner = get_user_model().objects.get(username="institution")
+    cn = Subject.objects.get(country="CN", registration_number="91110000MA0PAYX3C")
+    done = Licence.objects.filter(number=ESCROW_LICENCE).exists()
+    if done or not InstitutionProfile.objects.filter(pk=cn.pk).exists():
+        return
+    today = timezone.localdate()
+    services.save_licence(
+        actor=owner,
+        institution_id=cn.pk,
+        number=ESCROW_LICENCE,
+        issuing_authority="De Nederlandsche Bank",
+        business_types=["payment services (EU branch)", "cross-border e-commerce payments"],
+        currencies=["EUR"],
+        countries=["NL", "DE", "PL"],
+        valid_from=today - timedelta(days=500),
+        valid_to=today + timedelta(days=4 * 365),
+    )
+    for country in ("NL", "DE", "PL"):
+        services.add_corridor(actor=owner, institution_id=cn.pk, currency="EUR", country=country)
+    services.run_compliance_check(institution_id=cn.pk, trigger="regulator")

@@ -66,3 +66,51 @@ class EndpointNotFound(NotFound):
 class InstitutionNotSuspended(Conflict):
     code = "institution_not_suspended"
     default_message = "This institution is not suspended by a regulator."
+
+
+# --- Escrow and disputes ------------------------------------------------------------------
+
+
+class PaymentRouteRefused(Conflict):
+    """The chosen institution cannot take this payment; `reasons` lists {code, message}."""
+
+    code = "payment_route_refused"
+    default_message = "This payment institution cannot take this payment."
+
+    def __init__(self, message=None, *, reasons=None, code=None):
+        self.reasons = reasons or []
+        super().__init__(
+            message or "; ".join(r["message"] for r in self.reasons) or None,
+            code=code,
+            field_errors={"institution": [r["message"] for r in self.reasons]} if self.reasons else None,
+        )
+
+
+class EscrowNotFound(NotFound):
+    code = "escrow_not_found"
+    default_message = "Nothing has been paid into escrow for this."
+
+
+class EscrowFrozen(Conflict):
+    code = "escrow_frozen"
+    default_message = "The escrow is frozen by an open dispute; nothing moves until it is resolved."
+
+
+class InsufficientEscrow(Conflict):
+    code = "insufficient_escrow"
+    default_message = "The escrow does not hold that much."
+
+
+class DisputeNotFound(NotFound):
+    code = "dispute_not_found"
+    default_message = "No such dispute."
+
+
+class DisputeAlreadyOpen(Conflict):
+    code = "dispute_already_open"
+    default_message = "A dispute about this is already open."
+
+
+class StaffOnly(NotAllowed):
+    code = "staff_only"
+    default_message = "Only platform staff may do this."

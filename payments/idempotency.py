@@ -1,22 +1,31 @@
-"""`Idempotency-Key` for POSTs that move money, report outcomes or create leases.
+"""`Idempotency-Key` for POSTs that move money, report outcomes or create leases: the one
+mechanism of the project (payment reports here, lease requests in warehouses.api).
 
 Reusable by any app: `run_idempotently(owner=..., key=..., fingerprint=..., handler=...)`
-where `handler()` returns `(status_code, body)`.
+where `handler()` returns `(status_code, body)`. `owner_for(api_key=...)` or
+`owner_for(user=...)` scopes keys per API key or per signed-in user (session or token).
 
 - The first request under a key inserts an `in_flight` row and commits it at once, so a
   concurrent duplicate finds it (waiting on the unique index if needed) and answers 409.
 - When the handler finishes, its status and body are stored (`done`) and any later request
   with the same key and the same fingerprint (method + path + body) replays them.
 - The same key with a different fingerprint answers 422.
-- A handler that raises a domain error stores that error response too (replayed as-is);
+- The handler's work and its stored response commit in one transaction: a crash between
+  them cannot leave work done under a key a retry could reuse.
+- A handler that raises a domain error stores that error response too (replayed as-is),
+  unless `store_errors=False`: then the key is freed and a retry runs again (leases);
   an unexpected exception removes the row, so the client can retry with the same key.
 - An `in_flight` row older than IN_FLIGHT_TIMEOUT (a crashed request) may be taken over.
+- Keys are kept IDEMPOTENCY_KEY_RETENTION_HOURS (default 24 h), then purged by beat
+  (`payments.purge_idempotency_keys`): a retry that late is a new request.
 """
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -35,10 +44,35 @@ def fingerprint(*, method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+def fingerprint_data(*, method: str, path: str, data) -> str:
+    """Fingerprint of parsed JSON data: the same payload with other spacing or key order
+    counts as the same request."""
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return fingerprint(method=method, path=path, body=body)
+
+
 def owner_for(*, api_key=None, user=None) -> str:
+    """'key:<prefix>' for an API key, else 'user:<id>' for a signed-in user (session or token)."""
     if api_key is not None:
         return f"key:{api_key.prefix}"
+    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+        raise ValueError("An Idempotency-Key belongs to an API key or a signed-in user.")
     return f"user:{user.pk}"
+
+
+def retention() -> timedelta:
+    return timedelta(hours=settings.ENTREPOT["PAYMENTS"].get("IDEMPOTENCY_KEY_RETENTION_HOURS", 24))
+
+
+def purge_expired_keys(*, now=None, batch_size: int = 5000) -> int:
+    """Delete keys created more than the retention ago (in batches); returns how many."""
+    cutoff = (now or timezone.now()) - retention()
+    total = 0
+    while True:
+        ids = list(IdempotencyKey.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
+        total += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]
 
 
 def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dict]:
@@ -62,10 +96,17 @@ def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dic
 
 
 def run_idempotently(
-    *, owner: str, key: str, fingerprint: str, handler: Callable[[], tuple[int, dict]], error_response
+    *,
+    owner: str,
+    key: str,
+    fingerprint: str,
+    handler: Callable[[], tuple[int, dict]],
+    error_response=None,
+    store_errors: bool = True,
 ) -> tuple[int, dict, bool]:
     """Returns (status, body, replayed). `error_response(exc) -> (status, body)` renders a
-    domain error raised by the handler, so that it is stored and replayed like success."""
+    domain error raised by the handler, so that it is stored and replayed like success;
+    with `store_errors=False` (or no error_response) the error frees the key and propagates."""
     key = (key or "").strip()
     if not key:
         raise errors.IdempotencyKeyRequired()
@@ -77,16 +118,27 @@ def run_idempotently(
     if isinstance(claimed, tuple):
         return claimed[0], claimed[1], True
     try:
-        status, body = handler()
-    except Busy:
-        IdempotencyKey.objects.filter(pk=claimed.pk, status=IdempotencyKey.Status.IN_FLIGHT).delete()
-        raise
+        with transaction.atomic():
+            status, body = handler()
+            _complete(claimed.pk, status, body)
+        return status, body, False
     except DomainError as exc:
+        if isinstance(exc, Busy) or not store_errors or error_response is None:
+            _release(claimed.pk)
+            raise
         status, body = error_response(exc)
     except BaseException:
-        IdempotencyKey.objects.filter(pk=claimed.pk, status=IdempotencyKey.Status.IN_FLIGHT).delete()
+        _release(claimed.pk)
         raise
-    IdempotencyKey.objects.filter(pk=claimed.pk).update(
+    _complete(claimed.pk, status, body)
+    return status, body, False
+
+
+def _complete(pk: int, status: int, body) -> None:
+    IdempotencyKey.objects.filter(pk=pk).update(
         status=IdempotencyKey.Status.DONE, response_status=status, response_body=body, completed_at=timezone.now()
     )
-    return status, body, False
+
+
+def _release(pk: int) -> None:
+    IdempotencyKey.objects.filter(pk=pk, status=IdempotencyKey.Status.IN_FLIGHT).delete()

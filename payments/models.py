@@ -16,6 +16,7 @@ class ProviderAPIKey(AbstractAPIKey):
         REPORT = "report", "Report payment outcomes"
         RESERVES = "reserves", "File reserve reports"
         WEBHOOKS = "webhooks", "Manage watchlist and webhooks"
+        FILINGS = "filings", "Withdraw licences and corridors"
 
     institution = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, related_name="api_keys")
     scopes = models.JSONField(default=list)
@@ -95,6 +96,10 @@ class Licence(models.Model):
     valid_from = models.DateField()
     valid_to = models.DateField(help_text="Exclusive: the first day the licence no longer holds")
     renewal_filed_on = models.DateField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text="Withdrawn by the institution: kept for history, no longer relied on"
+    )
+    withdrawn_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -123,6 +128,10 @@ class Corridor(models.Model):
     partner_bank = models.CharField(max_length=200, blank=True, help_text="Partner bank (CNY)")
     enabled = models.BooleanField(default=False)
     disabled_reason = models.TextField(blank=True)
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text="Switched off by the institution; compliance runs leave it off"
+    )
+    withdrawn_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -146,6 +155,10 @@ class ReserveAccount(models.Model):
     bank_kind = models.CharField(max_length=15, choices=BankKind.choices, default=BankKind.QUALIFIED_BANK)
     account_reference = models.CharField(max_length=80)
     currency = models.CharField(**CURRENCY_FIELD)
+    closed_on = models.DateField(
+        null=True, blank=True, help_text="Closed on this day: reports dated after it cannot use it"
+    )
+    closed_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -232,6 +245,7 @@ class ComplianceRun(models.Model):
         DAILY = "daily", "Daily check"
         LICENCE_CHANGED = "licence_changed", "Licence changed"
         CORRIDOR_CHANGED = "corridor_changed", "Corridor changed"
+        RESERVE_ACCOUNT_CHANGED = "reserve_account", "Reserve account changed"
         PROFILE_CHANGED = "profile_changed", "Capital or KYB changed"
         RESERVE_REPORT = "reserve_report", "New reserve report"
         GRADE_CHANGED = "grade_changed", "Grade changed"
@@ -312,6 +326,7 @@ class APICallRecord(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["institution", "-at"], name="apicallrecord_institution_at")]
 
 
 class IdempotencyKey(models.Model):
@@ -333,6 +348,7 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_unique_owner_key")]
+        indexes = [models.Index(fields=["created_at"], name="idempotencykey_created_at")]
 
 
 class PaymentReport(models.Model):
@@ -392,6 +408,11 @@ class WebhookEndpoint(models.Model):
     institution = models.ForeignKey(InstitutionProfile, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=100, help_text="whsec_<base64>; signs every delivery")
+    previous_secret = models.CharField(
+        max_length=100, blank=True, help_text="The secret before the last rotation; also signs until it expires"
+    )
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
     event_types = models.JSONField(default=list)
     description = models.CharField(max_length=200, blank=True)
     enabled = models.BooleanField(default=True)
@@ -453,4 +474,172 @@ class EventCursor(models.Model):
 
     name = models.CharField(max_length=40, primary_key=True)
     last_id = models.BigIntegerField(default=0)
+    gaps = models.JSONField(
+        default=dict,
+        help_text="Ids at or below last_id not seen yet (a transaction may still commit them): id -> first seen",
+    )
     updated_at = models.DateTimeField(auto_now=True)
+
+
+# --- Escrow: a double-entry ledger (append-only) and disputes ----------------------------
+
+
+class LedgerAccount(models.Model):
+    """One account of the escrow ledger, in one currency. A balance is the sum of the
+    account's entries (there is no stored balance): tenant accounts go negative as tenants
+    pay in, escrow accounts (one per reference) never go below zero."""
+
+    class Kind(models.TextChoices):
+        TENANT = "tenant", "Tenant (payer)"
+        ESCROW = "escrow", "Escrow"
+        OPERATOR = "operator", "Operator (payee)"
+        PLATFORM_FEE = "platform_fee", "Platform fee"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    subject = models.ForeignKey("credit.Subject", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reference = models.CharField(max_length=80, blank=True, help_text="Escrow accounts: what they guard, e.g. lease:12")
+    currency = models.CharField(**CURRENCY_FIELD)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject", "currency"],
+                condition=Q(kind__in=["tenant", "operator"]),
+                name="ledgeraccount_unique_party",
+            ),
+            models.UniqueConstraint(
+                fields=["reference", "currency"], condition=Q(kind="escrow"), name="ledgeraccount_unique_escrow"
+            ),
+            models.UniqueConstraint(
+                fields=["currency"], condition=Q(kind="platform_fee"), name="ledgeraccount_unique_fee"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["tenant", "operator"], subject__isnull=False, reference="")
+                    | Q(kind="escrow", subject__isnull=True) & ~Q(reference="")
+                    | Q(kind="platform_fee", subject__isnull=True, reference="")
+                ),
+                name="ledgeraccount_kind_keys",
+            ),
+        ]
+
+    def __str__(self):
+        key = self.reference or (f"subject {self.subject_id}" if self.subject_id else "platform")
+        return f"{self.get_kind_display()} {key} ({self.currency})"
+
+
+class Escrow(models.Model):
+    """What an escrow guards (an opaque reference such as `lease:12`), who pays in and who
+    is paid out, and whether it is frozen by a dispute. The money itself is in the ledger."""
+
+    reference = models.CharField(max_length=80, unique=True)
+    account = models.OneToOneField(LedgerAccount, on_delete=models.PROTECT, related_name="escrow")
+    currency = models.CharField(**CURRENCY_FIELD)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 of the goods' location")
+    payer = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, related_name="+")
+    payee = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, related_name="+")
+    amount_due = models.DecimalField(**MONEY_FIELD, help_text="The price the payer pays in")
+    frozen = models.BooleanField(default=False)
+    frozen_reason = models.TextField(blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_due__gt=0), name="escrow_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"Escrow {self.reference} ({self.currency})"
+
+
+class EscrowTransaction(models.Model):
+    """A journal transaction: its entries sum to zero per currency (checked by the database
+    at commit on PostgreSQL). Append-only."""
+
+    class Kind(models.TextChoices):
+        HOLD = "hold", "Payment into escrow"
+        RELEASE = "release", "Release to the operator"
+        REFUND = "refund", "Refund to the tenant"
+        FEE = "fee", "Platform fee"
+        TRANSFER = "transfer", "Transfer to another escrow"
+
+    reference = models.CharField(max_length=80, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    institution = models.ForeignKey(
+        InstitutionProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="escrow_transactions"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    memo = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.reference}"
+
+
+class LedgerEntry(models.Model):
+    """A signed amount on one account: positive adds to the account's balance. Append-only."""
+
+    transaction = models.ForeignKey(EscrowTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount = models.DecimalField(**MONEY_FIELD)
+
+    class Meta:
+        ordering = ["transaction_id", "id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="ledgerentry_amount_nonzero")]
+
+
+class Dispute(models.Model):
+    """A party contests what happens to an escrow. While open, the escrow is frozen.
+    Platform staff decide it: all remaining money to the payer, to the payee, or a split."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    class Resolution(models.TextChoices):
+        PAYER = "payer", "In favour of the tenant (refund)"
+        PAYEE = "payee", "In favour of the operator (release)"
+        SPLIT = "split", "Split"
+
+    escrow = models.ForeignKey(Escrow, on_delete=models.PROTECT, related_name="disputes")
+    reference = models.CharField(max_length=80, db_index=True)
+    opener = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, related_name="+")
+    respondent = models.ForeignKey("credit.Subject", on_delete=models.PROTECT, related_name="+")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(max_length=4000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution = models.CharField(max_length=5, choices=Resolution.choices, blank=True)
+    payee_amount = models.DecimalField(**MONEY_FIELD, null=True, blank=True, help_text="Released to the payee")
+    payer_amount = models.DecimalField(**MONEY_FIELD, null=True, blank=True, help_text="Refunded to the payer")
+    decision_reason = models.TextField(blank=True, help_text="Shown to both parties")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["escrow"], condition=Q(status="open"), name="dispute_one_open"),
+            models.CheckConstraint(
+                condition=Q(status="open", resolution="") | Q(status="resolved") & ~Q(resolution=""),
+                name="dispute_resolution_when_resolved",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Dispute {self.pk} on {self.reference} ({self.status})"

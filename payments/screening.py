@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 from credit.models import ScoringModel, Subject
 from credit.selectors.accounts import normalize_registration_number
 from payments.compliance import grade_at_least
-from payments.models import InstitutionProfile, ScreeningDecision
+from payments.models import APICallRecord, InstitutionProfile, ScreeningDecision
 
 ALLOW, REVIEW, DENY = "allow", "review", "deny"
 SUBJECT_FIELDS = ("id", "country", "registration_number", "legal_name", "grade", "score", "rated_at", "is_blacklisted")
@@ -130,9 +130,27 @@ def _active_model_version() -> str:
     return _model_cache["version"]
 
 
-def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tuple[uuid.UUID, list["Decision"]]:
+def screen(
+    *, api_key, institution: InstitutionProfile, items: list[dict], call_record: dict | None = None
+) -> tuple[uuid.UUID, list["Decision"]]:
     """Decide every item (dicts with registration_number + country, or name [+ country],
-    and an optional reference) and store the decisions in one insert."""
+    and an optional reference) and store the decisions in one insert. `call_record`
+    (APICallRecord fields) is stored in the same statement / transaction: the API call
+    and its decisions are committed together."""
+    batch_id, decisions = decide(api_key=api_key, institution=institution, items=items)
+    store(decisions, call_record=call_record)
+    return batch_id, decisions
+
+
+def summarize(decisions: list["Decision"]) -> dict:
+    summary = {ALLOW: 0, REVIEW: 0, DENY: 0}
+    for decision in decisions:
+        summary[decision.decision] += 1
+    return summary
+
+
+def decide(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tuple[uuid.UUID, list["Decision"]]:
+    """The decisions for `items`, not stored yet (see `store`)."""
     parsed = [
         Item(
             position=i,
@@ -150,11 +168,8 @@ def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
 
     # One query for the whole batch (registration_number is indexed); the country is
     # matched here, since the same number may exist in several countries.
-    by_registration: dict[tuple[str, str], Subject] = {}
     numbers = {item.registration_number for item in parsed if item.registration_number}
-    if numbers:
-        for subject in Subject.objects.filter(registration_number__in=numbers).only(*SUBJECT_FIELDS):
-            by_registration[(subject.country, subject.registration_number)] = subject
+    by_registration = _subjects_by_registration(numbers) if numbers else {}
 
     batch_id = uuid.uuid4()
     now = timezone.now()
@@ -218,8 +233,27 @@ def screen(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
                 threshold_grade=threshold,
             )
         )
-    _store(decisions)
     return batch_id, decisions
+
+
+def _subjects_by_registration(numbers: set[str]) -> dict[tuple[str, str], Subject]:
+    """(country, registration number) -> Subject (SUBJECT_FIELDS only), in one query. Plain
+    SQL: for one screening, building the ORM query cost more than running it."""
+    # In the model's field order, which Model.from_db expects for a subset of fields.
+    fields = [f for f in Subject._meta.concrete_fields if f.name in SUBJECT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(f.column for f in fields)} FROM {Subject._meta.db_table} "
+            "WHERE registration_number = ANY(%s)",
+            [list(numbers)],
+        )
+        rows = cursor.fetchall()
+    attnames = [f.attname for f in fields]
+    found = {}
+    for row in rows:
+        subject = Subject.from_db(connection.alias, attnames, row)
+        found[(subject.country, subject.registration_number)] = subject
+    return found
 
 
 COPY_COLUMNS = [
@@ -266,44 +300,70 @@ class Decision:
         return self.id
 
 
-def _store(decisions: list[Decision]) -> None:
-    """A plain INSERT for a few rows (one autocommit statement for one row); COPY (several
-    times faster) for a batch on PostgreSQL. COPY gives no ids back, so a batch's ids are
-    read afterwards by (batch_id, position)."""
-    if len(decisions) < 20 or connection.vendor != "postgresql":
-        rows = [ScreeningDecision(**{c: getattr(d, c) for c in COPY_COLUMNS}) for d in decisions]
-        if len(rows) == 1:
-            rows[0].save(force_insert=True)
-        else:
-            ScreeningDecision.objects.bulk_create(rows, batch_size=1000)
-        for d, row in zip(decisions, rows, strict=True):
-            d.id = row.pk
-        return
-    table = ScreeningDecision._meta.db_table
+CALL_RECORD_COLUMNS = ["at", "api_key_prefix", "institution_id", "method", "path", "status_code", "decision", "duration_ms"]
+
+
+def _decision_row(d: Decision) -> tuple:
+    return (
+        d.institution_id,
+        d.api_key_prefix,
+        d.batch_id,
+        d.position,
+        d.decided_at,
+        Jsonb(d.inputs),
+        d.decision,
+        Jsonb(d.reasons),
+        d.subject_id,
+        Jsonb(d.candidates),
+        Jsonb(d.subject_snapshot),
+        d.data_version,
+        d.model_version,
+        d.threshold_grade,
+    )
+
+
+def store(decisions: list[Decision], *, call_record: dict | None = None) -> int | None:
+    """Store the decisions (and the API call that asked for them, if given) in one
+    transaction; returns the call record's id. Up to 19 decisions: one INSERT statement
+    (the call record in the same statement), one commit. A batch: COPY (several times
+    faster); COPY gives no ids back, so a batch's ids are read afterwards by
+    (batch_id, position)."""
+    decision_table = ScreeningDecision._meta.db_table
+    record_table = APICallRecord._meta.db_table
+    record = [call_record[c] for c in CALL_RECORD_COLUMNS] if call_record is not None else None
+    if len(decisions) < 20:
+        placeholders = ", ".join(["(" + ", ".join(["%s"] * len(COPY_COLUMNS)) + ")"] * len(decisions))
+        sql = f"INSERT INTO {decision_table} ({', '.join(COPY_COLUMNS)}) VALUES {placeholders} RETURNING id"
+        params = [value for d in decisions for value in _decision_row(d)]
+        if record is not None:
+            # Data-modifying CTE: both inserts are one statement, one commit.
+            sql = (
+                f"WITH d AS ({sql}), r AS (INSERT INTO {record_table} ({', '.join(CALL_RECORD_COLUMNS)}) "
+                f"VALUES ({', '.join(['%s'] * len(record))}) RETURNING id) SELECT d.id, r.id FROM d, r"
+            )
+            params += record
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        for d, row in zip(decisions, rows, strict=True):  # RETURNING follows the VALUES order
+            d.id = row[0]
+        return rows[0][1] if record is not None else None
     with transaction.atomic(), connection.cursor() as cursor:
         with (
             cursor.connection.cursor() as raw,
-            raw.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+            raw.copy(f"COPY {decision_table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
         ):
             for d in decisions:
-                copy.write_row(
-                    (
-                        d.institution_id,
-                        d.api_key_prefix,
-                        d.batch_id,
-                        d.position,
-                        d.decided_at,
-                        Jsonb(d.inputs),
-                        d.decision,
-                        Jsonb(d.reasons),
-                        d.subject_id,
-                        Jsonb(d.candidates),
-                        Jsonb(d.subject_snapshot),
-                        d.data_version,
-                        d.model_version,
-                        d.threshold_grade,
-                    )
-                )
+                copy.write_row(_decision_row(d))
+        record_id = None
+        if record is not None:
+            cursor.execute(
+                f"INSERT INTO {record_table} ({', '.join(CALL_RECORD_COLUMNS)}) "
+                f"VALUES ({', '.join(['%s'] * len(record))}) RETURNING id",
+                record,
+            )
+            record_id = cursor.fetchone()[0]
     ids = dict(ScreeningDecision.objects.filter(batch_id=decisions[0].batch_id).values_list("position", "id"))
     for d in decisions:
         d.id = ids[d.position]
+    return record_id

@@ -4,6 +4,7 @@ from credit.models import Membership, Subject
 from credit.roles import is_regulator
 from credit.selectors.accounts import active_memberships
 from payments.models import (
+    APICallRecord,
     ComplianceRun,
     InstitutionProfile,
     ProviderAPIKey,
@@ -117,3 +118,230 @@ def deliveries_for(*, institution_id: int) -> QuerySet[WebhookDelivery]:
         .prefetch_related("attempt_log")
         .order_by("-created_at", "-id")
     )
+
+
+# --- Escrow and disputes -----------------------------------------------------------------------
+
+
+def _route_problems(*, profile: InstitutionProfile, corridor, currency: str, country: str) -> list[dict]:
+    name = profile.subject.legal_name
+    problems = []
+    if profile.regulator_suspended or profile.status == InstitutionProfile.Status.SUSPENDED:
+        problems.append({"code": "institution_suspended", "message": f"{name} is suspended."})
+    elif profile.status != InstitutionProfile.Status.COMPLIANT:
+        problems.append({"code": "institution_not_compliant", "message": f"{name} is under compliance review."})
+    if corridor is None:
+        problems.append({"code": "no_corridor", "message": f"{name} has no {currency} corridor for {country}."})
+    elif not corridor.enabled:
+        problems.append(
+            {"code": "corridor_disabled", "message": f"{name}'s {currency}/{country} corridor is switched off."}
+        )
+    return problems
+
+
+def payment_route_problems(*, institution_id, currency: str, country: str) -> list[dict]:
+    """Why this institution cannot take a payment in `currency` for `country` (empty: it
+    can). It must be compliant (not under review, not suspended) and have an enabled
+    corridor for the pair."""
+    from payments.models import Corridor
+
+    profile = (
+        InstitutionProfile.objects.select_related("subject").filter(pk=institution_id).first()
+        if isinstance(institution_id, int) and institution_id > 0
+        else None
+    )
+    if profile is None:
+        return [{"code": "institution_not_found", "message": "Choose a payment institution."}]
+    corridor = Corridor.objects.filter(institution=profile, currency=currency, country=country).first()
+    return _route_problems(profile=profile, corridor=corridor, currency=currency, country=country)
+
+
+def payment_options(*, currency: str, country: str) -> list[dict]:
+    """Every payment institution with the reasons it cannot take this payment (empty list:
+    it can), in two queries. For the 'pay into escrow' form."""
+    from payments.models import Corridor
+
+    corridors = {c.institution_id: c for c in Corridor.objects.filter(currency=currency, country=country)}
+    return [
+        {
+            "institution_id": profile.pk,
+            "name": profile.subject.legal_name,
+            "problems": _route_problems(
+                profile=profile, corridor=corridors.get(profile.pk), currency=currency, country=country
+            ),
+        }
+        for profile in InstitutionProfile.objects.select_related("subject").order_by("subject__legal_name")
+    ]
+
+
+def _totals(rows) -> dict:
+    from decimal import Decimal
+
+    zero = Decimal("0.00")
+    totals = {"held": zero, "released": zero, "refunded": zero, "balance": zero}
+    for kind, amount in rows:
+        totals["balance"] += amount
+        if amount > 0:
+            totals["held"] += amount
+        elif kind == "release":
+            totals["released"] -= amount
+        else:  # refund, or transferred out (refunded to the transferor)
+            totals["refunded"] -= amount
+    return totals
+
+
+def escrow_totals(*, account_id: int) -> dict:
+    """held (paid in), released (to the payee, before the fee), refunded (to the payer,
+    including a transfer out) and balance of one escrow account."""
+    from payments.models import LedgerEntry
+
+    return _totals(LedgerEntry.objects.filter(account_id=account_id).values_list("transaction__kind", "amount"))
+
+
+def _status(*, funded: bool, frozen: bool, totals: dict) -> str:
+    if not funded:
+        return "unpaid"
+    if frozen:
+        return "frozen"
+    if totals["balance"] > 0:
+        return "partially released" if totals["released"] > 0 else "funded"
+    return "released" if totals["released"] > 0 and totals["released"] >= totals["refunded"] else "refunded"
+
+
+def escrow_summaries(*, references: list[str], with_entries: bool = False) -> dict[str, dict]:
+    """Escrow summaries for many references in a fixed number of queries (lists)."""
+    from collections import defaultdict
+
+    from payments.models import Dispute, Escrow, LedgerEntry
+
+    escrows = {e.reference: e for e in Escrow.objects.filter(reference__in=references)}
+    rows = defaultdict(list)
+    entries = defaultdict(list)
+    qs = LedgerEntry.objects.filter(account_id__in=[e.account_id for e in escrows.values()])
+    if with_entries:
+        for entry in qs.select_related("transaction", "transaction__institution__subject").order_by(
+            "transaction__created_at", "id"
+        ):
+            rows[entry.account_id].append((entry.transaction.kind, entry.amount))
+            entries[entry.account_id].append(entry)
+    else:
+        for account_id, kind, amount in qs.values_list("account_id", "transaction__kind", "amount"):
+            rows[account_id].append((kind, amount))
+    open_disputes = set(
+        Dispute.objects.filter(reference__in=references, status=Dispute.Status.OPEN).values_list("reference", flat=True)
+    )
+    result = {}
+    for reference in references:
+        escrow = escrows.get(reference)
+        totals = _totals(rows[escrow.account_id]) if escrow else _totals([])
+        funded = totals["held"] > 0
+        summary = {
+            "status": _status(funded=funded, frozen=bool(escrow and escrow.frozen), totals=totals),
+            "funded": funded,
+            "frozen": bool(escrow and escrow.frozen),
+            "open_dispute": reference in open_disputes,
+            "currency": escrow.currency if escrow else "",
+            **totals,
+        }
+        if with_entries:
+            summary["entries"] = [
+                {
+                    "at": e.transaction.created_at,
+                    "kind": e.transaction.kind,
+                    "kind_label": e.transaction.get_kind_display(),
+                    "amount": e.amount,
+                    "memo": e.transaction.memo,
+                    "institution": (
+                        e.transaction.institution.subject.legal_name if e.transaction.institution_id else ""
+                    ),
+                }
+                for e in (entries[escrow.account_id] if escrow else [])
+            ]
+        result[reference] = summary
+    return result
+
+
+def escrow_summary(*, reference: str) -> dict:
+    """Status (unpaid / funded / partially released / released / refunded / frozen), held,
+    released, refunded, balance, currency and the escrow account's entries."""
+    return escrow_summaries(references=[reference], with_entries=True)[reference]
+
+
+def escrow_transactions(*, reference: str):
+    """Every journal transaction that touched the escrow of `reference`, with its entries
+    (including the fee transactions on the payee's side)."""
+    from payments.models import EscrowTransaction
+
+    return (
+        EscrowTransaction.objects.filter(reference=reference)
+        .select_related("institution__subject")
+        .prefetch_related("entries__account")
+        .order_by("created_at", "id")
+    )
+
+
+def disputes_for(*, references: list[str] | None = None, status: str | None = None):
+    from payments.models import Dispute
+
+    qs = Dispute.objects.select_related("opener", "respondent", "decided_by", "escrow").order_by("-created_at", "-id")
+    if references is not None:
+        qs = qs.filter(reference__in=references)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def dispute_reference(*, dispute_id: int) -> str | None:
+    from payments.models import Dispute
+
+    return Dispute.objects.filter(pk=dispute_id).values_list("reference", flat=True).first()
+
+
+# --- API call log --------------------------------------------------------------------------
+
+
+def with_key_names(qs: QuerySet[APICallRecord]) -> QuerySet[APICallRecord]:
+    """Each call with `api_key_name`, the name its institution gave the key (who called)."""
+    from django.db.models import OuterRef, Subquery
+
+    names = ProviderAPIKey.objects.filter(prefix=OuterRef("api_key_prefix")).values("name")[:1]
+    return qs.annotate(api_key_name=Subquery(names))
+
+
+def api_calls_visible_to(*, user) -> QuerySet[APICallRecord]:
+    """Regulators (and staff) see every call; an institution's members see its own."""
+    qs = with_key_names(APICallRecord.objects.select_related("institution").order_by("-at", "-id"))
+    if is_regulator(user) or getattr(user, "is_staff", False):
+        return qs
+    return qs.filter(institution_id__in=payment_subjects_of_member(user=user).values("pk"))
+
+
+def filter_api_calls(
+    qs: QuerySet[APICallRecord],
+    *,
+    institution_id: int | None = None,
+    date_from=None,
+    date_to=None,
+    endpoint: str = "",
+    status: str = "",
+    decision: str = "",
+) -> QuerySet[APICallRecord]:
+    """Days are UTC calendar days, both included. `status` is a code (403) or a class
+    (4xx); `endpoint` and `decision` match a part of the path or the decision text."""
+    if institution_id is not None:
+        qs = qs.filter(institution_id=institution_id)
+    if date_from:
+        qs = qs.filter(at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(at__date__lte=date_to)
+    if endpoint:
+        qs = qs.filter(path__icontains=endpoint)
+    status = (status or "").strip().lower()
+    if len(status) == 3 and status[0] in "12345" and status[1:] == "xx":
+        low = int(status[0]) * 100
+        qs = qs.filter(status_code__gte=low, status_code__lt=low + 100)
+    elif status.isdigit():
+        qs = qs.filter(status_code=int(status))
+    if decision:
+        qs = qs.filter(decision__icontains=decision)
+    return qs

@@ -295,6 +295,12 @@ def save_licence(
             licence = Licence.objects.filter(pk=licence_id, institution=profile).first()
             if licence is None:
                 raise errors.InstitutionNotFound("No such licence.", code="licence_not_found")
+            if licence.withdrawn_at is not None:
+                raise InvalidInput(
+                    "This licence was withdrawn and is kept for history; file a new one instead.",
+                    code="licence_withdrawn",
+                    field_errors={"number": ["Withdrawn licences cannot be edited."]},
+                )
             old = _licence_snapshot(licence)
         if (
             Licence.objects.filter(institution=profile, number=number)
@@ -340,6 +346,26 @@ def add_corridor(
     with transaction.atomic():
         profile = _lock_profile(institution_id)
         corridor = Corridor.objects.filter(institution=profile, currency=currency, country=country).first()
+        if corridor is not None and corridor.withdrawn_at is not None:
+            # Requested again after the institution switched it off: back to awaiting a check.
+            old = {"withdrawn_at": corridor.withdrawn_at.isoformat()}
+            corridor.withdrawn_at, corridor.withdrawn_reason = None, ""
+            corridor.disabled_reason = "Awaiting the next compliance check."
+            if fx_registration_reference:
+                corridor.fx_registration_reference = fx_registration_reference.strip()
+            if partner_bank:
+                corridor.partner_bank = partner_bank.strip()
+            corridor.save()
+            record_audit(
+                actor=actor,
+                action="institution.corridor_requested",
+                target=corridor,
+                subject_id=institution_id,
+                old=old,
+                new={"currency": currency, "country": country, "withdrawn_at": None},
+            )
+            request_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.CORRIDOR_CHANGED)
+            return corridor
         if corridor is not None:
             return corridor
         corridor = Corridor.objects.create(
@@ -427,6 +453,11 @@ def submit_reserve_report(
                 f"Account {account.account_reference} holds {account.currency}, not {currency}."
             )
             continue
+        if account.closed_on is not None and report_date is not None and report_date > account.closed_on:
+            field_errors.setdefault("balances", []).append(
+                f"Account {account.account_reference} was closed on {account.closed_on.isoformat()}."
+            )
+            continue
         parsed_balances[account] = _money(value, "balances", field_errors)
     if not parsed_balances and "balances" not in field_errors:
         field_errors["balances"] = ["Give the balance of at least one reserve account in this currency."]
@@ -496,7 +527,7 @@ def _load_facts(profile: InstitutionProfile, today: date) -> compliance.Facts:
             currencies=tuple(lic.currencies),
             countries=tuple(lic.countries),
         )
-        for lic in Licence.objects.filter(institution=profile).order_by("valid_from", "id")
+        for lic in Licence.objects.filter(institution=profile, withdrawn_at__isnull=True).order_by("valid_from", "id")
     )
     corridors = tuple(
         compliance.CorridorFact(
@@ -506,7 +537,7 @@ def _load_facts(profile: InstitutionProfile, today: date) -> compliance.Facts:
             fx_registration_reference=c.fx_registration_reference,
             partner_bank=c.partner_bank,
         )
-        for c in Corridor.objects.filter(institution=profile).order_by("currency", "country")
+        for c in Corridor.objects.filter(institution=profile, withdrawn_at__isnull=True).order_by("currency", "country")
     )
     reports = tuple(
         compliance.ReportFact(
@@ -592,6 +623,8 @@ def run_compliance_check(*, institution_id: int, trigger: str, actor=None, today
 
 def _apply_corridor_results(profile: InstitutionProfile, failing: dict[int, str]) -> None:
     for corridor in Corridor.objects.select_for_update(of=("self",)).filter(institution=profile).order_by("pk"):
+        if corridor.withdrawn_at is not None:  # switched off by the institution: stays off
+            continue
         enabled = corridor.pk not in failing
         reason = failing.get(corridor.pk, "")
         if corridor.enabled != enabled or corridor.disabled_reason != reason:
@@ -708,44 +741,85 @@ TRIGGER_BY_EVENT = {
 }
 
 
+MAX_TRACKED_GAPS = 10_000
+
+
+def _gap_timeout():
+    from django.conf import settings
+
+    return timezone.timedelta(seconds=settings.ENTREPOT["PAYMENTS"].get("DOMAIN_EVENT_GAP_TIMEOUT_SECONDS", 600))
+
+
 def process_domain_events(*, limit: int = 500) -> int:
     """Read credit's DomainEvents after our cursor (through credit's selector), turn each
     into webhook deliveries for the institutions watching the subject, and ask for a
     compliance check when the subject is itself an institution. The cursor moves in the
-    same transaction as the outbox rows, so an event is handled exactly once."""
-    from credit.selectors.events import domain_events_after
-    from payments.models import EventCursor, WatchlistEntry
-    from payments.webhooks import enqueue_event
+    same transaction as the outbox rows, so an event is handled exactly once.
+
+    Ids come from a sequence and are taken when a row is inserted, not when its transaction
+    commits: a transaction still open can commit a smaller id after a larger one was read.
+    So every id the cursor passes without seeing it is kept as a gap and looked for again
+    on each read, until it appears (handled then) or DOMAIN_EVENT_GAP_TIMEOUT_SECONDS pass
+    (taken as rolled back: sequences also skip ids on rollback)."""
+    from credit.selectors.events import domain_events_after, domain_events_with_ids
+    from payments.models import EventCursor
 
     with transaction.atomic():
         EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)
         cursor = EventCursor.objects.select_for_update(of=("self",)).get(name=DOMAIN_EVENT_CURSOR)
-        events = list(domain_events_after(after_id=cursor.last_id, limit=limit))
-        if not events:
-            return 0
-        subject_ids = {event.subject_id for event in events}
-        watchers: dict[int, list[int]] = {}
-        for subject_id, institution_id in WatchlistEntry.objects.filter(subject_id__in=subject_ids).values_list(
-            "subject_id", "institution_id"
-        ):
-            watchers.setdefault(subject_id, []).append(institution_id)
-        institutions = set(InstitutionProfile.objects.filter(pk__in=subject_ids).values_list("pk", flat=True))
-        for event in events:
-            if event.type not in TRIGGER_BY_EVENT:
-                continue
-            if watchers.get(event.subject_id):
-                enqueue_event(
-                    event_type=event.type,
-                    institution_ids=watchers[event.subject_id],
-                    data={"subject_id": event.subject_id, **(event.payload or {})},
-                    event_id=f"evt_credit_{event.pk}",
-                    occurred_at=event.occurred_at,
-                )
-            if event.subject_id in institutions:
-                request_compliance_check(institution_id=event.subject_id, trigger=TRIGGER_BY_EVENT[event.type])
-        cursor.last_id = events[-1].pk
-        cursor.save(update_fields=["last_id", "updated_at"])
+        now = timezone.now()
+        gaps: dict[str, str] = dict(cursor.gaps or {})
+        late = list(domain_events_with_ids(ids=[int(i) for i in gaps])) if gaps else []
+        fresh = list(domain_events_after(after_id=cursor.last_id, limit=limit))
+        for event in late:
+            gaps.pop(str(event.pk), None)
+        # A cursor that has read nothing yet starts at the first committed event.
+        expected = fresh[0].pk if cursor.last_id == 0 and fresh else cursor.last_id + 1
+        for event in fresh:
+            for missing in range(max(expected, event.pk - MAX_TRACKED_GAPS), event.pk):
+                gaps[str(missing)] = now.isoformat()
+            expected = event.pk + 1
+        cutoff = now - _gap_timeout()
+        gaps = {i: seen for i, seen in gaps.items() if datetime.fromisoformat(seen) >= cutoff}
+        if len(gaps) > MAX_TRACKED_GAPS:
+            gaps = dict(sorted(gaps.items(), key=lambda item: int(item[0]))[-MAX_TRACKED_GAPS:])
+        events = sorted(late + fresh, key=lambda e: e.pk)
+        _fan_out_domain_events(events)
+        changed = bool(fresh) or gaps != (cursor.gaps or {})
+        if fresh:
+            cursor.last_id = fresh[-1].pk
+        if changed:
+            cursor.gaps = gaps
+            cursor.save(update_fields=["last_id", "gaps", "updated_at"])
     return len(events)
+
+
+def _fan_out_domain_events(events: list) -> None:
+    from payments.models import WatchlistEntry
+    from payments.webhooks import enqueue_event
+
+    if not events:
+        return
+    subject_ids = {event.subject_id for event in events}
+    watchers: dict[int, list[int]] = {}
+    for subject_id, institution_id in WatchlistEntry.objects.filter(subject_id__in=subject_ids).values_list(
+        "subject_id", "institution_id"
+    ):
+        watchers.setdefault(subject_id, []).append(institution_id)
+    institutions = set(InstitutionProfile.objects.filter(pk__in=subject_ids).values_list("pk", flat=True))
+    for event in events:
+        if event.type not in TRIGGER_BY_EVENT:
+            continue
+        if watchers.get(event.subject_id):
+            enqueue_event(
+                event_type=event.type,
+                institution_ids=watchers[event.subject_id],
+                data={"subject_id": event.subject_id, **(event.payload or {})},
+                event_id=f"evt_credit_{event.pk}",
+                occurred_at=event.occurred_at,
+            )
+        if event.subject_id in institutions:
+            request_compliance_check(institution_id=event.subject_id, trigger=TRIGGER_BY_EVENT[event.type])
 
 
 def due_compliance_checks(*, limit: int = 200) -> list[tuple[int, str]]:
@@ -955,6 +1029,125 @@ def delete_webhook_endpoint(*, actor, institution_id: int, endpoint_id: int) -> 
             old={"enabled": True},
             new={"enabled": False},
         )
+
+
+def _clean_endpoint_fields(url, event_types, field_errors: dict) -> tuple[str | None, list[str] | None]:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    from payments.models import WebhookEndpoint
+
+    if url is not None:
+        url = (url or "").strip()
+        try:
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            field_errors["url"] = ["Enter an http(s) URL."]
+    if event_types is not None:
+        event_types = sorted(set(event_types or []))
+        unknown = set(event_types) - set(WebhookEndpoint.EventType.values)
+        if unknown or not event_types:
+            field_errors["event_types"] = [f"Choose from: {', '.join(WebhookEndpoint.EventType.values)}."]
+    return url, event_types
+
+
+def _lock_endpoint(institution_id: int, endpoint_id: int):
+    from payments.models import WebhookEndpoint
+
+    endpoint = (
+        WebhookEndpoint.objects.select_for_update(of=("self",))
+        .filter(pk=endpoint_id, institution_id=institution_id)
+        .first()
+    )
+    if endpoint is None:
+        raise errors.EndpointNotFound()
+    return endpoint
+
+
+def update_webhook_endpoint(
+    *,
+    actor,
+    institution_id: int,
+    endpoint_id: int,
+    url: str | None = None,
+    event_types: list[str] | None = None,
+    enabled: bool | None = None,
+    description: str | None = None,
+):
+    """Change an endpoint's URL, event types, description or enabled flag (None: unchanged).
+    Disabling stops its pending deliveries; enabling again sends only new events. Safe to
+    repeat: nothing is written when nothing changes."""
+    from payments.models import WebhookDelivery
+
+    _require_manager(actor, institution_id)
+    field_errors: dict = {}
+    url, event_types = _clean_endpoint_fields(url, event_types, field_errors)
+    _raise_if(field_errors)
+    with transaction.atomic():
+        endpoint = _lock_endpoint(institution_id, endpoint_id)
+        fields = ("url", "event_types", "description", "enabled")
+        old = {f: getattr(endpoint, f) for f in fields}
+        if url is not None:
+            endpoint.url = url
+        if event_types is not None:
+            endpoint.event_types = event_types
+        if description is not None:
+            endpoint.description = description.strip()[:200]
+        if enabled is not None:
+            endpoint.enabled = bool(enabled)
+        new = {f: getattr(endpoint, f) for f in fields}
+        if old == new:
+            return endpoint
+        if old["enabled"] != new["enabled"]:
+            endpoint.disabled_reason = "" if endpoint.enabled else "Disabled by the institution."
+            if not endpoint.enabled:
+                WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING).update(
+                    status=WebhookDelivery.Status.DISABLED, next_attempt_at=None
+                )
+        endpoint.save(update_fields=[*fields, "disabled_reason"])
+        record_audit(
+            actor=actor,
+            action="webhook.endpoint_changed",
+            target=endpoint,
+            subject_id=institution_id,
+            old={k: v for k, v in old.items() if new[k] != v},
+            new={k: v for k, v in new.items() if old[k] != v},
+        )
+    return endpoint
+
+
+def rotate_webhook_secret(*, actor, institution_id: int, endpoint_id: int):
+    """Give the endpoint a new `whsec_` secret, returned once as (endpoint, secret). For
+    WEBHOOK_SECRET_ROTATION_GRACE_HOURS deliveries are signed with both the new and the
+    previous secret (two signatures in `webhook-signature`), so receivers can switch over
+    without losing a delivery; rotating again within the grace period drops the oldest."""
+    from django.conf import settings
+
+    from payments.webhooks import generate_secret
+
+    _require_manager(actor, institution_id)
+    grace_hours = settings.ENTREPOT["PAYMENTS"].get("WEBHOOK_SECRET_ROTATION_GRACE_HOURS", 24)
+    with transaction.atomic():
+        endpoint = _lock_endpoint(institution_id, endpoint_id)
+        now = timezone.now()
+        old_expiry = endpoint.previous_secret_expires_at
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + timezone.timedelta(hours=grace_hours)
+        endpoint.secret = generate_secret()
+        endpoint.secret_rotated_at = now
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "secret_rotated_at"])
+        record_audit(  # never the secrets themselves
+            actor=actor,
+            action="webhook.secret_rotated",
+            target=endpoint,
+            subject_id=institution_id,
+            old={"previous_secret_expires_at": old_expiry.isoformat() if old_expiry else None},
+            new={
+                "secret_rotated_at": now.isoformat(),
+                "previous_secret_expires_at": endpoint.previous_secret_expires_at.isoformat(),
+            },
+        )
+    return endpoint, endpoint.secret
 
 
 def set_screening_threshold(*, actor, institution_id: int, grade: str) -> InstitutionProfile:

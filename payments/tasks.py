@@ -112,3 +112,12 @@ def sweep_webhook_deliveries_task(limit: int = 500) -> int:
         except Exception:
             logger.exception("Webhook delivery %s failed", delivery_id)
     return len(ids)
+
+
+@shared_task(name="payments.purge_idempotency_keys", ignore_result=True, acks_late=True, time_limit=600)
+def purge_idempotency_keys_task() -> int:
+    """Hourly (beat): forget Idempotency-Keys (payment reports and lease requests) older than
+    IDEMPOTENCY_KEY_RETENTION_HOURS (default 24 h). Safe to repeat."""
+    from payments.idempotency import purge_expired_keys
+
+    return purge_expired_keys()

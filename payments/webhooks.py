@@ -10,7 +10,10 @@
   (delivery is at-least-once).
 
 Signature: `webhook-signature: v1,<base64(HMAC-SHA256(secret, f"{id}.{timestamp}.{body}"))>`,
-where `secret` is the base64-decoded part of the endpoint's `whsec_...` secret.
+where `secret` is the base64-decoded part of the endpoint's `whsec_...` secret. After a
+secret rotation the header carries two space-separated signatures, one per secret, until
+the previous secret expires (WEBHOOK_SECRET_ROTATION_GRACE_HOURS), so a receiver holding
+either secret verifies.
 """
 
 import base64
@@ -49,6 +52,20 @@ def secret_bytes(secret: str) -> bytes:
 def sign(*, secret: str, msg_id: str, timestamp: int, body: str) -> str:
     digest = hmac.new(secret_bytes(secret), f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def signing_secrets(endpoint: WebhookEndpoint, *, now=None) -> list[str]:
+    """The current secret, plus the previous one while its grace period lasts."""
+    now = now or timezone.now()
+    result = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        result.append(endpoint.previous_secret)
+    return result
+
+
+def signature_header(*, secrets: list[str], msg_id: str, timestamp: int, body: str) -> str:
+    return " ".join(sign(secret=secret, msg_id=msg_id, timestamp=timestamp, body=body) for secret in secrets)
 
 
 def encode_body(payload: dict) -> str:
@@ -149,7 +166,9 @@ def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
         "user-agent": "Entrepot-Webhooks/1",
         "webhook-id": delivery.event_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret=endpoint.secret, msg_id=delivery.event_id, timestamp=timestamp, body=body),
+        "webhook-signature": signature_header(
+            secrets=signing_secrets(endpoint), msg_id=delivery.event_id, timestamp=timestamp, body=body
+        ),
     }
     status_code, error = None, ""
     started = time.monotonic()

@@ -3,7 +3,7 @@ every change goes through the services (the web pages and the API)."""
 
 from django.contrib import admin
 
-from warehouses.models import CapacityDay, Lease, Listing, Warehouse
+from warehouses.models import CapacityDay, Lease, LeaseReview, LeaseTransfer, Listing, Warehouse
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,10 +56,41 @@ class LeaseAdmin(ReadOnlyAdmin):
         "total_price",
         "currency",
         "hold_expires_at",
+        "parent",
     ]
     list_filter = ["status", "booking_mode"]
     search_fields = ["tenant__legal_name", "listing__title"]
     list_select_related = ["listing", "tenant"]
+    raw_id_fields = ["parent"]
+
+
+@admin.register(LeaseTransfer)
+class LeaseTransferAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "lease",
+        "from_subject",
+        "to_subject",
+        "units",
+        "status",
+        "expires_at",
+        "effective_from",
+        "amount",
+        "recipient_lease",
+    ]
+    list_filter = ["status"]
+    search_fields = ["from_subject__legal_name", "to_subject__legal_name"]
+    list_select_related = ["lease", "from_subject", "to_subject", "recipient_lease"]
+    raw_id_fields = ["lease", "recipient_lease"]
+
+
+@admin.register(LeaseReview)
+class LeaseReviewAdmin(ReadOnlyAdmin):
+    list_display = ["id", "lease", "reviewer", "reviewed", "stars", "created_at"]
+    list_filter = ["stars"]
+    search_fields = ["reviewer__legal_name", "reviewed__legal_name"]
+    list_select_related = ["lease", "reviewer", "reviewed"]
+    raw_id_fields = ["lease"]
 
 
 @admin.register(CapacityDay)

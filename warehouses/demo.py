@@ -215,8 +215,159 @@ def seed(*, password: str) -> list[str]:
                 end=today + timedelta(days=33),
                 note="Q1 replenishment stock, 40 EUR pallets.",
             )
+    transfer_lines = _seed_transfers(password=password)
+    escrow_lines = _seed_escrow()
     return [
         "",
         f"Warehouses: {Warehouse.objects.count()} sites, {Listing.objects.count()} listings ({made} new). "
         "Search at /warehouses/; `operator` answers requests at /warehouses/mine/.",
+        *transfer_lines,
+        *escrow_lines,
+    ]
+
+
+TRANSFER_LISTING = "Bonded pallet positions near the ports of LA/Long Beach"
+TRANSFER_RECIPIENT = "SC-0123456"  # Albion Merchant Trading Ltd (GB)
+PENDING_RECIPIENT = "0104-01-123456"  # 東京越境商事株式会社 (JP)
+
+
+def _seed_transfers(*, password: str) -> list[str]:
+    """Through the services: the demo merchant leases LA pallets (paid into escrow when
+    the CN institution can take USD for the US), hands 8 of 20 units to Albion (the LA
+    listing needs no operator consent, so it completes at once) and offers 4 of the units
+    it kept to the Tokyo merchant (pending). Done once: skipped when the listing already
+    has a transfer."""
+    from credit.errors import DomainError
+    from credit.models import Membership
+    from payments import selectors as payment_selectors
+    from warehouses.models import LeaseTransfer
+    from warehouses.services import escrow as escrow_services
+    from warehouses.services import leases as lease_services
+    from warehouses.services import transfers
+
+    user_model = get_user_model()
+    merchant = user_model.objects.filter(username="merchant").first()
+    listing = Listing.objects.filter(title=TRANSFER_LISTING).select_related("warehouse").first()
+    albion = Subject.objects.filter(registration_number=TRANSFER_RECIPIENT).first()
+    tokyo = Subject.objects.filter(registration_number=PENDING_RECIPIENT).first()
+    tenant = merchant.memberships.filter(status="active").first() if merchant else None
+    if not (listing and albion and tokyo and tenant):
+        return []
+    if LeaseTransfer.objects.filter(lease__listing=listing).exists():
+        return ["Lease transfers: `merchant2` (Albion) holds a transferred LA lease; see /warehouses/transfers/."]
+    recipient, created = user_model.objects.get_or_create(
+        username="merchant2", defaults={"email": "merchant2@demo.entrepot.test"}
+    )
+    if created:
+        recipient.set_password(password)
+        recipient.save(update_fields=["password"])
+    Membership.objects.get_or_create(user=recipient, subject=albion, defaults={"role": Membership.Role.OWNER})
+    if listing.transfer_requires_consent:
+        listing.transfer_requires_consent = False  # this demo listing shows transfers without consent
+        listing.save(update_fields=["transfer_requires_consent"])
+    today = timezone.localdate()
+    institution = Subject.objects.filter(registration_number="91110000MA0PAYX3C").first()
+    route_ok = institution is not None and not payment_selectors.payment_route_problems(
+        institution_id=institution.pk, currency=listing.currency, country=listing.warehouse.country
+    )
+    try:
+        with transaction.atomic():
+            lease = lease_services.request_lease(
+                actor=merchant,
+                tenant_id=tenant.subject_id,
+                listing_id=listing.pk,
+                units=20,
+                start=today + timedelta(days=2),
+                end=today + timedelta(days=32),
+                note="Transfer demo: 20 pallets, 8 later handed to Albion.",
+            )
+            if lease.status == Lease.Status.HELD:
+                lease = lease_services.approve_lease(actor=None, lease_id=lease.pk)
+            if route_ok:
+                escrow_services.pay_lease(actor=merchant, lease_id=lease.pk, institution_id=institution.pk)
+            offer = transfers.offer_transfer(
+                actor=merchant, lease_id=lease.pk, to_subject_id=albion.pk, units=8, note="Our Q1 volume fell short."
+            )
+            done = transfers.accept_transfer(
+                actor=recipient, transfer_id=offer.pk, institution_id=institution.pk if institution else None
+            )
+            kept = lease.children.get(tenant_id=tenant.subject_id)
+            transfers.offer_transfer(
+                actor=merchant, lease_id=kept.pk, to_subject_id=tokyo.pk, units=4, note="4 pallets free from day 3."
+            )
+    except DomainError as exc:
+        return [f"Lease transfer demo skipped: {exc.message}"]
+    return [
+        f"Lease transfers: lease {lease.pk} split by transfer {done.pk} (8 units to Albion, login `merchant2`); "
+        f"lease {kept.pk}'s offer of 4 units to the Tokyo merchant is pending. See /warehouses/transfers/."
+    ]
+
+
+ESCROW_NOTE = "Escrow demo:"
+
+
+def _seed_escrow() -> list[str]:
+    """Through the services, leases of the demo merchant at the demo operator's Rotterdam
+    site in each money state: approved and paid in (funded), approved and still unpaid
+    (payment due), active after check-in (first period released), and active with a dispute
+    open (frozen, for `staff` at /warehouses/disputes/). Paid through the CN institution's
+    EUR/NL corridor (payments/demo.py). Done once: skipped when they exist."""
+    from credit.errors import DomainError
+    from warehouses.services import escrow as escrow_services
+    from warehouses.services import leases as lease_services
+
+    user_model = get_user_model()
+    merchant = user_model.objects.filter(username="merchant").first()
+    operator = user_model.objects.filter(username="operator").first()
+    tenant = merchant.memberships.filter(status="active").first() if merchant else None
+    chilled = Listing.objects.filter(title="Chilled bonded pallets (2-8 °C)").first()
+    ambient = Listing.objects.filter(title="Ambient pallet positions, EU gateway").first()
+    institution = Subject.objects.filter(registration_number="91110000MA0PAYX3C").first()
+    if not (merchant and operator and tenant and chilled and ambient and institution):
+        return []
+    if Lease.objects.filter(note__startswith=ESCROW_NOTE).exists():
+        return ["Escrow: demo leases funded, payment due, partially released and disputed; see /warehouses/leases/."]
+    today = timezone.localdate()
+    plan = [
+        # listing, units, start offset, days, pay, check in, dispute, note
+        (chilled, 12, 5, 45, True, False, None, "chilled vaccines stock, paid into escrow"),
+        (chilled, 6, 10, 30, False, False, None, "approved, payment due"),
+        (ambient, 25, 0, 75, True, True, None, "checked in, first 30-day period released"),
+        (
+            ambient,
+            15,
+            0,
+            40,
+            True,
+            True,
+            "Two pallets arrived with crushed corners; handling was not as agreed.",
+            "checked in, disputed",
+        ),
+    ]
+    try:
+        with transaction.atomic():
+            for listing, units, offset, days, paid, checked_in, dispute, note in plan:
+                start = today + timedelta(days=offset)
+                lease = lease_services.request_lease(
+                    actor=merchant,
+                    tenant_id=tenant.subject_id,
+                    listing_id=listing.pk,
+                    units=units,
+                    start=start,
+                    end=start + timedelta(days=days),
+                    note=f"{ESCROW_NOTE} {note}.",
+                )
+                if lease.status == Lease.Status.HELD:
+                    lease_services.approve_lease(actor=operator, lease_id=lease.pk)
+                if paid:
+                    escrow_services.pay_lease(actor=merchant, lease_id=lease.pk, institution_id=institution.pk)
+                if checked_in:
+                    lease_services.check_in_lease(actor=operator, lease_id=lease.pk)
+                if dispute:
+                    escrow_services.open_lease_dispute(actor=merchant, lease_id=lease.pk, reason=dispute)
+    except DomainError as exc:
+        return [f"Escrow demo skipped: {exc.message}"]
+    return [
+        "Escrow: the demo merchant's Rotterdam leases are funded, payment due, partially released and disputed "
+        "(staff decide at /warehouses/disputes/)."
     ]

@@ -49,13 +49,11 @@ class InvalidTransition(errors.Conflict):
     default_message = "The lease is not in a state that allows this."
 
 
-class IdempotencyKeyReused(errors.DomainError):
-    """Same key, different payload: 422 via the DomainError fallback."""
-
-    code = "idempotency_key_reused"
-    default_message = "This Idempotency-Key was already used with a different request."
+class TransferNotFound(errors.NotFound):
+    code = "transfer_not_found"
+    default_message = "No such lease transfer."
 
 
-class IdempotencyInFlight(errors.Conflict):
-    code = "idempotency_in_flight"
-    default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
+class ReviewNotAllowed(errors.Conflict):
+    code = "review_not_allowed"
+    default_message = "This lease cannot be reviewed now."

@@ -134,6 +134,9 @@ class Listing(models.Model):
         max_digits=5, decimal_places=2, default=0, help_text="Of the lease price, when cancelled later"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    transfer_requires_consent = models.BooleanField(
+        default=True, help_text="A tenant's lease transfer needs the operator's consent"
+    )
     # Copied from the warehouse (kept in step by the services) so that a country search
     # walks one index in price order instead of joining every warehouse.
     country = models.CharField(max_length=2, editable=False, default="")
@@ -210,11 +213,14 @@ class Lease(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         DEFAULTED = "defaulted", "Defaulted"
+        TRANSFERRED = "transferred", "Transferred (replaced by its split leases)"
 
     class Party(models.TextChoices):
         TENANT = "tenant", "Tenant"
         OPERATOR = "operator", "Operator"
 
+    # A `transferred` lease holds nothing itself: the leases split from it (`parent`) carry
+    # exactly its reservations, day by day.
     RESERVING = (Status.HELD, Status.APPROVED, Status.ACTIVE, Status.COMPLETED)
 
     listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="leases")
@@ -222,7 +228,7 @@ class Lease(models.Model):
     units = models.PositiveIntegerField()
     start = models.DateField()
     end = models.DateField(help_text="Exclusive: the lease ends before this day")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.HELD)
     booking_mode = models.CharField(max_length=10, choices=Listing.BookingMode.choices)
     unit_price = models.DecimalField(max_digits=12, decimal_places=4)
     total_price = models.DecimalField(max_digits=16, decimal_places=2)
@@ -239,6 +245,20 @@ class Lease(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     defaulted_party = models.CharField(max_length=10, choices=Party.choices, blank=True)
     defaulted_at = models.DateTimeField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="The transferred lease this one was split from",
+    )
+    escrow_reference = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="Escrow this lease's price sits in; blank means its own 'lease:<id>'. "
+        "A transferor's continuation keeps the original lease's escrow.",
+    )
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -261,6 +281,106 @@ class Lease(models.Model):
     @property
     def days(self) -> int:
         return (self.end - self.start).days
+
+    @property
+    def escrow_ref(self) -> str:
+        """The opaque reference of the escrow guarding this lease (see payments.escrow)."""
+        return self.escrow_reference or f"lease:{self.pk}"
+
+
+class LeaseTransfer(models.Model):
+    """A tenant hands all or part of a lease (some units, the remaining days) to another
+    subject. `offered` → (recipient accepts) → `awaiting_operator` when the listing needs
+    consent → `completed`; or `declined` (recipient or operator), `withdrawn` (transferor),
+    `refused` (credit gate at acceptance), `expired` (no answer by `expires_at`).
+    Execution closes the lease as `transferred` and splits it into child leases."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", "Offered, awaiting the recipient"
+        AWAITING_OPERATOR = "awaiting_operator", "Accepted, awaiting the operator's consent"
+        COMPLETED = "completed", "Completed"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        REFUSED = "refused", "Refused by the credit gate"
+        EXPIRED = "expired", "Expired"
+
+    OPEN = (Status.OFFERED, Status.AWAITING_OPERATOR)
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="transfers")
+    from_subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="lease_transfers_offered")
+    to_subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="lease_transfers_received")
+    units = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OFFERED)
+    expires_at = models.DateTimeField(help_text="The offer lapses if not executed by then")
+    institution = models.ForeignKey(
+        Subject,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Payment institution the recipient pays through",
+    )
+    note = models.TextField(blank=True, max_length=2000)
+    reasons = models.JSONField(default=list, blank=True)
+    effective_from = models.DateField(null=True, blank=True, help_text="First day the recipient holds (at execution)")
+    amount = models.DecimalField(
+        max_digits=16, decimal_places=2, null=True, blank=True, help_text="Price of the part handed over"
+    )
+    recipient_lease = models.ForeignKey(
+        Lease, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    offered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["to_subject", "status"]),
+            models.Index(fields=["from_subject", "status"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(units__gte=1), name="leasetransfer_units_positive"),
+            models.CheckConstraint(condition=~Q(from_subject=F("to_subject")), name="leasetransfer_not_to_self"),
+            models.UniqueConstraint(
+                fields=["lease"],
+                condition=Q(status__in=["offered", "awaiting_operator"]),
+                name="leasetransfer_one_open_per_lease",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(recipient_lease__isnull=False),
+                name="leasetransfer_completed_has_lease",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Transfer {self.pk} of lease {self.lease_id}: {self.units} units ({self.status})"
+
+
+class LeaseReview(models.Model):
+    """After completion each party rates the other once (1-5 stars)."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="lease_reviews_given")
+    reviewed = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="lease_reviews_received")
+    stars = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=2000)
+    written_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["reviewed", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["lease", "reviewer"], name="leasereview_once_per_party"),
+            models.CheckConstraint(condition=Q(stars__gte=1) & Q(stars__lte=5), name="leasereview_stars_range"),
+            models.CheckConstraint(condition=~Q(reviewer=F("reviewed")), name="leasereview_not_self"),
+        ]
+
+    def __str__(self):
+        return f"{self.stars}★ on lease {self.lease_id} by {self.reviewer_id}"
 
 
 class IdempotencyRecord(models.Model):

@@ -11,14 +11,26 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Case, Exists, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Avg, Case, Count, Exists, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 
 from credit.selectors.accounts import subject_ids_acted_for
-from warehouses.errors import LeaseNotFound, ListingNotFound, WarehouseNotFound
-from warehouses.models import GRADE_ORDER, GRADE_RANK, CapacityDay, Lease, Listing, Warehouse
+from warehouses.errors import LeaseNotFound, ListingNotFound, TransferNotFound, WarehouseNotFound
+from warehouses.models import (
+    GRADE_ORDER,
+    GRADE_RANK,
+    CapacityDay,
+    Lease,
+    LeaseReview,
+    LeaseTransfer,
+    Listing,
+    Warehouse,
+)
 
 SORTS = ("price", "-price", "grade", "distance", "newest")
+# Registry columns of a listing's operator that no warehouse page or API shows (the free
+# text ones): left out of the joined rows.
+OPERATOR_UNUSED = tuple(f"warehouse__owner__{name}" for name in ("description", "address", "website"))
 
 
 @dataclass
@@ -52,7 +64,11 @@ def search_listings(*, search: ListingSearch) -> QuerySet[Listing]:
     Relies on the invariant that a listing offers the same capacity (`Listing.units`) on
     every day of its window, so only days with reservations need to be looked at: the
     partial index `capacityday_reserved_days` holds exactly those."""
-    qs = Listing.objects.filter(status=Listing.Status.PUBLISHED).select_related("warehouse", "warehouse__owner")
+    qs = (
+        Listing.objects.filter(status=Listing.Status.PUBLISHED)
+        .select_related("warehouse", "warehouse__owner")
+        .defer(*OPERATOR_UNUSED)
+    )
     if search.country:
         qs = qs.filter(country=search.country.upper())
     if search.city:
@@ -181,3 +197,142 @@ def pending_requests(*, user) -> QuerySet[Lease]:
 
 def calendar(*, listing: Listing, start: date, end: date) -> list[CapacityDay]:
     return list(CapacityDay.objects.filter(listing=listing, day__gte=start, day__lt=end).order_by("day"))
+
+
+# --- Transfers and reviews ------------------------------------------------------------------
+
+
+def transfers_visible_to(*, user, role: str | None = None) -> QuerySet[LeaseTransfer]:
+    """Transfers the user is party to: as transferor ("from"), recipient ("to") or the
+    listing's operator ("operator"); role None: any of them. Nobody else sees them."""
+    subjects = subject_ids_acted_for(user=user)
+    conditions = {
+        "from": Q(from_subject_id__in=subjects),
+        "to": Q(to_subject_id__in=subjects),
+        "operator": Q(lease__listing__warehouse__owner_id__in=subjects),
+    }
+    if role in conditions:
+        condition = conditions[role]
+    else:
+        condition = conditions["from"] | conditions["to"] | conditions["operator"]
+    return LeaseTransfer.objects.filter(condition).select_related(
+        "lease",
+        "lease__listing",
+        "lease__listing__warehouse",
+        "lease__listing__warehouse__owner",
+        "from_subject",
+        "to_subject",
+        "institution",
+        "recipient_lease",
+    )
+
+
+def get_transfer(*, user, transfer_id: int) -> LeaseTransfer:
+    transfer = transfers_visible_to(user=user).filter(pk=transfer_id).first()
+    if transfer is None:
+        raise TransferNotFound()
+    return transfer
+
+
+def incoming_transfer_offers(*, user) -> QuerySet[LeaseTransfer]:
+    """Offers waiting for the user's subjects to accept, the soonest to lapse first."""
+    return (
+        transfers_visible_to(user=user, role="to")
+        .filter(status=LeaseTransfer.Status.OFFERED)
+        .order_by("expires_at", "id")
+    )
+
+
+def transfers_awaiting_consent(*, user) -> QuerySet[LeaseTransfer]:
+    return (
+        transfers_visible_to(user=user, role="operator")
+        .filter(status=LeaseTransfer.Status.AWAITING_OPERATOR)
+        .order_by("expires_at", "id")
+    )
+
+
+def transfer_history(*, lease: Lease) -> list[LeaseTransfer]:
+    """Transfers of this lease, the one that created it, and, for a transferor's
+    continuation, those of the lease it was split from (call only for a lease the user may
+    see: a recipient does not see the transferor's other offers)."""
+    condition = Q(lease_id=lease.pk) | Q(recipient_lease_id=lease.pk)
+    if lease.parent_id and lease.parent.tenant_id == lease.tenant_id:
+        condition |= Q(lease_id=lease.parent_id)
+    return list(
+        LeaseTransfer.objects.filter(condition)
+        .select_related("from_subject", "to_subject", "recipient_lease")
+        .order_by("-created_at", "-id")
+    )
+
+
+def lease_children(*, lease: Lease) -> list[Lease]:
+    return list(lease.children.select_related("tenant").order_by("start", "id"))
+
+
+def lease_reviews(*, lease: Lease) -> list[LeaseReview]:
+    return list(LeaseReview.objects.filter(lease=lease).select_related("reviewer", "reviewed").order_by("id"))
+
+
+def rating_summary(*, subject_id: int) -> dict:
+    """{count, average} of the stars a subject received over all its leases."""
+    summary = LeaseReview.objects.filter(reviewed_id=subject_id).aggregate(count=Count("id"), average=Avg("stars"))
+    if summary["average"] is not None:
+        summary["average"] = round(float(summary["average"]), 2)
+    return summary
+
+
+def listing_rating_summary(*, listing_id: int) -> dict:
+    """Stars tenants gave the operator on leases of one listing: {count, average}."""
+    listing = Listing.objects.filter(pk=listing_id).values("warehouse__owner_id").first()
+    if listing is None:
+        return {"count": 0, "average": None}
+    summary = LeaseReview.objects.filter(
+        lease__listing_id=listing_id, reviewed_id=listing["warehouse__owner_id"]
+    ).aggregate(count=Count("id"), average=Avg("stars"))
+    if summary["average"] is not None:
+        summary["average"] = round(float(summary["average"]), 2)
+    return summary
+
+
+# --- Escrow and disputes (the money lives in payments, keyed by lease.escrow_ref) -----------
+
+
+def escrow_references_visible_to(*, user) -> list[str]:
+    """The escrow references of every lease the user is party to (tenant or operator)."""
+    rows = leases_visible_to(user=user).values_list("pk", "escrow_reference")
+    return sorted({ref or f"lease:{pk}" for pk, ref in rows})
+
+
+def disputes_visible_to(*, user):
+    """Platform staff see every dispute; a party (tenant or operator of a lease the escrow
+    guards) sees the disputes about it; anyone else, none."""
+    from payments.selectors import disputes_for
+
+    if getattr(user, "is_staff", False):
+        return disputes_for()
+    return disputes_for(references=escrow_references_visible_to(user=user))
+
+
+def get_dispute(*, user, dispute_id: int):
+    from payments.errors import DisputeNotFound
+
+    dispute = disputes_visible_to(user=user).filter(pk=dispute_id).first()
+    if dispute is None:
+        raise DisputeNotFound()
+    return dispute
+
+
+def find_transfer_recipient(*, country: str, text: str):
+    """The subject a lease is offered to, by registration number or else by exact legal
+    name (only when one subject of that country has it)."""
+    from credit.models import Subject
+    from credit.selectors.accounts import find_subject_by_registration
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    found = find_subject_by_registration(country=country, registration_number=text)
+    if found is not None:
+        return found
+    named = list(Subject.objects.filter(country=country.upper(), legal_name__iexact=text)[:2])
+    return named[0] if len(named) == 1 else None

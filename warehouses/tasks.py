@@ -1,9 +1,14 @@
 """Warehouse background work (beat): expire holds, complete ended leases, reconcile the
 ledger. Tasks are thin and idempotent: the services re-read the state under the lock."""
 
+import logging
+
 from celery import shared_task
 
-from warehouses.services import leases, ledger
+from credit.errors import DomainError
+from warehouses.services import escrow, leases, ledger, transfers
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="warehouses.expire_holds", ignore_result=True, acks_late=True)
@@ -17,6 +22,12 @@ def complete_due_leases_task() -> int:
     return leases.complete_due_leases()
 
 
+@shared_task(name="warehouses.expire_transfers", ignore_result=True, acks_late=True)
+def expire_transfers_task() -> int:
+    """Open lease transfers past their offer expiry (or whose lease ended) lapse."""
+    return transfers.expire_transfers()
+
+
 @shared_task(
     name="warehouses.reconcile_ledger", ignore_result=True, acks_late=True, time_limit=3600, soft_time_limit=3500
 )
@@ -25,13 +36,19 @@ def reconcile_ledger_task() -> int:
     return len(ledger.report_drift())
 
 
-@shared_task(name="warehouses.purge_idempotency_keys", ignore_result=True, acks_late=True)
-def purge_idempotency_keys_task(days: int = 7) -> int:
-    """Forget `Idempotency-Key`s after a week: a retry that late is a new request."""
-    from datetime import timedelta
 
-    from django.utils import timezone
-
-    from warehouses.models import IdempotencyRecord
-
-    return IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()[0]
+@shared_task(
+    name="warehouses.release_escrow_periods", ignore_result=True, acks_late=True, time_limit=1800, soft_time_limit=1700
+)
+def release_escrow_periods_task(lease_ids: list[int] | None = None) -> int:
+    """Daily: release to operators each escrow period that has started for active leases
+    (never while a dispute has the escrow frozen). Re-reads each lease under its lock, so a
+    repeated run releases nothing twice. `lease_ids` limits the run (default: every active
+    lease)."""
+    released = 0
+    for lease_id in lease_ids if lease_ids is not None else escrow.active_lease_ids_with_escrow():
+        try:
+            released += escrow.release_period_for_lease(lease_id=lease_id) is not None
+        except DomainError:  # busy or changed meanwhile: the next run picks it up
+            logger.warning("Escrow release for lease %s skipped; retried on the next run", lease_id, exc_info=True)
+    return released

@@ -242,9 +242,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "warehouses.reconcile_ledger",
         "schedule": crontab(hour=1, minute=40),
     },
-    "warehouses-purge-idempotency-keys": {
-        "task": "warehouses.purge_idempotency_keys",
-        "schedule": crontab(hour=4, minute=10),
+    "warehouses-release-escrow-periods": {
+        "task": "warehouses.release_escrow_periods",
+        "schedule": crontab(hour=0, minute=50),
+    },
+    "warehouses-expire-transfers": {
+        "task": "warehouses.expire_transfers",
+        "schedule": timedelta(minutes=5),
+    },
+    "payments-purge-idempotency-keys": {
+        "task": "payments.purge_idempotency_keys",
+        "schedule": crontab(minute=10),
     },
 }
 
@@ -255,6 +263,12 @@ ENTREPOT = {
     "WAREHOUSE_INSTANT_MIN_GRADE": "B",  # below this, an instant listing takes a request instead
     "WAREHOUSE_LOCK_TIMEOUT_MS": 3000,  # waiting longer for a listing's lock answers 409 Busy
     "WAREHOUSE_MAX_LISTING_DAYS": 731,
+    "TRANSFER_OFFER_HOURS": 72,  # a lease transfer offer lapses unless executed by then
+    "REVIEW_WINDOW_DAYS": 30,  # days after a lease's completion during which each party may rate the other
+    # Escrow (payments/escrow.py): fee withheld from every release, release period, disputes.
+    "ESCROW_PLATFORM_FEE_PERCENT": "3",
+    "ESCROW_RELEASE_PERIOD_DAYS": 30,
+    "DISPUTE_WINDOW_DAYS": 14,  # after completion, either party may still open a dispute
     # Days an entry stays published, by severity (max), and when repair may be applied for.
     "BLACKLIST_PUBLICATION_DAYS": {"minor": 90, "general": 365, "serious": 3 * 365},
     "BLACKLIST_PUBLICATION_MIN_DAYS": {"minor": 1, "general": 90, "serious": 365},
@@ -287,9 +301,19 @@ ENTREPOT = {
         "SCREENING_NAME_MIN_SIMILARITY": "0.3",
         "SCREENING_NAME_AMBIGUITY_GAP": "0.1",
         "SCREENING_BATCH_MAX": 1000,
+        # Each web process keeps a payment provider's API key and its institution's status
+        # this long (a revocation or suspension made elsewhere takes effect within it).
+        "API_KEY_CACHE_SECONDS": env.float("API_KEY_CACHE_SECONDS", default=2),
         "WEBHOOK_MAX_ATTEMPTS": env.int("WEBHOOK_MAX_ATTEMPTS", default=12),
         "WEBHOOK_BACKOFF_BASE_SECONDS": env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=5),
         "WEBHOOK_BACKOFF_MAX_SECONDS": env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600),
         "WEBHOOK_TIMEOUT_SECONDS": 10,
+        # After a secret rotation the previous secret also signs deliveries for this long.
+        "WEBHOOK_SECRET_ROTATION_GRACE_HOURS": 24,
+        # Idempotency-Key rows (payments and warehouses) are purged by beat after this long.
+        "IDEMPOTENCY_KEY_RETENTION_HOURS": env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=24),
+        # Domain-event ids skipped by the reader (a transaction still open) are re-checked
+        # until they appear or this many seconds pass (then taken as rolled back).
+        "DOMAIN_EVENT_GAP_TIMEOUT_SECONDS": 600,
     },
 }

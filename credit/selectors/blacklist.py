@@ -48,6 +48,13 @@ def active_entries_for(*, subject_id: int) -> QuerySet[BlacklistEntry]:
     ).order_by("publication_ends_on", "id")
 
 
+def active_entries_for_subjects(*, subject_ids) -> QuerySet[BlacklistEntry]:
+    """`active_entries_for` over several subjects in one query."""
+    return BlacklistEntry.objects.filter(
+        subject_id__in=list(subject_ids), status=BlacklistEntry.Status.ACTIVE, publication_ends_on__gt=_today()
+    ).order_by("publication_ends_on", "id")
+
+
 def entries_for_regulator(
     *,
     status: str | None = None,

@@ -40,3 +40,9 @@ def domain_events_after(*, after_id: int, limit: int = 100, types: list[str] | N
     if types:
         qs = qs.filter(type__in=types)
     return qs.order_by("id")[: max(1, min(limit, 1000))]
+
+
+def domain_events_with_ids(*, ids: list[int]) -> QuerySet[DomainEvent]:
+    """The domain events among `ids` that exist (are committed), by increasing id: a
+    consumer re-checks ids it skipped because their transaction had not committed yet."""
+    return DomainEvent.objects.filter(pk__in=list(ids)).order_by("id")

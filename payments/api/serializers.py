@@ -4,8 +4,10 @@ services enforce the business rules."""
 from rest_framework import serializers
 
 from payments.models import (
+    APICallRecord,
     Corridor,
     InstitutionProfile,
+    Licence,
     PaymentReport,
     ReserveAccount,
     ReserveOutflow,
@@ -143,7 +145,7 @@ class PaymentReportSerializer(serializers.ModelSerializer):
 class CorridorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Corridor
-        fields = ["id", "currency", "country", "enabled", "disabled_reason"]
+        fields = ["id", "currency", "country", "enabled", "disabled_reason", "withdrawn_at", "withdrawn_reason"]
 
 
 class InstitutionSerializer(serializers.ModelSerializer):
@@ -170,8 +172,17 @@ class InstitutionSerializer(serializers.ModelSerializer):
 class ReserveAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReserveAccount
-        fields = ["id", "bank", "bank_kind", "account_reference", "currency", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = [
+            "id",
+            "bank",
+            "bank_kind",
+            "account_reference",
+            "currency",
+            "closed_on",
+            "closed_reason",
+            "created_at",
+        ]
+        read_only_fields = ["id", "closed_on", "closed_reason", "created_at"]
 
 
 class BalanceInputSerializer(serializers.Serializer):
@@ -243,9 +254,27 @@ class WebhookEndpointInputSerializer(serializers.Serializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """An endpoint without its secret: the secret is shown once, when the endpoint is
+    created or its secret rotated (WebhookEndpointWithSecretSerializer)."""
+
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "event_types", "description", "secret", "enabled", "disabled_reason", "created_at"]
+        fields = [
+            "id",
+            "url",
+            "event_types",
+            "description",
+            "enabled",
+            "disabled_reason",
+            "secret_rotated_at",
+            "previous_secret_expires_at",
+            "created_at",
+        ]
+
+
+class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
 class WebhookAttemptSerializer(serializers.ModelSerializer):
@@ -273,3 +302,67 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "delivered_at",
             "attempt_log",
         ]
+
+
+# --- Ending filings, editing endpoints, the call log ------------------------------------------
+
+
+class EndInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class CloseAccountInputSerializer(EndInputSerializer):
+    closed_on = serializers.DateField(required=False, allow_null=True, default=None, help_text="Default: today")
+
+
+class LicenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Licence
+        fields = [
+            "id",
+            "number",
+            "issuing_authority",
+            "business_types",
+            "currencies",
+            "countries",
+            "valid_from",
+            "valid_to",
+            "renewal_filed_on",
+            "withdrawn_at",
+            "withdrawn_reason",
+        ]
+
+
+class WebhookEndpointUpdateSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500, required=False)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEndpoint.EventType.choices), allow_empty=False, required=False
+    )
+    description = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    enabled = serializers.BooleanField(required=False)
+
+
+class APICallRecordSerializer(serializers.ModelSerializer):
+    api_key_name = serializers.CharField(read_only=True, allow_null=True, help_text="The key's name")
+
+    class Meta:
+        model = APICallRecord
+        fields = [
+            "id",
+            "at",
+            "api_key_prefix",
+            "api_key_name",
+            "method",
+            "path",
+            "status_code",
+            "decision",
+            "duration_ms",
+        ]
+
+
+class APICallFilterSerializer(serializers.Serializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    endpoint = serializers.CharField(required=False, max_length=100)
+    status = serializers.RegexField(r"^([1-5][0-9]{2}|[1-5]xx)$", required=False, max_length=3)
+    decision = serializers.CharField(required=False, max_length=100)

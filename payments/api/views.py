@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from config.api import PROBLEM_CONTENT_TYPE, problem_exception_handler
 from credit.selectors.accounts import find_subject_by_registration
-from payments import errors, idempotency, screening, services
+from payments import errors, filings, idempotency, screening, services
 from payments.api import serializers as s
 from payments.models import (
     APICallRecord,
@@ -55,7 +55,10 @@ class InstitutionAPIKey(BasePermission):
         scope = getattr(view, "required_scope", None)
         if scope and not key.has_scope(scope):
             raise errors.MissingScope(f"This API key lacks the '{scope}' scope.")
-        profile = InstitutionProfile.objects.filter(pk=key.institution_id).first()
+        # Read with the key by APIKeyAuthentication (same query, same request).
+        profile = getattr(key, "institution_profile", None)
+        if profile is None or profile.pk != key.institution_id:
+            profile = InstitutionProfile.objects.filter(pk=key.institution_id).first()
         if profile is None:
             raise errors.InstitutionUnderReview(
                 "This institution has not registered for compliance review yet.", code="institution_not_registered"
@@ -85,22 +88,32 @@ class InstitutionAPIView(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         key = request._request.__dict__.get("api_key")
-        if key is not None:
-            decision = getattr(request, "decision_summary", "")
-            if not decision and response.status_code >= 400 and isinstance(response.data, dict):
-                decision = str(response.data.get("code", ""))
-            started = getattr(request, "_started", None)
-            APICallRecord.objects.create(
-                at=timezone.now(),
-                api_key_prefix=key.prefix,
-                institution_id=key.institution_id,
-                method=request.method,
-                path=request.path[:300],
-                status_code=response.status_code,
-                decision=decision[:200],
-                duration_ms=int((time.monotonic() - started) * 1000) if started else 0,
-            )
+        if key is None:
+            return response
+        decision = getattr(request, "decision_summary", "")
+        if response.status_code >= 400 and isinstance(response.data, dict):
+            decision = str(response.data.get("code", "")) or decision
+        recorded = getattr(request, "call_record_id", None)  # stored with the decisions
+        if recorded is None:
+            APICallRecord.objects.create(**self.call_record(request, response.status_code, decision))
+        elif response.status_code != status.HTTP_200_OK:  # failed after the decisions were stored
+            APICallRecord.objects.filter(pk=recorded).update(status_code=response.status_code, decision=decision[:200])
         return response
+
+    def call_record(self, request, status_code: int, decision: str) -> dict:
+        """The APICallRecord fields for this call."""
+        key = request._request.__dict__.get("api_key")
+        started = getattr(request, "_started", None)
+        return {
+            "at": timezone.now(),
+            "api_key_prefix": key.prefix,
+            "institution_id": key.institution_id,
+            "method": request.method,
+            "path": request.path[:300],
+            "status_code": status_code,
+            "decision": decision[:200],
+            "duration_ms": int((time.monotonic() - started) * 1000) if started else 0,
+        }
 
 
 def _problem_pair(request):
@@ -167,11 +180,13 @@ class ScreeningView(InstitutionAPIView):
                 field_errors[f"{prefix}[{i}].{field}" if prefix else field] = [message]
         if field_errors:
             raise exceptions.ValidationError(field_errors)
-        batch_id, decisions = screening.screen(api_key=request.auth, institution=request.institution, items=items)
-        summary = {"allow": 0, "review": 0, "deny": 0}
-        for decision in decisions:
-            summary[decision.decision] += 1
+        batch_id, decisions = screening.decide(api_key=request.auth, institution=request.institution, items=items)
+        summary = screening.summarize(decisions)
         request.decision_summary = " ".join(f"{k}={v}" for k, v in summary.items())
+        # The call record is written with the decisions, in the same statement and commit.
+        request.call_record_id = screening.store(
+            decisions, call_record=self.call_record(request, status.HTTP_200_OK, request.decision_summary)
+        )
         return Response(
             {
                 "batch_id": str(batch_id),
@@ -447,7 +462,7 @@ class WebhookEndpointsView(InstitutionAPIView):
 
     @extend_schema(
         request=s.WebhookEndpointInputSerializer,
-        responses={201: s.WebhookEndpointSerializer, **ERRORS},
+        responses={201: s.WebhookEndpointWithSecretSerializer, **ERRORS},
         tags=["webhooks"],
     )
     def post(self, request):
@@ -456,11 +471,25 @@ class WebhookEndpointsView(InstitutionAPIView):
         endpoint = services.create_webhook_endpoint(
             actor=request.auth, institution_id=request.institution.pk, **serializer.validated_data
         )
-        return Response(s.WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookEndpointView(InstitutionAPIView):
     required_scope = ProviderAPIKey.Scope.WEBHOOKS
+
+    @extend_schema(
+        request=s.WebhookEndpointUpdateSerializer,
+        responses={200: s.WebhookEndpointSerializer, **ERRORS},
+        tags=["webhooks"],
+        summary="Change an endpoint's URL, event types, description or enabled flag",
+    )
+    def patch(self, request, endpoint_id: int):
+        data = s.WebhookEndpointUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = services.update_webhook_endpoint(
+            actor=request.auth, institution_id=request.institution.pk, endpoint_id=endpoint_id, **data.validated_data
+        )
+        return Response(s.WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(responses={204: None, **ERRORS}, tags=["webhooks"])
     def delete(self, request, endpoint_id: int):
@@ -489,3 +518,143 @@ class WebhookDeliveriesView(InstitutionAPIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
+
+
+# --- Ending filings -----------------------------------------------------------------------
+
+
+class LicencesView(InstitutionAPIView):
+    """The institution's licences, withdrawn ones included (kept for history)."""
+
+    required_scope = ProviderAPIKey.Scope.FILINGS
+
+    @extend_schema(responses={200: s.LicenceSerializer(many=True), **ERRORS}, tags=["payments"])
+    def get(self, request):
+        return Response(s.LicenceSerializer(request.institution.licences.order_by("-valid_to", "id"), many=True).data)
+
+
+class LicenceWithdrawView(InstitutionAPIView):
+    required_scope = ProviderAPIKey.Scope.FILINGS
+
+    @extend_schema(
+        request=s.EndInputSerializer,
+        responses={200: s.LicenceSerializer, **ERRORS},
+        tags=["payments"],
+        summary="Withdraw a licence (kept for history; a compliance check follows)",
+    )
+    def post(self, request, licence_id: int):
+        data = s.EndInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        licence = filings.withdraw_licence(
+            actor=request.auth,
+            institution_id=request.institution.pk,
+            licence_id=licence_id,
+            reason=data.validated_data["reason"],
+        )
+        return Response(s.LicenceSerializer(licence).data)
+
+
+class CorridorWithdrawView(InstitutionAPIView):
+    required_scope = ProviderAPIKey.Scope.FILINGS
+
+    @extend_schema(
+        request=s.EndInputSerializer,
+        responses={200: s.CorridorSerializer, **ERRORS},
+        tags=["payments"],
+        summary="Switch a corridor off (compliance runs leave it off until requested again)",
+    )
+    def post(self, request, corridor_id: int):
+        data = s.EndInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        corridor = filings.withdraw_corridor(
+            actor=request.auth,
+            institution_id=request.institution.pk,
+            corridor_id=corridor_id,
+            reason=data.validated_data["reason"],
+        )
+        return Response(s.CorridorSerializer(corridor).data)
+
+
+class ReserveAccountCloseView(InstitutionAPIView):
+    required_scope = ProviderAPIKey.Scope.RESERVES
+
+    @extend_schema(
+        request=s.CloseAccountInputSerializer,
+        responses={
+            200: s.ReserveAccountSerializer,
+            204: OpenApiResponse(description="Removed: no reserve report ever named the account"),
+            **ERRORS,
+        },
+        tags=["payments"],
+        summary="Close a reserve account (removed outright if no report names it)",
+    )
+    def post(self, request, account_id: int):
+        data = s.CloseAccountInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = filings.close_reserve_account(
+            actor=request.auth,
+            institution_id=request.institution.pk,
+            account_id=account_id,
+            closed_on=data.validated_data["closed_on"],
+            reason=data.validated_data["reason"],
+        )
+        if account is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.ReserveAccountSerializer(account).data)
+
+
+# --- Webhook endpoints: edit, rotate ---------------------------------------------------------
+
+
+class WebhookSecretRotateView(InstitutionAPIView):
+    required_scope = ProviderAPIKey.Scope.WEBHOOKS
+
+    @extend_schema(
+        request=None,
+        responses={200: s.WebhookEndpointWithSecretSerializer, **ERRORS},
+        tags=["webhooks"],
+        summary="Rotate the signing secret",
+        description=(
+            "Returns the endpoint with its new `secret`. Until `previous_secret_expires_at` "
+            "(WEBHOOK_SECRET_ROTATION_GRACE_HOURS, default 24 h) deliveries carry two signatures in "
+            "`webhook-signature`, one per secret."
+        ),
+    )
+    def post(self, request, endpoint_id: int):
+        endpoint, _secret = services.rotate_webhook_secret(
+            actor=request.auth, institution_id=request.institution.pk, endpoint_id=endpoint_id
+        )
+        return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data)
+
+
+# --- The API call log ---------------------------------------------------------------------
+
+
+class APICallsView(InstitutionAPIView):
+    """The calling institution's own API calls, newest first (this request included once
+    it has finished)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="UTC day, included"),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="UTC day, included"),
+            OpenApiParameter("endpoint", OpenApiTypes.STR, description="Part of the path, e.g. screenings"),
+            OpenApiParameter("status", OpenApiTypes.STR, description="A status code (403) or a class (4xx)"),
+            OpenApiParameter("decision", OpenApiTypes.STR, description="Part of the decision, e.g. deny"),
+        ],
+        responses={200: s.APICallRecordSerializer(many=True), **ERRORS},
+        tags=["payments"],
+    )
+    def get(self, request):
+        from config.api import Pagination
+        from payments.selectors import filter_api_calls, with_key_names
+
+        params = s.APICallFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        qs = filter_api_calls(
+            with_key_names(APICallRecord.objects.filter(institution_id=request.institution.pk).order_by("-at", "-id")),
+            **{k: v for k, v in params.validated_data.items() if v not in (None, "")},
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.APICallRecordSerializer(page, many=True).data)

@@ -368,15 +368,28 @@ def save_threshold(request, institution_id: int):
 @login_required
 @require_POST
 def add_webhook(request, institution_id: int):
-    return _handle(
+    created = {}
+
+    def act(profile, form):
+        created["endpoint"] = services.create_webhook_endpoint(
+            actor=request.user, institution_id=profile.pk, **form.cleaned_data
+        )
+
+    response = _handle(
         request,
         institution_id,
         name="webhook_form",
         form_factory=lambda post, p: WebhookForm(post, prefix="webhook"),
-        action=lambda p, f: services.create_webhook_endpoint(actor=request.user, institution_id=p.pk, **f.cleaned_data),
-        success="Webhook endpoint added. Its signing secret is shown in the endpoint list.",
+        action=act,
+        success="Webhook endpoint added.",
         anchor="#webhooks",
     )
+    if "endpoint" not in created:
+        return response
+    # Rendered, not redirected: the signing secret is shown once, in this response.
+    from payments.web.manage import secret_page
+
+    return secret_page(request, created["endpoint"], created=True)
 
 
 @login_required

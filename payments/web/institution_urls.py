@@ -1,5 +1,6 @@
 from django.urls import path
 
+from payments.web import api_calls, manage
 from payments.web import institution as views
 
 urlpatterns = [
@@ -24,4 +25,30 @@ urlpatterns = [
     path("institution/<int:institution_id>/runs/<int:run_id>/", views.run_detail, name="institution-run"),
     path("institution/<int:institution_id>/deliveries/", views.deliveries, name="institution-deliveries"),
     path("institution/<int:institution_id>/screenings/", views.screenings, name="institution-screenings"),
+    path("institution/<int:institution_id>/api-calls/", api_calls.institution_api_calls, name="institution-api-calls"),
+    path(
+        "institution/<int:institution_id>/licences/<int:licence_id>/withdraw/",
+        manage.withdraw_licence,
+        name="institution-licence-withdraw",
+    ),
+    path(
+        "institution/<int:institution_id>/corridors/<int:corridor_id>/withdraw/",
+        manage.withdraw_corridor,
+        name="institution-corridor-withdraw",
+    ),
+    path(
+        "institution/<int:institution_id>/reserve-accounts/<int:account_id>/close/",
+        manage.close_account,
+        name="institution-account-close",
+    ),
+    path(
+        "institution/<int:institution_id>/webhooks/<int:endpoint_id>/edit/",
+        manage.edit_webhook,
+        name="institution-webhook-edit",
+    ),
+    path(
+        "institution/<int:institution_id>/webhooks/<int:endpoint_id>/rotate-secret/",
+        manage.rotate_webhook_secret,
+        name="institution-webhook-rotate",
+    ),
 ]

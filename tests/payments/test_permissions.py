@@ -82,11 +82,19 @@ def api_requests(w):
         "watch": ("post", "/api/v1/watchlist/", {"subject_id": w["subject"].pk}, "webhooks"),
         "endpoints": ("get", "/api/v1/webhook-endpoints/", None, "webhooks"),
         "deliveries": ("get", "/api/v1/webhook-deliveries/", None, "webhooks"),
+        "api_calls": ("get", "/api/v1/api-calls/", None, None),
+        "licences": ("get", "/api/v1/licences/", None, "filings"),
+        "endpoint_patch": ("patch", "/api/v1/webhook-endpoints/{endpoint}/", {"description": "x"}, "webhooks"),
+        "endpoint_rotate": ("post", "/api/v1/webhook-endpoints/{endpoint}/rotate-secret/", None, "webhooks"),
+        "licence_withdraw": ("post", "/api/v1/licences/{licence}/withdraw/", {}, "filings"),
+        "corridor_withdraw": ("post", "/api/v1/corridors/{corridor}/withdraw/", {}, "filings"),
+        "account_close": ("post", "/api/v1/reserve-accounts/{account}/close/", {}, "reserves"),
     }
 
 
 COMPLIANCE_GATED = {"screen", "payment_report"}
 WRITES_OWN_DATA = {"reserve_report_post"}  # the suspended key's own accounts differ
+OWN_OBJECTS = {"endpoint_patch", "endpoint_rotate", "licence_withdraw", "corridor_withdraw", "account_close"}
 
 
 def expected_api(role: str, name: str, scope: str | None) -> set[int]:
@@ -103,6 +111,8 @@ def expected_api(role: str, name: str, scope: str | None) -> set[int]:
             return {404}  # another institution's decision
         if name in WRITES_OWN_DATA:
             return {400}  # the account belongs to another institution
+        if name in OWN_OBJECTS:
+            return {404}  # another institution's endpoint, licence, corridor or account
         return {200, 201}
     return {200, 201}
 
@@ -124,7 +134,13 @@ def test_api_permission_matrix(world, client_for):
     for role, who in roles.items():
         for name, (method, path, body, scope) in api_requests(world).items():
             client = client_for(who)
-            path = path.format(decision=decision.pk)
+            path = path.format(
+                decision=decision.pk,
+                endpoint=world["endpoint"].pk,
+                licence=world["profile"].licences.get().pk,
+                corridor=world["profile"].corridors.order_by("pk").first().pk,
+                account=world["profile"].reserve_account.pk,
+            )
             extra = {"HTTP_IDEMPOTENCY_KEY": f"{role}-{name}"} if name == "payment_report" else {}
             response = getattr(client, method)(path, body, format="json", **extra)
             if response.status_code not in expected_api(role, name, scope):
@@ -155,11 +171,37 @@ def web_requests(w):
             f"/institution/{p.pk}/corridors/",
             {"corridor-currency": "USD", "corridor-country": "US"},
         ),
+        "institution_api_calls": ("get", f"/institution/{p.pk}/api-calls/", {}),
+        "institution_webhook_edit": ("get", f"/institution/{p.pk}/webhooks/{w['endpoint'].pk}/edit/", {}),
+        "institution_licence_withdraw": (
+            "get",
+            f"/institution/{p.pk}/licences/{p.licences.get().pk}/withdraw/",
+            {},
+        ),
+        "institution_corridor_withdraw": (
+            "get",
+            f"/institution/{p.pk}/corridors/{p.corridors.order_by('pk').first().pk}/withdraw/",
+            {},
+        ),
+        "institution_account_close": (
+            "get",
+            f"/institution/{p.pk}/reserve-accounts/{p.reserve_account.pk}/close/",
+            {},
+        ),
         "regulator_list": ("get", "/regulator/institutions/", {}),
+        "regulator_api_calls": ("get", "/regulator/api-calls/", {}),
         "regulator_detail": ("get", f"/regulator/institutions/{p.pk}/", {}),
         "regulator_run": ("get", f"/regulator/compliance-runs/{run.pk}/", {}),
         "regulator_kyb": ("post", f"/regulator/institutions/{p.pk}/kyb/", {"kyb-kyb_status": "verified"}),
     }
+
+
+MANAGER_PAGES = {
+    "institution_webhook_edit",
+    "institution_licence_withdraw",
+    "institution_corridor_withdraw",
+    "institution_account_close",
+}
 
 
 def expected_web(role: str, name: str) -> set[int]:
@@ -171,6 +213,8 @@ def expected_web(role: str, name: str) -> set[int]:
         return {404}
     if name == "institution_home":
         return {200, 302}
+    if role == "plain_member" and name in MANAGER_PAGES:
+        return {302}  # back to the institution page, told only owners and admins may
     if role in {"plain_member", "manager"}:
         return {302} if name == "institution_corridor" else {200}
     return {404}  # outsiders, regulators and staff are not the institution's members

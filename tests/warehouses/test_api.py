@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 
 from tests.factories import RegulatorFactory, StaffFactory
+from tests.payments.escrow_helpers import fund_lease
 from tests.warehouses.conftest import make_member
 from warehouses.models import CapacityDay, Lease
 from warehouses.services import leases
@@ -116,6 +117,7 @@ def test_request_lease_then_operator_approves_and_checks_in(client_for, merchant
     assert lease["hold_expires_at"]
     op = client_for(operator)
     assert op.post(f"{LEASES}{lease['id']}/approve/").json()["status"] == "approved"
+    fund_lease(Lease.objects.get(pk=lease["id"]))
     assert op.post(f"{LEASES}{lease['id']}/check-in/").json()["status"] == "active"
 
 
@@ -199,6 +201,9 @@ def test_idempotency_key_replays_refuses_other_payload_and_requires_a_key(client
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert Lease.objects.count() == 1
+    from payments.models import IdempotencyKey  # one mechanism: payments' keys, owned by the user
+
+    assert IdempotencyKey.objects.filter(owner=f"user:{merchant.pk}", key="k-1", status="done").exists()
     assert CapacityDay.objects.get(listing=listing, day=d).reserved == 5
     other = post_lease(client, {**body, "units": 6}, key="k-1")
     assert other.status_code == 422
@@ -209,13 +214,13 @@ def test_idempotency_key_replays_refuses_other_payload_and_requires_a_key(client
 
 
 def test_idempotency_in_flight_duplicate_is_409(client_for, merchant, listing):
-    from warehouses.models import IdempotencyRecord
+    from payments.models import IdempotencyKey
 
-    # The first copy is still running: its record exists without a response yet.
-    IdempotencyRecord.objects.create(scope=f"user:{merchant.pk}", key="busy", request_hash="same")
+    # The first copy is still running: its key exists, in flight, without a response yet.
+    IdempotencyKey.objects.create(owner=f"user:{merchant.pk}", key="busy", fingerprint="same")
     d = listing.available_from
     body = {"listing": listing.pk, "units": 5, "start": str(d), "end": str(d + timedelta(days=2))}
-    with mock.patch("warehouses.api.idempotency._fingerprint", return_value="same"):
+    with mock.patch("payments.idempotency.fingerprint_data", return_value="same"):
         response = post_lease(client_for(merchant), body, key="busy")
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_in_flight"
@@ -314,6 +319,33 @@ MATRIX = [
         {},
         {"*": 404, "anonymous": 401, "tenant": 200, "operator": 404},
     ),
+    # Transfers and reviews (full matrix with a transfer in tests/warehouses/test_transfers_api.py).
+    (
+        "post",
+        "/api/v1/warehouses/leases/{lease}/transfers/",
+        {"to_subject": 0, "units": 1},
+        {"*": 404, "anonymous": 401, "tenant": 400},
+    ),
+    ("get", "/api/v1/warehouses/transfers/", None, {"*": 200, "anonymous": 401}),
+    (
+        "post",
+        "/api/v1/warehouses/leases/{lease}/review/",
+        {"stars": 5},
+        {"*": 404, "anonymous": 401, "tenant": 409, "operator": 409},
+    ),
+    (
+        "get",
+        "/api/v1/warehouses/leases/{lease}/reviews/",
+        None,
+        {"*": 404, "anonymous": 401, "tenant": 200, "operator": 200},
+    ),
+    # Escrow: no Idempotency-Key here, so parties get 400; nobody else learns the lease exists.
+    ("post", "/api/v1/warehouses/leases/{lease}/pay/", {"institution": 1}, {"*": 404, "anonymous": 401,
+                                                                            "tenant": 400, "operator": 400}),
+    # A held lease cannot be disputed yet (409 for its parties).
+    ("post", "/api/v1/warehouses/leases/{lease}/dispute/", {"reason": "x"}, {"*": 404, "anonymous": 401,
+                                                                             "tenant": 409, "operator": 409}),
+    ("get", "/api/v1/warehouses/disputes/", None, {"*": 200, "anonymous": 401}),
 ]
 
 

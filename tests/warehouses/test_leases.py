@@ -12,6 +12,7 @@ from django.utils import timezone
 from credit import errors
 from credit.models import AuditEntry, BlacklistEntry, CreditEvent
 from tests.factories import RegulatorFactory
+from tests.payments.escrow_helpers import fund_lease
 from warehouses.errors import CapacityBelowReserved, CreditGateRefused, InvalidTransition, NotEnoughCapacity
 from warehouses.models import CapacityDay, Lease
 from warehouses.services import leases, ledger
@@ -261,6 +262,7 @@ def test_check_in_only_from_the_start_day_and_completion_after_the_end(operator,
     lease = book(merchant, listing, 10, today + timedelta(days=1), today + timedelta(days=3))
     with pytest.raises(InvalidTransition):
         leases.check_in_lease(actor=operator, lease_id=lease.pk)  # before the start
+    fund_lease(lease)
     start_day = timezone.now() + timedelta(days=1)
     with mock.patch("django.utils.timezone.now", return_value=start_day):
         assert leases.check_in_lease(actor=operator, lease_id=lease.pk).status == Lease.Status.ACTIVE
@@ -305,6 +307,7 @@ def test_only_the_tenant_cancels_and_active_leases_cannot(operator, merchant, ot
     for user in (operator, other_merchant):
         with pytest.raises(errors.NotFound):
             leases.cancel_lease(actor=user, lease_id=lease.pk)
+    fund_lease(lease)
     leases.check_in_lease(actor=operator, lease_id=lease.pk)
     with pytest.raises(InvalidTransition):
         leases.cancel_lease(actor=merchant, lease_id=lease.pk)
@@ -366,13 +369,3 @@ def test_operator_withdrawal_is_the_operators_default(operator, merchant, make_l
     assert CreditEvent.objects.get().subject_id == operator.subject.pk
     assert set(reserved_by_day(listing).values()) == {0}
 
-
-def test_old_idempotency_keys_are_purged():
-    from warehouses.models import IdempotencyRecord
-    from warehouses.tasks import purge_idempotency_keys_task
-
-    old = IdempotencyRecord.objects.create(scope="user:1", key="old", request_hash="x")
-    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
-    IdempotencyRecord.objects.create(scope="user:1", key="new", request_hash="x")
-    assert purge_idempotency_keys_task() == 1
-    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

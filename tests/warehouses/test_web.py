@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.payments.escrow_helpers import fund_lease
 from warehouses.models import Lease, Listing
 from warehouses.services import leases
 
@@ -42,6 +43,7 @@ def test_merchant_books_and_operator_approves_and_checks_in(client, merchant, op
     dashboard = client.get("/warehouses/mine/").content.decode()
     assert f"/warehouses/leases/{lease.pk}/" in dashboard and "Merchant One Ltd" in dashboard
     client.post(f"/warehouses/leases/{lease.pk}/approve/")
+    fund_lease(lease)
     client.post(f"/warehouses/leases/{lease.pk}/check-in/")
     lease.refresh_from_db()
     assert lease.status == Lease.Status.ACTIVE

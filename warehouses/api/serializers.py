@@ -8,7 +8,9 @@ from rest_framework import serializers
 
 from credit.countries import currency_codes
 from credit.models import Subject
-from warehouses.models import Lease, Listing, Warehouse
+from payments.selectors import escrow_summaries
+from warehouses.api.fast import FastListSerializer
+from warehouses.models import Lease, LeaseReview, LeaseTransfer, Listing, Warehouse
 from warehouses.selectors import SORTS, haversine_km
 from warehouses.services.leases import lease_price
 
@@ -128,6 +130,7 @@ class ListingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Listing
+        list_serializer_class = FastListSerializer  # search pages: the same output, faster
         fields = [
             "id",
             "title",
@@ -144,6 +147,7 @@ class ListingSerializer(serializers.ModelSerializer):
             "min_tenant_grade",
             "free_cancellation_days",
             "cancellation_fee_percent",
+            "transfer_requires_consent",
             "status",
             "quote",
             "distance_km",
@@ -188,6 +192,9 @@ class ListingInputSerializer(serializers.Serializer):
     cancellation_fee_percent = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), default=Decimal("0")
     )
+    transfer_requires_consent = serializers.BooleanField(
+        default=True, help_text="Lease transfers need the operator's consent"
+    )
     publish = serializers.BooleanField(default=False)
 
     def validate_currency(self, value):
@@ -219,6 +226,7 @@ class ListingUpdateSerializer(serializers.Serializer):
         max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), required=False
     )
     status = serializers.ChoiceField(choices=Listing.Status.choices, required=False)
+    transfer_requires_consent = serializers.BooleanField(required=False)
 
     def validate_currency(self, value):
         return check_currency(value)
@@ -249,12 +257,53 @@ class LeaseReasonSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class EscrowBlockSerializer(serializers.Serializer):
+    """The lease's escrow: `status` is unpaid, funded, partially released, released,
+    refunded or frozen (an open dispute). Amounts in `currency`; `released` is before the
+    platform fee; `due` is what the tenant still has to pay in (0 once funded)."""
+
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["unpaid", "funded", "partially released", "released", "refunded", "frozen"]
+    )
+    currency = serializers.CharField()
+    held = serializers.DecimalField(max_digits=20, decimal_places=2)
+    released = serializers.DecimalField(max_digits=20, decimal_places=2)
+    refunded = serializers.DecimalField(max_digits=20, decimal_places=2)
+    balance = serializers.DecimalField(max_digits=20, decimal_places=2)
+    due = serializers.DecimalField(max_digits=20, decimal_places=2)
+    open_dispute = serializers.BooleanField()
+
+
+# Leases that can never have been paid into escrow (only approved leases take payment).
+NEVER_PAID = ("held", "rejected", "expired")
+UNPAID = {
+    "status": "unpaid",
+    "funded": False,
+    "currency": "",
+    "open_dispute": False,
+    **dict.fromkeys(("held", "released", "refunded", "balance"), Decimal("0.00")),
+}
+
+
+def escrow_block(lease, summary: dict) -> dict:
+    due = lease.total_price if not summary["funded"] and lease.status in ("approved", "active") else Decimal("0.00")
+    keys = ("status", "held", "released", "refunded", "balance", "open_dispute")
+    return {"reference": lease.escrow_ref, "currency": summary["currency"] or lease.currency, "due": due} | {
+        k: summary[k] for k in keys
+    }
+
+
 class LeaseSerializer(serializers.ModelSerializer):
     tenant = OperatorSerializer(read_only=True)
     listing_title = serializers.CharField(source="listing.title", read_only=True)
     warehouse = serializers.CharField(source="listing.warehouse.name", read_only=True)
     operator = OperatorSerializer(source="listing.warehouse.owner", read_only=True)
     decision_reasons = LeaseReasonSerializer(many=True, read_only=True)
+    escrow_reference = serializers.CharField(
+        source="escrow_ref", read_only=True, help_text="The escrow guarding this lease (see payments)"
+    )
+    escrow = serializers.SerializerMethodField()
 
     class Meta:
         model = Lease
@@ -284,8 +333,139 @@ class LeaseSerializer(serializers.ModelSerializer):
             "cancelled_at",
             "defaulted_party",
             "defaulted_at",
+            "parent",
+            "escrow_reference",
+            "escrow",
         ]
+
+    @extend_schema_field(EscrowBlockSerializer)
+    def get_escrow(self, lease) -> dict:
+        # Lists pass every summary of the page in the context (one batch, no N+1).
+        summaries = self.context.get("escrow_summaries")
+        if lease.status in NEVER_PAID and (summaries is None or lease.escrow_ref not in summaries):
+            return EscrowBlockSerializer(escrow_block(lease, UNPAID)).data  # no queries (lease requests)
+        if summaries is None or lease.escrow_ref not in summaries:
+            summaries = escrow_summaries(references=[lease.escrow_ref])
+        return EscrowBlockSerializer(escrow_block(lease, summaries[lease.escrow_ref])).data
 
 
 class LeaseReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class PartySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Subject
+        fields = ["id", "legal_name", "country", "registration_number", "grade"]
+
+
+class TransferOfferInputSerializer(serializers.Serializer):
+    to_subject = serializers.IntegerField(help_text="Subject id of the recipient")
+    units = serializers.IntegerField(min_value=1, max_value=10_000_000, help_text="1 up to the lease's units")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class TransferAcceptInputSerializer(serializers.Serializer):
+    institution = serializers.IntegerField(help_text="Subject id of the payment institution the recipient pays through")
+
+
+class TransferReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class LeaseTransferSerializer(serializers.ModelSerializer):
+    from_subject = PartySerializer(read_only=True)
+    to_subject = PartySerializer(read_only=True)
+    institution = serializers.PrimaryKeyRelatedField(read_only=True)
+    operator = PartySerializer(source="lease.listing.warehouse.owner", read_only=True)
+    reasons = LeaseReasonSerializer(many=True, read_only=True)
+    requires_consent = serializers.BooleanField(source="lease.listing.transfer_requires_consent", read_only=True)
+
+    class Meta:
+        model = LeaseTransfer
+        fields = [
+            "id",
+            "lease",
+            "from_subject",
+            "to_subject",
+            "operator",
+            "units",
+            "status",
+            "requires_consent",
+            "expires_at",
+            "institution",
+            "note",
+            "reasons",
+            "effective_from",
+            "amount",
+            "recipient_lease",
+            "created_at",
+            "accepted_at",
+            "decided_at",
+        ]
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    stars = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    reviewer = serializers.IntegerField(
+        required=False, help_text="The side you review for (tenant or operator subject id); optional if only one"
+    )
+
+
+class LeaseReviewSerializer(serializers.ModelSerializer):
+    reviewer = PartySerializer(read_only=True)
+    reviewed = PartySerializer(read_only=True)
+
+    class Meta:
+        model = LeaseReview
+        fields = ["id", "lease", "reviewer", "reviewed", "stars", "comment", "created_at"]
+
+
+# --- Escrow and disputes ----------------------------------------------------------------------
+
+
+class PayInputSerializer(serializers.Serializer):
+    institution = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="Subject id of the payment institution the tenant pays through"
+    )
+
+
+class DisputeInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=4000, help_text="What the dispute is about (both parties see it)")
+    subject = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="The party you act for, if you act for both"
+    )
+
+
+class DisputeResolveInputSerializer(serializers.Serializer):
+    resolution = serializers.ChoiceField(
+        choices=[("payer", "Tenant: refund what remains"), ("payee", "Operator: release what remains"),
+                 ("split", "Split")]
+    )
+    payee_amount = serializers.DecimalField(
+        max_digits=20, decimal_places=2, min_value=Decimal("0"), required=False,
+        help_text="For a split: released to the operator (less the platform fee); the rest is refunded",
+    )
+    reason = serializers.CharField(max_length=4000, help_text="The decision's reasons, shown to both parties")
+
+    def validate(self, attrs):
+        if attrs["resolution"] == "split" and attrs.get("payee_amount") is None:
+            raise serializers.ValidationError({"payee_amount": ["Required for a split."]})
+        return attrs
+
+
+class DisputeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField(help_text="The escrow disputed, e.g. lease:12")
+    lease = serializers.IntegerField(allow_null=True)
+    opener = PartySerializer()
+    respondent = PartySerializer()
+    reason = serializers.CharField()
+    status = serializers.CharField()
+    resolution = serializers.CharField(allow_blank=True)
+    payee_amount = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    payer_amount = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    decision_reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)

@@ -1,6 +1,7 @@
 """Warehouse marketplace API. Reads go through selectors (visibility rules); each write
 is one view: input serializer -> service -> output serializer."""
 
+import json
 from datetime import timedelta
 
 from django.db import transaction
@@ -18,12 +19,16 @@ from rest_framework.views import APIView
 
 from credit import errors
 from credit.selectors.accounts import subject_ids_acted_for
+from payments import idempotency
+from payments.selectors import escrow_summaries
 from warehouses import selectors
 from warehouses.api import serializers as s
-from warehouses.api.idempotency import run_idempotently
-from warehouses.models import Lease, Listing, Warehouse
+from warehouses.models import Lease, LeaseTransfer, Listing, Warehouse
+from warehouses.services import escrow as escrow_services
 from warehouses.services import leases as lease_services
 from warehouses.services import listings as listing_services
+from warehouses.services import reviews as review_services
+from warehouses.services import transfers as transfer_services
 
 PROBLEM = OpenApiResponse(description="application/problem+json with `code`, `detail` and per-field `errors`")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM}
@@ -251,7 +256,10 @@ class LeaseListView(GenericAPIView):
         if request.query_params.get("status") in Lease.Status.values:
             qs = qs.filter(status=request.query_params["status"])
         page = self.paginate_queryset(qs.order_by("-requested_at", "-id"))
-        return self.get_paginated_response(s.LeaseSerializer(page, many=True).data)
+        summaries = escrow_summaries(references=[lease.escrow_ref for lease in page])  # one batch per page
+        return self.get_paginated_response(
+            s.LeaseSerializer(page, many=True, context={"escrow_summaries": summaries}).data
+        )
 
     @extend_schema(
         parameters=[
@@ -288,10 +296,20 @@ class LeaseListView(GenericAPIView):
                 end=v["end"],
                 note=v["note"],
             )
-            lease = selectors.get_lease(user=request.user, lease_id=lease.pk)
-            return Response(s.LeaseSerializer(lease).data, status=status.HTTP_201_CREATED)
+            # The service returns the lease with its tenant, listing, warehouse and operator
+            # loaded: no second read.
+            return status.HTTP_201_CREATED, json.loads(json.dumps(s.LeaseSerializer(lease).data, default=str))
 
-        return run_idempotently(request, handle)
+        # payments' Idempotency-Key mechanism, keyed per user. Only a success is stored: a
+        # refusal (bad input, no capacity, busy) frees the key, so a retry runs again.
+        code, body, replayed = idempotency.run_idempotently(
+            owner=idempotency.owner_for(user=request.user),
+            key=request.headers.get("Idempotency-Key", ""),
+            fingerprint=idempotency.fingerprint_data(method=request.method, path=request.path, data=request.data),
+            handler=handle,
+            store_errors=False,
+        )
+        return Response(body, status=code, headers={"Idempotent-Replayed": "true"} if replayed else {})
 
 
 class LeaseDetailView(APIView):
@@ -369,3 +387,322 @@ LeaseCancelView = _lease_action_view(
         "cancellation window before the start; later, the listing's fee applies (recorded as late_cancellation)."
     ),
 )
+
+
+# --- Lease transfers and reviews ------------------------------------------------------------
+
+
+class LeaseTransferOfferView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=s.TransferOfferInputSerializer,
+        responses={201: s.LeaseTransferSerializer, **ERRORS},
+        tags=TAGS,
+        operation_id="warehouses_leases_transfers_create",
+        description=(
+            "The tenant offers `units` of an approved or active lease, for its remaining days [effective_from, end) "
+            "with effective_from = max(today, start) fixed at execution, to the subject `to_subject`. The offer "
+            "lapses after 72 hours. Units 0 or above the lease, a transfer to the tenant itself, a lease that is "
+            "not approved/active or has no days left: 400 with field errors. Another open offer: 409."
+        ),
+    )
+    def post(self, request, lease_id: int):
+        selectors.get_lease(user=request.user, lease_id=lease_id)  # 404 for anyone who cannot see it
+        data = s.TransferOfferInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        transfer = transfer_services.offer_transfer(
+            actor=request.user, lease_id=lease_id, to_subject_id=v["to_subject"], units=v["units"], note=v["note"]
+        )
+        transfer = selectors.get_transfer(user=request.user, transfer_id=transfer.pk)
+        return Response(s.LeaseTransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
+
+
+class TransferListView(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = s.LeaseTransferSerializer
+    queryset = LeaseTransfer.objects.none()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "role", str, enum=["from", "to", "operator"], description="As transferor, recipient or operator"
+            ),
+            OpenApiParameter("status", str, enum=list(LeaseTransfer.Status.values)),
+            OpenApiParameter("lease", int, description="Transfers of one lease"),
+        ],
+        responses={200: s.LeaseTransferSerializer(many=True)},
+        tags=TAGS,
+        description="Transfers you are party to (as transferor, recipient or the listing's operator).",
+    )
+    def get(self, request):
+        qs = selectors.transfers_visible_to(user=request.user, role=request.query_params.get("role"))
+        if request.query_params.get("status") in LeaseTransfer.Status.values:
+            qs = qs.filter(status=request.query_params["status"])
+        if request.query_params.get("lease", "").isdigit():
+            qs = qs.filter(lease_id=int(request.query_params["lease"]))
+        page = self.paginate_queryset(qs.order_by("-created_at", "-id"))
+        return self.get_paginated_response(s.LeaseTransferSerializer(page, many=True).data)
+
+
+class TransferDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.LeaseTransferSerializer, 404: PROBLEM}, tags=TAGS)
+    def get(self, request, transfer_id: int):
+        return Response(
+            s.LeaseTransferSerializer(selectors.get_transfer(user=request.user, transfer_id=transfer_id)).data
+        )
+
+
+def _transfer_action_view(action: str, call, *, request_serializer, doc: str):
+    class TransferActionView(APIView):
+        permission_classes = [IsAuthenticated]
+
+        @extend_schema(
+            request=request_serializer,
+            responses={200: s.LeaseTransferSerializer, **ERRORS},
+            tags=TAGS,
+            description=doc,
+            operation_id=f"warehouses_transfers_{action}",
+        )
+        def post(self, request, transfer_id: int):
+            selectors.get_transfer(user=request.user, transfer_id=transfer_id)  # 404 for anyone else
+            data = request_serializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            call(request.user, transfer_id, data.validated_data)
+            return Response(
+                s.LeaseTransferSerializer(selectors.get_transfer(user=request.user, transfer_id=transfer_id)).data
+            )
+
+    TransferActionView.__name__ = f"Transfer{action.title()}View"
+    return TransferActionView
+
+
+TransferAcceptView = _transfer_action_view(
+    "accept",
+    lambda user, tid, v: transfer_services.accept_transfer(
+        actor=user, transfer_id=tid, institution_id=v["institution"]
+    ),
+    request_serializer=s.TransferAcceptInputSerializer,
+    doc=(
+        "The recipient accepts, naming the payment institution it pays through (it must be compliant with a "
+        "corridor for the lease's currency and country: otherwise 400 on `institution`). The recipient passes the "
+        "same credit gate as a new tenant: a refusal answers 403 with the reasons in `errors.credit` and closes "
+        "the transfer as `refused`. Then `awaiting_operator` if the listing needs consent, else `completed` at "
+        "once (the lease is split and the escrow follows). Repeating an accept returns the transfer unchanged."
+    ),
+)
+TransferConsentView = _transfer_action_view(
+    "consent",
+    lambda user, tid, v: transfer_services.consent_transfer(actor=user, transfer_id=tid),
+    request_serializer=s.TransferReasonInputSerializer,
+    doc="The operator consents to a transfer awaiting consent; the credit gate is asked again, then it executes.",
+)
+TransferDeclineView = _transfer_action_view(
+    "decline",
+    lambda user, tid, v: transfer_services.decline_transfer(actor=user, transfer_id=tid, reason=v["reason"]),
+    request_serializer=s.TransferReasonInputSerializer,
+    doc="The operator declines a transfer awaiting consent (reason required), or the recipient declines an offer.",
+)
+TransferWithdrawView = _transfer_action_view(
+    "withdraw",
+    lambda user, tid, v: transfer_services.withdraw_transfer(actor=user, transfer_id=tid, reason=v["reason"]),
+    request_serializer=s.TransferReasonInputSerializer,
+    doc="The transferor withdraws an offer that has not executed yet.",
+)
+
+
+class LeaseReviewView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=s.ReviewInputSerializer,
+        responses={201: s.LeaseReviewSerializer, **ERRORS},
+        tags=TAGS,
+        description=(
+            "After completion each party (tenant, operator) rates the other once, 1-5 stars, within "
+            "ENTREPOT['REVIEW_WINDOW_DAYS'] (30) days. 4-5 stars record a positive_rating credit event for the "
+            "reviewed party, 1-2 a negative_rating, 3 none. Not completed, window closed or already reviewed: 409."
+        ),
+    )
+    def post(self, request, lease_id: int):
+        selectors.get_lease(user=request.user, lease_id=lease_id)
+        data = s.ReviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        review = review_services.review_lease(
+            actor=request.user, lease_id=lease_id, stars=v["stars"], comment=v["comment"], reviewer_id=v.get("reviewer")
+        )
+        return Response(s.LeaseReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+class LeaseReviewListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.LeaseReviewSerializer(many=True), 404: PROBLEM}, tags=TAGS)
+    def get(self, request, lease_id: int):
+        lease = selectors.get_lease(user=request.user, lease_id=lease_id)
+        return Response(s.LeaseReviewSerializer(selectors.lease_reviews(lease=lease), many=True).data)
+
+
+# --- Escrow and disputes ---------------------------------------------------------------------
+
+
+class LeasePayView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Same key + same body replays the first response; another body: 422; in flight: 409",
+            )
+        ],
+        request=s.PayInputSerializer,
+        responses={200: s.LeaseSerializer, 422: PROBLEM, **ERRORS},
+        tags=TAGS,
+        operation_id="warehouses_leases_pay",
+        description=(
+            "The tenant pays the price of an approved (or active) lease into escrow through the payment institution "
+            "`institution`. It must be compliant (not under review or suspended) with an enabled corridor for the "
+            "lease currency and the warehouse country; otherwise 409 `payment_route_refused` with each reason in "
+            "`errors.institution`. Paying a funded escrow again moves nothing and answers 200. The operator's "
+            "check-in needs a funded escrow."
+        ),
+    )
+    def post(self, request, lease_id: int):
+        selectors.get_lease(user=request.user, lease_id=lease_id)  # 404 for anyone who cannot see it
+
+        def handle():
+            data = s.PayInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            escrow_services.pay_lease(
+                actor=request.user, lease_id=lease_id, institution_id=data.validated_data["institution"]
+            )
+            lease = selectors.get_lease(user=request.user, lease_id=lease_id)
+            return status.HTTP_200_OK, json.loads(json.dumps(s.LeaseSerializer(lease).data, default=str))
+
+        code, body, replayed = idempotency.run_idempotently(
+            owner=idempotency.owner_for(user=request.user),
+            key=request.headers.get("Idempotency-Key", ""),
+            fingerprint=idempotency.fingerprint_data(method=request.method, path=request.path, data=request.data),
+            handler=handle,
+            store_errors=False,
+        )
+        return Response(body, status=code, headers={"Idempotent-Replayed": "true"} if replayed else {})
+
+
+def dispute_data(dispute) -> dict:
+    lease_id = dispute.reference[6:] if dispute.reference.startswith("lease:") else ""
+    return {
+        "id": dispute.pk,
+        "reference": dispute.reference,
+        "lease": int(lease_id) if lease_id.isdigit() else None,
+        "opener": dispute.opener,
+        "respondent": dispute.respondent,
+        "reason": dispute.reason,
+        "status": dispute.status,
+        "resolution": dispute.resolution,
+        "payee_amount": dispute.payee_amount,
+        "payer_amount": dispute.payer_amount,
+        "decision_reason": dispute.decision_reason,
+        "created_at": dispute.created_at,
+        "decided_at": dispute.decided_at,
+    }
+
+
+class LeaseDisputeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=s.DisputeInputSerializer,
+        responses={201: s.DisputeSerializer, **ERRORS},
+        tags=TAGS,
+        operation_id="warehouses_leases_dispute",
+        description=(
+            "The tenant or the operator opens a dispute about a paid lease that is approved or active, or completed "
+            "less than ENTREPOT['DISPUTE_WINDOW_DAYS'] (14) days ago. The escrow is frozen (no release, refund or "
+            "cancellation) until platform staff resolve it. Not paid yet: 404 `escrow_not_found`; another open "
+            "dispute, or the lease not disputable: 409."
+        ),
+    )
+    def post(self, request, lease_id: int):
+        selectors.get_lease(user=request.user, lease_id=lease_id)
+        data = s.DisputeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dispute = escrow_services.open_lease_dispute(
+            actor=request.user,
+            lease_id=lease_id,
+            reason=data.validated_data["reason"],
+            subject_id=data.validated_data.get("subject"),
+        )
+        dispute = selectors.get_dispute(user=request.user, dispute_id=dispute.pk)
+        return Response(s.DisputeSerializer(dispute_data(dispute)).data, status=status.HTTP_201_CREATED)
+
+
+class DisputeListView(GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = s.DisputeSerializer
+
+    def get_queryset(self):  # for the schema only
+        return Lease.objects.none()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=["open", "resolved"])],
+        responses={200: s.DisputeSerializer(many=True)},
+        tags=TAGS,
+        description="Platform staff see every dispute; parties see the disputes about their leases; others none.",
+    )
+    def get(self, request):
+        qs = selectors.disputes_visible_to(user=request.user)
+        if request.query_params.get("status") in ("open", "resolved"):
+            qs = qs.filter(status=request.query_params["status"])
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(s.DisputeSerializer([dispute_data(d) for d in page], many=True).data)
+
+
+class DisputeDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.DisputeSerializer, 404: PROBLEM}, tags=TAGS)
+    def get(self, request, dispute_id: int):
+        return Response(
+            s.DisputeSerializer(dispute_data(selectors.get_dispute(user=request.user, dispute_id=dispute_id))).data
+        )
+
+
+class DisputeResolveView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=s.DisputeResolveInputSerializer,
+        responses={200: s.DisputeSerializer, **ERRORS},
+        tags=TAGS,
+        operation_id="warehouses_disputes_resolve",
+        description=(
+            "Platform staff decide an open dispute: `payer` refunds what remains in escrow to the tenant (the "
+            "operator gets a dispute_lost credit event), `payee` releases it to the operator less the platform fee "
+            "(the tenant gets dispute_lost), `split` releases `payee_amount` and refunds the rest (no credit event). "
+            "The escrow unfreezes. Others: 404 if they cannot see the dispute, else 403. Deciding again: 200, "
+            "unchanged."
+        ),
+    )
+    def post(self, request, dispute_id: int):
+        selectors.get_dispute(user=request.user, dispute_id=dispute_id)
+        data = s.DisputeResolveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        escrow_services.resolve_lease_dispute(
+            actor=request.user,
+            dispute_id=dispute_id,
+            resolution=v["resolution"],
+            payee_amount=v.get("payee_amount"),
+            reason=v["reason"],
+        )
+        dispute = selectors.get_dispute(user=request.user, dispute_id=dispute_id)
+        return Response(s.DisputeSerializer(dispute_data(dispute)).data)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from credit.models import Subject
-from credit.selectors.standing import may_subject
+from credit.selectors.standing import may_subject, may_subjects
 from warehouses.errors import CreditGateRefused
 from warehouses.models import Listing, grade_meets
 
@@ -42,10 +42,10 @@ def check_lease(*, tenant: Subject, listing: Listing) -> GateOutcome:
     """Raises CreditGateRefused with every reason; otherwise says whether the lease is
     instant and why."""
     refusals: list[dict] = []
-    decision = may_subject(subject_id=tenant.pk, action="lease")
+    # Both parties' standing in one query (the listing comes with its warehouse's owner).
+    decision, owner_decision = may_subjects(checks=[(tenant, "lease"), (listing.warehouse.owner, "list_capacity")])
     if not decision.allowed:
         refusals += decision.reasons
-    owner_decision = may_subject(subject_id=listing.warehouse.owner_id, action="list_capacity")
     if not owner_decision.allowed:
         refusals += [
             {"code": f"operator_{r['code']}", "message": f"The operator may not lease out space: {r['message']}"}

@@ -29,7 +29,7 @@ from credit.models import Subject
 from credit.selectors.accounts import is_member
 from warehouses.errors import InvalidTransition, LeaseNotFound, ListingNotFound
 from warehouses.models import Lease, Listing
-from warehouses.services import gate, ledger
+from warehouses.services import escrow, gate, ledger
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -118,17 +118,15 @@ def request_lease(
     today = timezone.localdate(now)
     with transaction.atomic():
         tenant = Subject.objects.get(pk=tenant_id)
-        # Checks that need no lock first (input, credit gate), so the lock is held briefly.
-        seen = Listing.objects.select_related("warehouse", "warehouse__owner").filter(pk=listing_id).first()
-        _check_open(listing=seen, tenant_id=tenant_id)
-        validate_request(listing=seen, units=units, start=start, end=end, today=today)
-        outcome = gate.check_lease(tenant=tenant, listing=seen)
-        # Lock, re-check what may have changed meanwhile, then write.
-        listing = ledger.lock_listing(listing_id=listing_id)
+        # Lock first and check once under the lock (input, credit gate: one query for both
+        # parties), then write: a handful of short statements while the lock is held.
+        try:
+            listing = ledger.lock_listing(listing_id=listing_id)
+        except ListingNotFound:
+            listing = None
         _check_open(listing=listing, tenant_id=tenant_id)
         validate_request(listing=listing, units=units, start=start, end=end, today=today)
-        if (listing.booking_mode, listing.min_tenant_grade) != (seen.booking_mode, seen.min_tenant_grade):
-            outcome = gate.check_lease(tenant=tenant, listing=listing)
+        outcome = gate.check_lease(tenant=tenant, listing=listing)
         ledger.reserve(listing=listing, start=start, end=end, units=units)
         instant = outcome.instant
         lease = Lease.objects.create(
@@ -303,10 +301,12 @@ def check_in_lease(*, actor, lease_id: int) -> Lease:
                 f"Check-in is possible from {lease.start.isoformat()} until before {lease.end.isoformat()}.",
                 code="outside_lease_dates",
             )
+        escrow.require_funded(lease=lease)
         old = _snapshot(lease)
         lease.status = Lease.Status.ACTIVE
         lease.checked_in_at = now
         lease.save(update_fields=["status", "checked_in_at"])
+        escrow.release_due(actor=actor, lease=lease, on=today)  # the first period's share
         record_audit(
             actor=actor,
             action="lease.checked_in",
@@ -320,7 +320,7 @@ def check_in_lease(*, actor, lease_id: int) -> Lease:
 
 def complete_lease(*, actor, lease_id: int) -> Lease:
     """An active lease completes once its end day has come (the end is exclusive). The
-    tenant's record gets a `lease_completed` credit event."""
+    records of both parties (tenant and operator) get a `lease_completed` credit event."""
     now = timezone.now()
     with transaction.atomic():
         listing, lease = _locked_lease(lease_id=lease_id)
@@ -345,8 +345,24 @@ def complete_lease(*, actor, lease_id: int) -> Lease:
             old=old,
             new=_snapshot(lease),
         )
-        _record_credit_event(actor=actor, subject_id=lease.tenant_id, kind="lease_completed", lease=lease)
+        if not _continues_after_split(lease=lease):
+            _record_credit_event(actor=actor, subject_id=lease.tenant_id, kind="lease_completed", lease=lease)
+        escrow.release_due(actor=actor, lease=lease)  # the remainder (unless a dispute froze it)
+        if not _continues_after_split(lease=lease):
+            _record_credit_event(
+                actor=actor, subject_id=listing.warehouse.owner_id, kind="lease_completed", lease=lease
+            )
     return lease
+
+
+def _continues_after_split(*, lease: Lease) -> bool:
+    """The days before a transfer of part of a lease: the same tenant's tenancy goes on in
+    the kept part (a sibling starting where this one ends), whose completion is the one
+    that counts. So a transfer never earns the parties an extra `lease_completed`."""
+    return (
+        lease.parent_id is not None
+        and Lease.objects.filter(parent_id=lease.parent_id, tenant_id=lease.tenant_id, start=lease.end).exists()
+    )
 
 
 def complete_due_leases(*, limit: int = 500) -> int:
@@ -392,6 +408,7 @@ def cancel_lease(*, actor, lease_id: int, reason: str = "") -> Lease:
         lease.cancelled_at = now
         lease.cancellation_fee = fee
         lease.save(update_fields=["status", "cancelled_at", "cancellation_fee"])
+        escrow.settle_cancellation(actor=actor, lease=lease, fee=fee, memo=f"Lease {lease.pk} cancelled")
         record_audit(
             actor=actor,
             action="lease.cancelled",
@@ -415,6 +432,9 @@ def _default_locked(*, actor, listing: Listing, lease: Lease, party: str, reason
     lease.defaulted_at = now
     lease.decision_reasons = lease.decision_reasons + [{"code": f"{party}_default", "message": reason}]
     lease.save(update_fields=["status", "defaulted_party", "defaulted_at", "decision_reasons"])
+    # Operator default: everything back to the tenant. Tenant no-show: a late cancellation.
+    fee = escrow.no_show_fee(lease=lease, listing=listing) if party == Lease.Party.TENANT else Decimal("0.00")
+    escrow.settle_cancellation(actor=actor, lease=lease, fee=fee, memo=f"Lease {lease.pk}: {party} default")
     defaulter = lease.tenant_id if party == Lease.Party.TENANT else listing.warehouse.owner_id
     record_audit(
         actor=actor,

@@ -5,9 +5,10 @@ Locking protocol (every writer of a listing's ledger follows it):
 2. `lock_listing()` takes the listing's row lock (`SELECT ... FOR UPDATE OF` the listing
    only) with a lock timeout; a timeout or deadlock becomes `credit.errors.Busy` (409 with
    Retry-After). Then, if needed, lock the lease row. Never the other way round.
-3. Re-check availability under the lock, then change `reserved` with F() expressions in a
-   single UPDATE over the range. The CHECK constraints (0 <= reserved <= capacity) catch
-   anything a code path forgets; an IntegrityError becomes NotEnoughCapacity.
+3. Change `reserved` in a single UPDATE over the range that only touches days with room
+   (`reserved + n <= capacity`) and counts them: all days, or nothing is kept. The CHECK
+   constraints (0 <= reserved <= capacity) catch anything a code path forgets; an
+   IntegrityError becomes NotEnoughCapacity.
 
 On SQLite (`make run`) SELECT FOR UPDATE is a no-op; the IMMEDIATE transaction mode takes
 the database write lock at BEGIN, so writers are serialised all the same.
@@ -22,6 +23,7 @@ from django.db.models import Count, F, Max, Min
 from credit import errors
 from warehouses.errors import ListingNotFound, NotEnoughCapacity
 from warehouses.models import CapacityDay, Lease, Listing
+from warehouses.selectors import OPERATOR_UNUSED
 
 LOCK_ERROR_CODES = {"55P03", "40P01", "40001"}  # lock_not_available, deadlock, serialization
 
@@ -54,6 +56,7 @@ def lock_listing(*, listing_id: int) -> Listing:
         listing = (
             Listing.objects.select_for_update(of=("self",))
             .select_related("warehouse", "warehouse__owner")
+            .defer(*OPERATOR_UNUSED)
             .filter(pk=listing_id)
             .first()
         )
@@ -91,30 +94,43 @@ def first_short_day(*, listing_id: int, start: date, end: date, units: int) -> C
 
 
 def reserve(*, listing: Listing, start: date, end: date, units: int) -> None:
-    """Call with the listing locked. Raises NotEnoughCapacity naming the first short day."""
+    """Call with the listing locked. Raises NotEnoughCapacity naming the first short day.
+
+    One statement on the way that succeeds: a single UPDATE adds the units to every day of
+    the range that can take them and returns those days. When that is not every day of the
+    range, the days it did change are put back and the reason is worked out (outside the
+    window, or the first short day); the CHECK constraints stay the last line of defence."""
+    days = (end - start).days
+    table = CapacityDay._meta.db_table
+    try:
+        # No savepoint: an IntegrityError aborts the caller's transaction, which is what we want.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET reserved = reserved + %s "
+                "WHERE listing_id = %s AND day >= %s AND day < %s AND reserved + %s <= capacity RETURNING id",
+                [units, listing.pk, start, end, units],
+            )
+            changed = [row[0] for row in cursor.fetchall()]
+    except IntegrityError as exc:  # the CHECK caught an overbooking
+        raise NotEnoughCapacity() from exc
+    if len(changed) == days:
+        return
+    if changed:  # leave the ledger as it was, whatever the caller does with the error
+        CapacityDay.objects.filter(pk__in=changed).update(reserved=F("reserved") - units)
     stats = availability(listing_id=listing.pk, start=start, end=end)
-    if stats["days"] != (end - start).days:
+    if stats["days"] != days:
         raise errors.InvalidInput(
             "The range is outside the listing's window.",
             code="outside_window",
             field_errors={"end": ["The listing is not offered on every day of this range."]},
         )
-    if stats["min_free"] is None or stats["min_free"] < units:
-        short = first_short_day(listing_id=listing.pk, start=start, end=end, units=units)
-        free = short.capacity - short.reserved if short else 0
-        raise NotEnoughCapacity(
-            f"Only {free} units are free on {short.day.isoformat() if short else start.isoformat()}; "
-            f"{units} were asked for.",
-            field_errors={"units": [f"At most {stats['min_free'] or 0} units are free on every day of this range."]},
-        )
-    try:
-        # No savepoint: an IntegrityError aborts the caller's transaction, which is what we want.
-        updated = CapacityDay.objects.filter(listing_id=listing.pk, day__gte=start, day__lt=end).update(
-            reserved=F("reserved") + units
-        )
-    except IntegrityError as exc:  # the CHECK caught an overbooking
-        raise NotEnoughCapacity() from exc
-    assert updated == (end - start).days
+    short = first_short_day(listing_id=listing.pk, start=start, end=end, units=units)
+    free = short.capacity - short.reserved if short else 0
+    raise NotEnoughCapacity(
+        f"Only {free} units are free on {short.day.isoformat() if short else start.isoformat()}; "
+        f"{units} were asked for.",
+        field_errors={"units": [f"At most {stats['min_free'] or 0} units are free on every day of this range."]},
+    )
 
 
 def release(*, listing: Listing, start: date, end: date, units: int) -> None:

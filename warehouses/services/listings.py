@@ -41,6 +41,7 @@ TERMS_FIELDS = [
     "min_tenant_grade",
     "free_cancellation_days",
     "cancellation_fee_percent",
+    "transfer_requires_consent",
 ]
 STATUS_TRANSITIONS = {
     Listing.Status.DRAFT: {Listing.Status.PUBLISHED, Listing.Status.CLOSED},

@@ -121,6 +121,9 @@ class ListingForm(forms.Form):
     min_tenant_grade = forms.ChoiceField(choices=GRADE_CHOICES, required=False, label="Minimum tenant grade")
     free_cancellation_days = forms.IntegerField(min_value=0, initial=7)
     cancellation_fee_percent = forms.DecimalField(min_value=0, max_value=100, initial=0, decimal_places=2)
+    transfer_requires_consent = forms.BooleanField(
+        required=False, initial=True, label="Lease transfers need my consent"
+    )
     publish = forms.BooleanField(required=False, initial=True, label="Publish now")
 
     def __init__(self, *args, warehouses=(), **kwargs):

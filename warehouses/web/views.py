@@ -23,6 +23,8 @@ from warehouses.services import leases as lease_services
 from warehouses.services import listings as listing_services
 from warehouses.services.leases import lease_price
 from warehouses.web import forms
+from warehouses.web.escrow_views import escrow_context
+from warehouses.web.transfer_views import lease_page_context, rating_context
 
 
 def _subjects(user):
@@ -127,7 +129,7 @@ def listing_detail(request, listing_id: int):
     return render(
         request,
         "warehouses/listing_detail.html",
-        {"listing": listing, "form": form, "tenants": tenants},
+        {"listing": listing, "form": form, "tenants": tenants, **rating_context(listing=listing)},
         status=400 if form.errors else 200,
     )
 
@@ -212,6 +214,8 @@ def lease_detail(request, lease_id: int):
             "can_check_in": lease.status == Lease.Status.APPROVED and lease.start <= today < lease.end,
             "can_complete": lease.status == Lease.Status.ACTIVE and today >= lease.end,
             "can_no_show": lease.status == Lease.Status.APPROVED and today > lease.start,
+            **escrow_context(lease=lease, mine=mine),
+            **lease_page_context(lease=lease, mine=mine),
         },
     )
 
@@ -262,6 +266,7 @@ def operator_home(request):
         "warehouses/operator_home.html",
         {
             "requests": selectors.pending_requests(user=request.user)[:100],
+            "awaiting_consent_count": selectors.transfers_awaiting_consent(user=request.user).count(),
             "warehouses": selectors.warehouses_of(user=request.user).order_by("name"),
             "listings": selectors.own_listings(user=request.user),
             "now": timezone.now(),
@@ -378,5 +383,6 @@ def manage_listing(request, listing_id: int):
             "capacity_form": capacity_form,
             "extend_form": extend_form,
             "transitions": sorted(listing_services.STATUS_TRANSITIONS[listing.status]),
+            **rating_context(listing=listing),
         },
     )

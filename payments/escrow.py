@@ -1,0 +1,518 @@
+"""Escrow: a double-entry ledger that holds a payer's money for an opaque reference (such as
+`lease:12`) and moves it to the payee in stages, back to the payer, or on to another escrow.
+
+Accounts (payments.models.LedgerAccount), one per currency:
+- `tenant` per payer subject: goes negative as the payer pays in (what the platform owes it
+  back is the escrow, not this account);
+- `escrow` per reference: never below zero;
+- `operator` per payee subject, and one `platform_fee` account.
+
+Every journal transaction's entries sum to zero per currency. The services check it under
+the escrow row's lock; on PostgreSQL the database checks it again at commit (a deferred
+constraint trigger, see migration 0003_escrow) and refuses any UPDATE or DELETE.
+
+Services take the escrow row's lock (`select_for_update`) and run inside the caller's
+transaction when there is one (warehouses holds the lease lock around them).
+Nothing here knows what a lease is: callers decide amounts (staged releases, cancellation
+fees) and who may act. Payments never imports warehouses.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from credit.audit import actor_label, record_audit
+from credit.errors import InvalidInput
+from payments import errors
+from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount, LedgerEntry
+from payments.selectors import escrow_totals, payment_route_problems
+
+CENT = Decimal("0.01")
+
+
+def platform_fee_percent() -> Decimal:
+    return Decimal(str(getattr(settings, "ENTREPOT", {}).get("ESCROW_PLATFORM_FEE_PERCENT", "3")))
+
+
+def platform_fee(amount: Decimal) -> Decimal:
+    """The fee withheld from a release, rounded half up to the cent."""
+    return (amount * platform_fee_percent() / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _amount(value, field: str = "amount") -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except Exception:  # noqa: BLE001 - any unparsable value is bad input
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT) or amount >= Decimal("1e17"):
+        raise InvalidInput(
+            "Enter a positive amount with at most 2 decimals.",
+            code="invalid_amount",
+            field_errors={field: ["Enter a positive amount with at most 2 decimals."]},
+        )
+    return amount
+
+
+def _user(actor):
+    if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key"):
+        return actor
+    return None
+
+
+def _account(*, kind: str, currency: str, subject_id: int | None = None, reference: str = "") -> LedgerAccount:
+    lookup = {"kind": kind, "currency": currency, "subject_id": subject_id, "reference": reference}
+    account = LedgerAccount.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return LedgerAccount.objects.create(**lookup)
+    except IntegrityError:  # created concurrently
+        return LedgerAccount.objects.get(**lookup)
+
+
+def _post(
+    *,
+    reference: str,
+    kind: str,
+    entries: list[tuple[LedgerAccount, Decimal]],
+    actor,
+    memo: str,
+    institution_id: int | None = None,
+) -> EscrowTransaction:
+    """Write one balanced journal transaction (zero amounts are left out)."""
+    entries = [(account, amount) for account, amount in entries if amount != 0]
+    totals: dict[str, Decimal] = {}
+    for account, amount in entries:
+        totals[account.currency] = totals.get(account.currency, Decimal(0)) + amount
+    if not entries or any(total != 0 for total in totals.values()):
+        raise AssertionError(f"unbalanced ledger transaction for {reference}: {totals}")
+    tx = EscrowTransaction.objects.create(
+        reference=reference,
+        kind=kind,
+        institution_id=institution_id,
+        actor=_user(actor),
+        actor_label=actor_label(actor),
+        memo=memo[:300],
+    )
+    LedgerEntry.objects.bulk_create(
+        [LedgerEntry(transaction=tx, account=account, amount=amount) for account, amount in entries]
+    )
+    return tx
+
+
+def _lock(reference: str) -> Escrow | None:
+    return Escrow.objects.select_for_update(of=("self",)).select_related("account").filter(reference=reference).first()
+
+
+def _snapshot(escrow: Escrow) -> dict:
+    totals = escrow_totals(account_id=escrow.account_id)
+    return {k: str(v) for k, v in totals.items()} | {"frozen": escrow.frozen}
+
+
+def _require_funded(reference: str) -> Escrow:
+    escrow = _lock(reference)
+    if escrow is None:
+        raise errors.EscrowNotFound()
+    return escrow
+
+
+# --- Paying in ----------------------------------------------------------------------------
+
+
+def _funding_transaction(escrow: Escrow) -> EscrowTransaction | None:
+    return (
+        EscrowTransaction.objects.filter(
+            entries__account_id=escrow.account_id,
+            entries__amount__gt=0,
+            kind__in=[EscrowTransaction.Kind.HOLD, EscrowTransaction.Kind.TRANSFER],
+        )
+        .order_by("id")
+        .first()
+    )
+
+
+def hold_payment(
+    *,
+    actor,
+    reference: str,
+    payer_subject_id: int,
+    payee_subject_id: int,
+    institution_id: int,
+    amount,
+    currency: str,
+    country: str,
+) -> EscrowTransaction:
+    """The payer pays `amount` into the escrow of `reference` through a payment institution
+    that is compliant and has an enabled corridor for the currency and country. Paying an
+    escrow that is already funded returns its funding transaction and moves nothing."""
+    amount = _amount(amount)
+    with transaction.atomic():
+        escrow = _lock(reference)
+        if escrow is not None:
+            funding = _funding_transaction(escrow)
+            if funding is not None:
+                return funding
+        problems = payment_route_problems(institution_id=institution_id, currency=currency, country=country)
+        if problems:
+            raise errors.PaymentRouteRefused(reasons=problems)
+        if escrow is None:
+            account = _account(kind=LedgerAccount.Kind.ESCROW, currency=currency, reference=reference)
+            escrow = Escrow.objects.create(
+                reference=reference,
+                account=account,
+                currency=currency,
+                country=country,
+                payer_id=payer_subject_id,
+                payee_id=payee_subject_id,
+                amount_due=amount,
+            )
+        payer = _account(kind=LedgerAccount.Kind.TENANT, currency=currency, subject_id=payer_subject_id)
+        tx = _post(
+            reference=reference,
+            kind=EscrowTransaction.Kind.HOLD,
+            entries=[(payer, -amount), (escrow.account, amount)],
+            actor=actor,
+            memo=f"Paid into escrow for {reference}",
+            institution_id=institution_id,
+        )
+        record_audit(
+            actor=actor,
+            action="escrow.held",
+            target=escrow,
+            subject_id=payer_subject_id,
+            new=_snapshot(escrow) | {"institution_id": institution_id, "amount": str(amount), "currency": currency},
+        )
+    return tx
+
+
+# --- Paying out ---------------------------------------------------------------------------
+
+
+def _release_locked(*, actor, escrow: Escrow, amount: Decimal, memo: str) -> EscrowTransaction:
+    """Escrow -> payee, then the platform fee from the payee's share (two transactions)."""
+    balance = escrow_totals(account_id=escrow.account_id)["balance"]
+    if amount > balance:
+        raise errors.InsufficientEscrow(f"The escrow holds {balance} {escrow.currency}; {amount} cannot be released.")
+    payee = _account(kind=LedgerAccount.Kind.OPERATOR, currency=escrow.currency, subject_id=escrow.payee_id)
+    release = _post(
+        reference=escrow.reference,
+        kind=EscrowTransaction.Kind.RELEASE,
+        entries=[(escrow.account, -amount), (payee, amount)],
+        actor=actor,
+        memo=memo,
+    )
+    fee = platform_fee(amount)
+    if fee > 0:
+        platform = _account(kind=LedgerAccount.Kind.PLATFORM_FEE, currency=escrow.currency)
+        _post(
+            reference=escrow.reference,
+            kind=EscrowTransaction.Kind.FEE,
+            entries=[(payee, -fee), (platform, fee)],
+            actor=actor,
+            memo=f"Platform fee {platform_fee_percent()}% of {amount}",
+        )
+    return release
+
+
+def _refund_locked(*, actor, escrow: Escrow, amount: Decimal, memo: str) -> EscrowTransaction:
+    balance = escrow_totals(account_id=escrow.account_id)["balance"]
+    if amount > balance:
+        raise errors.InsufficientEscrow(f"The escrow holds {balance} {escrow.currency}; {amount} cannot be refunded.")
+    payer = _account(kind=LedgerAccount.Kind.TENANT, currency=escrow.currency, subject_id=escrow.payer_id)
+    return _post(
+        reference=escrow.reference,
+        kind=EscrowTransaction.Kind.REFUND,
+        entries=[(escrow.account, -amount), (payer, amount)],
+        actor=actor,
+        memo=memo,
+    )
+
+
+def release_to_payee(*, actor, reference: str, amount, memo: str = "") -> EscrowTransaction | None:
+    """Pay `amount` of the escrow to the payee (less the platform fee). Zero does nothing.
+    A frozen escrow refuses."""
+    if Decimal(str(amount)) == 0:
+        return None
+    amount = _amount(amount)
+    with transaction.atomic():
+        escrow = _require_funded(reference)
+        if escrow.frozen:
+            raise errors.EscrowFrozen()
+        old = _snapshot(escrow)
+        tx = _release_locked(actor=actor, escrow=escrow, amount=amount, memo=memo or "Release to the operator")
+        record_audit(
+            actor=actor,
+            action="escrow.released",
+            target=escrow,
+            subject_id=escrow.payee_id,
+            old=old,
+            new=_snapshot(escrow),
+            reason=memo,
+        )
+    return tx
+
+
+def refund_to_payer(*, actor, reference: str, amount, memo: str = "") -> EscrowTransaction | None:
+    """Pay `amount` of the escrow back to the payer. Zero does nothing. A frozen escrow
+    refuses."""
+    if Decimal(str(amount)) == 0:
+        return None
+    amount = _amount(amount)
+    with transaction.atomic():
+        escrow = _require_funded(reference)
+        if escrow.frozen:
+            raise errors.EscrowFrozen()
+        old = _snapshot(escrow)
+        tx = _refund_locked(actor=actor, escrow=escrow, amount=amount, memo=memo or "Refund to the tenant")
+        record_audit(
+            actor=actor,
+            action="escrow.refunded",
+            target=escrow,
+            subject_id=escrow.payer_id,
+            old=old,
+            new=_snapshot(escrow),
+            reason=memo,
+        )
+    return tx
+
+
+def settle(*, actor, reference: str, payee_amount, payer_amount, memo: str) -> None:
+    """Release `payee_amount` and refund `payer_amount` in one go (cancellation fees)."""
+    with transaction.atomic():
+        release_to_payee(actor=actor, reference=reference, amount=payee_amount, memo=memo)
+        refund_to_payer(actor=actor, reference=reference, amount=payer_amount, memo=memo)
+
+
+def freeze(*, actor, reference: str, reason: str) -> Escrow:
+    with transaction.atomic():
+        escrow = _require_funded(reference)
+        if escrow.frozen:
+            return escrow
+        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = True, reason, timezone.now()
+        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
+        record_audit(
+            actor=actor,
+            action="escrow.frozen",
+            target=escrow,
+            subject_id=escrow.payer_id,
+            old={"frozen": False},
+            new={"frozen": True},
+            reason=reason,
+        )
+    return escrow
+
+
+def unfreeze(*, actor, reference: str, reason: str = "") -> Escrow:
+    with transaction.atomic():
+        escrow = _require_funded(reference)
+        if not escrow.frozen:
+            return escrow
+        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = False, "", None
+        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
+        record_audit(
+            actor=actor,
+            action="escrow.unfrozen",
+            target=escrow,
+            subject_id=escrow.payer_id,
+            old={"frozen": True},
+            new={"frozen": False},
+            reason=reason,
+        )
+    return escrow
+
+
+# --- Transfers ----------------------------------------------------------------------------
+
+
+def follow_transfer(
+    *,
+    actor,
+    from_reference: str,
+    to_reference: str,
+    transferor_subject_id: int,
+    recipient_subject_id: int,
+    institution_id: int | None,
+    amount,
+) -> EscrowTransaction | None:
+    """When a lease (or part of it) changes hands, its money follows in ONE balanced
+    transaction: the recipient pays `amount` into the escrow of `to_reference` and the
+    escrow of `from_reference` refunds `amount` to the transferor. The payee stays fully
+    guaranteed. Nothing happens (None) when `from_reference` holds nothing; `amount` is
+    capped at its balance. `institution_id` None means the institution of the original
+    payment. Runs inside the caller's transaction; repeating it returns the first one."""
+    amount = _amount(amount)
+    with transaction.atomic():
+        source = _lock(from_reference)
+        if source is None:
+            return None
+        target = _lock(to_reference)
+        if target is not None:
+            funding = _funding_transaction(target)
+            if funding is not None:
+                return funding
+        if source.frozen:
+            raise errors.EscrowFrozen("The escrow of the lease is frozen by an open dispute; it cannot be transferred.")
+        balance = escrow_totals(account_id=source.account_id)["balance"]
+        if balance <= 0:
+            return None
+        amount = min(amount, balance)
+        if institution_id is None:
+            first = _funding_transaction(source)
+            institution_id = first.institution_id if first is not None else None
+        problems = payment_route_problems(
+            institution_id=institution_id, currency=source.currency, country=source.country
+        )
+        if problems:
+            raise errors.PaymentRouteRefused(reasons=problems)
+        if target is None:
+            target = Escrow.objects.create(
+                reference=to_reference,
+                account=_account(kind=LedgerAccount.Kind.ESCROW, currency=source.currency, reference=to_reference),
+                currency=source.currency,
+                country=source.country,
+                payer_id=recipient_subject_id,
+                payee_id=source.payee_id,
+                amount_due=amount,
+            )
+        recipient = _account(kind=LedgerAccount.Kind.TENANT, currency=source.currency, subject_id=recipient_subject_id)
+        transferor = _account(
+            kind=LedgerAccount.Kind.TENANT, currency=source.currency, subject_id=transferor_subject_id
+        )
+        tx = _post(
+            reference=to_reference,
+            kind=EscrowTransaction.Kind.TRANSFER,
+            entries=[(recipient, -amount), (target.account, amount), (source.account, -amount), (transferor, amount)],
+            actor=actor,
+            memo=f"Transfer from {from_reference}: the recipient pays in, the transferor is refunded",
+            institution_id=institution_id,
+        )
+        record_audit(
+            actor=actor,
+            action="escrow.transferred",
+            target=target,
+            subject_id=recipient_subject_id,
+            new={"from": from_reference, "to": to_reference, "amount": str(amount), "currency": source.currency},
+        )
+    return tx
+
+
+# --- Disputes -----------------------------------------------------------------------------
+
+
+def _dispute_snapshot(dispute: Dispute) -> dict:
+    return {
+        "status": dispute.status,
+        "resolution": dispute.resolution,
+        "payee_amount": None if dispute.payee_amount is None else str(dispute.payee_amount),
+        "payer_amount": None if dispute.payer_amount is None else str(dispute.payer_amount),
+    }
+
+
+def open_dispute(*, actor, reference: str, opener_subject_id: int, respondent_subject_id: int, reason: str) -> Dispute:
+    """Open a dispute about an escrow and freeze it. The caller checks that the actor acts
+    for the opener and that the thing guarded may still be disputed."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(
+            "Say what the dispute is about.", code="reason_required", field_errors={"reason": ["Required."]}
+        )
+    with transaction.atomic():
+        escrow = _lock(reference)
+        if escrow is None:
+            raise errors.EscrowNotFound("Nothing has been paid into escrow yet, so there is nothing to dispute.")
+        if Dispute.objects.filter(escrow=escrow, status=Dispute.Status.OPEN).exists():
+            raise errors.DisputeAlreadyOpen()
+        dispute = Dispute.objects.create(
+            escrow=escrow,
+            reference=reference,
+            opener_id=opener_subject_id,
+            respondent_id=respondent_subject_id,
+            opened_by=_user(actor),
+            reason=reason[:4000],
+        )
+        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = True, f"Dispute {dispute.pk}", timezone.now()
+        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
+        record_audit(
+            actor=actor,
+            action="dispute.opened",
+            target=dispute,
+            subject_id=opener_subject_id,
+            new=_dispute_snapshot(dispute) | {"reference": reference},
+            reason=reason,
+        )
+    return dispute
+
+
+def resolve_dispute(*, actor, dispute_id: int, resolution: str, payee_amount=None, reason: str = "") -> Dispute:
+    """Platform staff decide: `payer` refunds what remains in escrow, `payee` releases it
+    (less the platform fee), `split` releases `payee_amount` and refunds the rest. The
+    escrow is unfrozen. Deciding a resolved dispute again returns it unchanged."""
+    if not getattr(actor, "is_staff", False):
+        raise errors.StaffOnly()
+    field_errors: dict[str, list[str]] = {}
+    if resolution not in Dispute.Resolution.values:
+        field_errors["resolution"] = [f"Choose one of: {', '.join(Dispute.Resolution.values)}."]
+    reason = (reason or "").strip()
+    if not reason:
+        field_errors["reason"] = ["Give the reasons; both parties see them."]
+    split_amount = None
+    if resolution == Dispute.Resolution.SPLIT:
+        try:
+            split_amount = Decimal(str(payee_amount))
+            if not split_amount.is_finite() or split_amount < 0 or split_amount != split_amount.quantize(CENT):
+                raise ValueError
+        except Exception:  # noqa: BLE001
+            field_errors["payee_amount"] = ["Enter the amount for the operator (0 or more, 2 decimals)."]
+    if field_errors:
+        raise InvalidInput(next(iter(field_errors.values()))[0], code="invalid_resolution", field_errors=field_errors)
+    with transaction.atomic():
+        escrow_id = Dispute.objects.filter(pk=dispute_id).values_list("escrow_id", flat=True).first()
+        if escrow_id is None:
+            raise errors.DisputeNotFound()
+        escrow = Escrow.objects.select_for_update(of=("self",)).select_related("account").get(pk=escrow_id)
+        dispute = Dispute.objects.select_for_update(of=("self",)).get(pk=dispute_id)
+        if dispute.status == Dispute.Status.RESOLVED:
+            return dispute
+        old = _dispute_snapshot(dispute)
+        remaining = escrow_totals(account_id=escrow.account_id)["balance"]
+        if resolution == Dispute.Resolution.PAYER:
+            to_payee, to_payer = Decimal("0.00"), remaining
+        elif resolution == Dispute.Resolution.PAYEE:
+            to_payee, to_payer = remaining, Decimal("0.00")
+        else:
+            if split_amount > remaining:
+                raise InvalidInput(
+                    f"The escrow holds {remaining} {escrow.currency}.",
+                    code="invalid_resolution",
+                    field_errors={"payee_amount": [f"At most {remaining} {escrow.currency} remains in escrow."]},
+                )
+            to_payee, to_payer = split_amount, remaining - split_amount
+        memo = f"Dispute {dispute.pk} decided: {Dispute.Resolution(resolution).label}"
+        if to_payee > 0:
+            _release_locked(actor=actor, escrow=escrow, amount=to_payee, memo=memo)
+        if to_payer > 0:
+            _refund_locked(actor=actor, escrow=escrow, amount=to_payer, memo=memo)
+        now = timezone.now()
+        dispute.status = Dispute.Status.RESOLVED
+        dispute.resolution = resolution
+        dispute.payee_amount, dispute.payer_amount = to_payee, to_payer
+        dispute.decision_reason = reason[:4000]
+        dispute.decided_by = _user(actor)
+        dispute.decided_at = now
+        dispute.save()
+        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = False, "", None
+        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
+        dispute.resolved_now = True  # for callers that record the outcome once
+        record_audit(
+            actor=actor,
+            action="dispute.resolved",
+            target=dispute,
+            subject_id=dispute.opener_id,
+            old=old,
+            new=_dispute_snapshot(dispute),
+            reason=reason,
+        )
+    return dispute

@@ -1,0 +1,145 @@
+"""Ending what an institution filed: withdraw a licence, switch off a corridor, close a
+reserve account. History is kept: nothing a compliance run or a reserve report relied on is
+deleted. Each change is audited in its own transaction and asks for a compliance check
+after commit, like the other edits (payments.services)."""
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from credit.audit import record_audit
+from credit.errors import InvalidInput
+from payments import errors
+from payments.models import ComplianceRun, Corridor, Licence, ReserveAccount, ReserveBalance
+from payments.services import _lock_profile, _require_manager, request_compliance_check
+
+
+def _reason(reason: str) -> str:
+    return (reason or "").strip()[:2000]
+
+
+def withdraw_licence(*, actor, institution_id: int, licence_id: int, reason: str = "") -> Licence:
+    """The licence stays on file (compliance evidence names it) but no rule relies on it any
+    more: corridors only it covered are switched off by the next run. Safe to repeat."""
+    _require_manager(actor, institution_id)
+    with transaction.atomic():
+        profile = _lock_profile(institution_id)
+        licence = Licence.objects.select_for_update(of=("self",)).filter(pk=licence_id, institution=profile).first()
+        if licence is None:
+            raise errors.InstitutionNotFound("No such licence.", code="licence_not_found")
+        if licence.withdrawn_at is not None:
+            return licence
+        licence.withdrawn_at, licence.withdrawn_reason = timezone.now(), _reason(reason)
+        licence.save(update_fields=["withdrawn_at", "withdrawn_reason", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="institution.licence_withdrawn",
+            target=licence,
+            subject_id=institution_id,
+            old={"number": licence.number, "withdrawn_at": None},
+            new={"number": licence.number, "withdrawn_at": licence.withdrawn_at.isoformat()},
+            reason=licence.withdrawn_reason,
+        )
+        request_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.LICENCE_CHANGED)
+    return licence
+
+
+def withdraw_corridor(*, actor, institution_id: int, corridor_id: int, reason: str = "") -> Corridor:
+    """Switch a corridor off at the institution's request. Compliance runs leave it off until
+    the institution requests it again (payments.services.add_corridor). Safe to repeat."""
+    _require_manager(actor, institution_id)
+    with transaction.atomic():
+        profile = _lock_profile(institution_id)
+        corridor = Corridor.objects.select_for_update(of=("self",)).filter(pk=corridor_id, institution=profile).first()
+        if corridor is None:
+            raise errors.InstitutionNotFound("No such corridor.", code="corridor_not_found")
+        if corridor.withdrawn_at is not None:
+            return corridor
+        old = {"enabled": corridor.enabled, "withdrawn_at": None}
+        corridor.withdrawn_at, corridor.withdrawn_reason = timezone.now(), _reason(reason)
+        corridor.enabled = False
+        corridor.disabled_reason = "Switched off by the institution" + (
+            f": {corridor.withdrawn_reason}" if corridor.withdrawn_reason else "."
+        )
+        corridor.save(update_fields=["withdrawn_at", "withdrawn_reason", "enabled", "disabled_reason"])
+        record_audit(
+            actor=actor,
+            action="institution.corridor_withdrawn",
+            target=corridor,
+            subject_id=institution_id,
+            old={"corridor": str(corridor), **old},
+            new={"corridor": str(corridor), "enabled": False, "withdrawn_at": corridor.withdrawn_at.isoformat()},
+            reason=corridor.withdrawn_reason,
+        )
+        request_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.CORRIDOR_CHANGED)
+    return corridor
+
+
+def close_reserve_account(
+    *, actor, institution_id: int, account_id: int, closed_on: date | None = None, reason: str = ""
+) -> ReserveAccount | None:
+    """Close a reserve account on `closed_on` (default today): reports dated after that day
+    cannot give its balance. An account no report ever named is removed outright
+    (the audit keeps what it was) and None is returned; one a report names is kept, closed,
+    because the report's coverage figures refer to it. Safe to repeat."""
+    _require_manager(actor, institution_id)
+    today = timezone.localdate()
+    closed_on = closed_on or today
+    if closed_on > today:
+        raise InvalidInput(
+            "An account cannot be closed in the future.",
+            code="invalid_closing_date",
+            field_errors={"closed_on": ["Give today or an earlier day."]},
+        )
+    with transaction.atomic():
+        profile = _lock_profile(institution_id)
+        account = (
+            ReserveAccount.objects.select_for_update(of=("self",)).filter(pk=account_id, institution=profile).first()
+        )
+        if account is None:
+            raise errors.InstitutionNotFound("No such reserve account.", code="reserve_account_not_found")
+        if account.closed_on is not None:
+            return account
+        snapshot = {
+            "bank": account.bank,
+            "bank_kind": account.bank_kind,
+            "account_reference": account.account_reference,
+            "currency": account.currency,
+        }
+        used = ReserveBalance.objects.filter(account=account)
+        if not used.exists():
+            record_audit(
+                actor=actor,
+                action="institution.reserve_account_removed",
+                target=account,
+                subject_id=institution_id,
+                old=snapshot,
+                new=None,
+                reason=_reason(reason),
+            )
+            account.delete()
+            request_compliance_check(
+                institution_id=institution_id, trigger=ComplianceRun.Trigger.RESERVE_ACCOUNT_CHANGED
+            )
+            return None
+        later = used.filter(report__report_date__gt=closed_on).order_by("-report__report_date").first()
+        if later is not None:
+            raise InvalidInput(
+                "A reserve report dated after that day gives this account's balance.",
+                code="account_used_after_closing",
+                field_errors={"closed_on": [f"Give {later.report.report_date.isoformat()} or later."]},
+            )
+        account.closed_on, account.closed_reason = closed_on, _reason(reason)
+        account.save(update_fields=["closed_on", "closed_reason"])
+        record_audit(
+            actor=actor,
+            action="institution.reserve_account_closed",
+            target=account,
+            subject_id=institution_id,
+            old={**snapshot, "closed_on": None},
+            new={**snapshot, "closed_on": closed_on.isoformat()},
+            reason=account.closed_reason,
+        )
+        request_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.RESERVE_ACCOUNT_CHANGED)
+    return account

@@ -1,0 +1,269 @@
+"""What escrow means for a lease: paying in, staged releases, refunds by the cancellation
+policy, and disputes. The money moves through `payments.escrow` (warehouses -> payments ->
+credit); this module decides the amounts.
+
+- An approved lease is *payment due*: the tenant pays its price into the escrow of
+  `lease.escrow_ref` (`lease:<id>`, or the original's reference for a transferor's
+  continuation after a transfer) through a compliant payment institution with an enabled
+  corridor for the lease currency and the warehouse country.
+- Check-in needs a funded escrow. At check-in the share of every release period that has
+  started is released to the operator (less the platform fee); a daily beat task releases
+  each further period as it starts; completion releases what remains. Shares are rounded
+  down to the cent and the last period takes the remainder, so the releases sum to the
+  price exactly.
+- Cancellation refunds the price less the cancellation fee; the fee goes to the operator
+  (less the platform fee). An operator's withdrawal refunds everything; a tenant no-show
+  counts as a late cancellation (the listing's fee to the operator, the rest refunded).
+- Nothing is released or refunded while a dispute has the escrow frozen.
+
+Each function runs inside the caller's transaction, under the listing and lease locks the
+lease services take first (the escrow row's lock comes after them).
+"""
+
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from credit import errors
+from credit.selectors.accounts import is_member, subject_ids_acted_for
+from payments import escrow as payment_escrow
+from payments import selectors as payment_selectors
+from payments.errors import EscrowFrozen
+from warehouses.errors import InvalidTransition, LeaseNotFound
+from warehouses.models import Lease, Listing
+
+CENT = Decimal("0.01")
+LIVE = (Lease.Status.APPROVED, Lease.Status.ACTIVE)
+
+
+def _config(name: str, default):
+    return getattr(settings, "ENTREPOT", {}).get(name, default)
+
+
+def period_days() -> int:
+    return int(_config("ESCROW_RELEASE_PERIOD_DAYS", 30))
+
+
+def released_share(*, lease: Lease, on: date) -> Decimal:
+    """How much of the lease price is due to the operator on day `on`: the share of every
+    release period that has started, rounded down to the cent; the whole price once the
+    last period has started (so the last release takes any rounding remainder)."""
+    if lease.status == Lease.Status.COMPLETED:
+        return lease.total_price
+    if on < lease.start:
+        return Decimal("0.00")
+    days, period = lease.days, period_days()
+    periods = -(-days // period)
+    started = min(periods, (on - lease.start).days // period + 1)
+    if started >= periods:
+        return lease.total_price
+    return (lease.total_price * started * period / days).quantize(CENT, rounding=ROUND_DOWN)
+
+
+def leases_of_reference(reference: str):
+    """The leases an escrow guards: the lease itself, or after a transfer the transferor's
+    continuations that kept the original's escrow (the `transferred` original holds none)."""
+    condition = Q(escrow_reference=reference)
+    if reference.startswith("lease:") and reference[6:].isdigit():
+        condition |= Q(pk=int(reference[6:]), escrow_reference="")
+    return Lease.objects.filter(condition).exclude(status=Lease.Status.TRANSFERRED)
+
+
+def amount_due(*, lease: Lease) -> Decimal:
+    """What the tenant pays in: the price of every live lease sharing the escrow."""
+    prices = leases_of_reference(lease.escrow_ref).filter(status__in=LIVE).values_list("total_price", flat=True)
+    return sum(prices, Decimal("0.00")) or lease.total_price
+
+
+def is_funded(*, lease: Lease) -> bool:
+    return payment_selectors.escrow_summaries(references=[lease.escrow_ref])[lease.escrow_ref]["funded"]
+
+
+def _locked(lease_id: int) -> tuple[Listing, Lease]:
+    from warehouses.services.leases import _locked_lease
+
+    return _locked_lease(lease_id=lease_id)
+
+
+# --- Paying in ----------------------------------------------------------------------------
+
+
+def pay_lease(*, actor, lease_id: int, institution_id: int) -> Lease:
+    """The tenant pays the lease price into escrow. Paying a funded escrow does nothing."""
+    with transaction.atomic():
+        listing, lease = _locked(lease_id)
+        if not is_member(user=actor, subject_id=lease.tenant_id):
+            if is_member(user=actor, subject_id=listing.warehouse.owner_id):
+                raise errors.NotAllowed("Only the tenant pays into escrow.", code="tenant_only")
+            raise LeaseNotFound()
+        if lease.status not in LIVE:
+            raise InvalidTransition(
+                f"A {lease.get_status_display().lower()} lease takes no payment.", code="not_payable"
+            )
+        payment_escrow.hold_payment(
+            actor=actor,
+            reference=lease.escrow_ref,
+            payer_subject_id=lease.tenant_id,
+            payee_subject_id=listing.warehouse.owner_id,
+            institution_id=institution_id,
+            amount=amount_due(lease=lease),
+            currency=lease.currency,
+            country=listing.warehouse.country,
+        )
+    return lease
+
+
+# --- Hooks called by the lease services, inside their transaction ---------------------------
+
+
+def require_funded(*, lease: Lease) -> None:
+    if not is_funded(lease=lease):
+        raise InvalidTransition(
+            "The tenant has not paid into escrow yet: check-in needs the lease price in escrow.",
+            code="escrow_not_funded",
+        )
+
+
+def release_due(*, actor, lease: Lease, on: date | None = None, final: bool = False):
+    """Release what has become due for the escrow of `lease` (all leases sharing it). With
+    `final` (or when none of them is live any more) release everything left. A frozen or
+    unfunded escrow: nothing happens. Safe to repeat."""
+    reference = lease.escrow_ref
+    summary = payment_selectors.escrow_summaries(references=[reference])[reference]
+    if not summary["funded"] or summary["frozen"] or summary["balance"] <= 0:
+        return None
+    on = on or timezone.localdate()
+    guarded = list(leases_of_reference(reference))
+    if final or not any(g.status in LIVE for g in guarded):
+        amount = summary["balance"]
+    else:
+        target = sum(
+            (
+                released_share(lease=g, on=on)
+                for g in guarded
+                if g.status in (Lease.Status.ACTIVE, Lease.Status.COMPLETED)
+            ),
+            Decimal("0.00"),
+        )
+        amount = min(max(target - summary["released"], Decimal("0.00")), summary["balance"])
+    if amount <= 0:
+        return None
+    return payment_escrow.release_to_payee(
+        actor=actor, reference=reference, amount=amount, memo=f"Release for lease {lease.pk} due on {on.isoformat()}"
+    )
+
+
+def settle_cancellation(*, actor, lease: Lease, fee: Decimal, memo: str) -> None:
+    """Refund the lease price less `fee` to the tenant; `fee` goes to the operator. A frozen
+    escrow refuses (409) so the lease change rolls back too."""
+    reference = lease.escrow_ref
+    summary = payment_selectors.escrow_summaries(references=[reference])[reference]
+    if not summary["funded"] or summary["balance"] <= 0:
+        return
+    if summary["frozen"]:
+        raise EscrowFrozen("The escrow is frozen by an open dispute: the lease cannot end until it is decided.")
+    to_operator = min(fee, summary["balance"])
+    to_tenant = min(lease.total_price - fee, summary["balance"] - to_operator)
+    payment_escrow.settle(
+        actor=actor,
+        reference=reference,
+        payee_amount=to_operator,
+        payer_amount=max(to_tenant, Decimal("0.00")),
+        memo=memo,
+    )
+
+
+def no_show_fee(*, lease: Lease, listing: Listing) -> Decimal:
+    """A no-show counts as a late cancellation: the listing's fee percentage of the price."""
+    return (lease.total_price * listing.cancellation_fee_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- The beat task's service ----------------------------------------------------------------
+
+
+def release_period_for_lease(*, lease_id: int, on: date | None = None):
+    """Release what is due for one active lease (daily beat). Safe to repeat."""
+    with transaction.atomic():
+        _listing, lease = _locked(lease_id)
+        if lease.status != Lease.Status.ACTIVE:
+            return None
+        return release_due(actor=None, lease=lease, on=on)
+
+
+def active_lease_ids_with_escrow(*, limit: int = 5000) -> list[int]:
+    return list(Lease.objects.filter(status=Lease.Status.ACTIVE).order_by("id").values_list("id", flat=True)[:limit])
+
+
+# --- Disputes -------------------------------------------------------------------------------
+
+
+def dispute_window_days() -> int:
+    return int(_config("DISPUTE_WINDOW_DAYS", 14))
+
+
+def open_lease_dispute(*, actor, lease_id: int, reason: str, subject_id: int | None = None):
+    """The tenant or the operator disputes an approved or active lease, or a completed one
+    within the dispute window. The escrow freezes until platform staff decide."""
+    with transaction.atomic():
+        listing, lease = _locked(lease_id)
+        tenant_id, operator_id = lease.tenant_id, listing.warehouse.owner_id
+        mine = subject_ids_acted_for(user=actor)
+        sides = [s for s in (tenant_id, operator_id) if s in mine]
+        if not sides:
+            raise LeaseNotFound()
+        if subject_id is not None:
+            if subject_id not in sides:
+                raise errors.NotAllowed(
+                    "You do not act for a party to this lease.", field_errors={"subject": ["Not a party."]}
+                )
+            opener = subject_id
+        else:
+            opener = sides[0]
+        window = dispute_window_days()
+        if lease.status == Lease.Status.COMPLETED:
+            if lease.completed_at and timezone.now() > lease.completed_at + timedelta(days=window):
+                raise InvalidTransition(
+                    f"Disputes are possible until {window} days after completion.", code="dispute_window_closed"
+                )
+        elif lease.status not in LIVE:
+            raise InvalidTransition(
+                f"A {lease.get_status_display().lower()} lease cannot be disputed.", code="not_disputable"
+            )
+        respondent = operator_id if opener == tenant_id else tenant_id
+        return payment_escrow.open_dispute(
+            actor=actor,
+            reference=lease.escrow_ref,
+            opener_subject_id=opener,
+            respondent_subject_id=respondent,
+            reason=reason,
+        )
+
+
+def resolve_lease_dispute(*, actor, dispute_id: int, resolution: str, payee_amount=None, reason: str = ""):
+    """Platform staff decide a dispute. The losing party (the operator when the tenant is
+    refunded everything, the tenant when the operator gets everything) gets a
+    `dispute_lost` credit event; a split records none."""
+    from credit.services.events import record_credit_event
+
+    with transaction.atomic():
+        dispute = payment_escrow.resolve_dispute(
+            actor=actor, dispute_id=dispute_id, resolution=resolution, payee_amount=payee_amount, reason=reason
+        )
+        if not getattr(dispute, "resolved_now", False):
+            return dispute  # already decided earlier: nothing more to record
+        loser = {"payer": dispute.escrow.payee_id, "payee": dispute.escrow.payer_id}.get(dispute.resolution)
+        if loser is not None:
+            record_credit_event(
+                actor=actor,
+                subject_id=loser,
+                kind="dispute_lost",
+                source="platform",
+                occurred_at=timezone.now(),
+                source_reference=dispute.reference,
+                evidence_reference=f"dispute:{dispute.pk}",
+            )
+    return dispute
