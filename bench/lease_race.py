@@ -104,6 +104,53 @@ def post_until_answered(http, url, body, token, latencies, lock):
     return 0, "gave_up", busy
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def child_pids(ppid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                        pids.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+def cpu_snapshot(server_pid: int) -> dict:
+    """CPU used so far by gunicorn (master and workers), by the PostgreSQL backends of the
+    bench database, and by this client process."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        backends = [row[0] for row in cursor.fetchall()]
+    return {
+        "gunicorn": sum(proc_cpu(p) for p in [server_pid, *child_pids(server_pid)]),
+        "postgres": {p: proc_cpu(p) for p in backends},
+        "client": sum(os.times()[:2]),
+    }
+
+
+def cpu_per_item(before: dict, after: dict, items: int) -> str:
+    pg = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
+    parts = {"gunicorn": after["gunicorn"] - before["gunicorn"], "PostgreSQL backends": pg}
+    parts["bench client"] = after["client"] - before["client"]
+    total = sum(parts.values())
+    text = ", ".join(f"{name} {cpu / items * 1000:.1f}" for name, cpu in parts.items())
+    return f"CPU ms per lease: {text}; total {total / items * 1000:.1f} (2 cores: at most {2 * items / total:.0f}/s)"
+
+
 def load_average() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -123,6 +170,8 @@ def main() -> None:
     parser.add_argument("--throughput-clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--skip-race", action="store_true")
+    parser.add_argument("--skip-service", action="store_true", help="no service-only throughput run")
     args = parser.parse_args()
 
     ensure_database()
@@ -213,57 +262,58 @@ def main() -> None:
         for _ in range(args.workers * 2):
             httpx.get(f"{base}/api/v1/warehouses/listings/{listing.pk}/")
 
-        # --- Race -----------------------------------------------------------------------
-        body = {
-            "listing": listing.pk,
-            "units": 1,
-            "start": str(d + timedelta(days=2)),
-            "end": str(d + timedelta(days=5)),
-        }
-        barrier = threading.Barrier(args.clients)
-        latencies: list[float] = []
         lock = threading.Lock()
-        dl_before = deadlocks()
+        # --- Race -----------------------------------------------------------------------
+        if not args.skip_race:
+            body = {
+                "listing": listing.pk,
+                "units": 1,
+                "start": str(d + timedelta(days=2)),
+                "end": str(d + timedelta(days=5)),
+            }
+            barrier = threading.Barrier(args.clients)
+            latencies: list[float] = []
+            dl_before = deadlocks()
 
-        def racer(n):
-            with httpx.Client(timeout=120) as http:
-                barrier.wait()
-                return post_until_answered(http, url, body, tenants[n % len(tenants)].token, latencies, lock)
+            def racer(n):
+                with httpx.Client(timeout=120) as http:
+                    barrier.wait()
+                    return post_until_answered(http, url, body, tenants[n % len(tenants)].token, latencies, lock)
 
-        print(f"race starts ({load_average()})", flush=True)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(args.clients) as pool:
-            results = list(pool.map(racer, range(args.clients)))
-        elapsed = time.perf_counter() - started
-        created = sum(1 for s, _, _ in results if s == 201)
-        refused = sum(1 for s, c, _ in results if s == 409 and c == "not_enough_capacity")
-        other = [(s, c) for s, c, _ in results if s not in (201,) and c != "not_enough_capacity"]
-        retries = sum(b for _, _, b in results)
-        units = sum(
-            Lease.objects.filter(listing=listing, status__in=Lease.RESERVING)
-            .exclude(tenant=first.subject)
-            .values_list("units", flat=True)
-        )
-        worst = max(CapacityDay.objects.filter(listing=listing).values_list("reserved", flat=True))
-        oversold = CapacityDay.objects.filter(listing=listing, reserved__gt=100).exists()
-        drift = ledger.reconcile(listing_ids=[listing.pk])
-        print(
-            f"lease race: {args.clients} concurrent clients for the last 50 units of one listing "
-            f"(gunicorn {args.workers}x{args.threads} threads, PostgreSQL)"
-        )
-        print(
-            f"  created {created}, refused not_enough_capacity {refused}, other {other or 'none'}, "
-            f"busy retries {retries}"
-        )
-        print(
-            f"  units leased {units} (target exactly 50); max reserved on a day {worst}/100; "
-            f"oversold: {'YES' if oversold else 'no'}; ledger drift rows: {len(drift)}; "
-            f"deadlocks: {deadlocks() - dl_before}"
-        )
-        print(
-            f"  wall {elapsed:.2f} s; latency ms p50 {pct(latencies, 50):.0f} p95 {pct(latencies, 95):.0f} "
-            f"max {max(latencies):.0f}"
-        )
+            print(f"race starts ({load_average()})", flush=True)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(args.clients) as pool:
+                results = list(pool.map(racer, range(args.clients)))
+            elapsed = time.perf_counter() - started
+            created = sum(1 for s, _, _ in results if s == 201)
+            refused = sum(1 for s, c, _ in results if s == 409 and c == "not_enough_capacity")
+            other = [(s, c) for s, c, _ in results if s not in (201,) and c != "not_enough_capacity"]
+            retries = sum(b for _, _, b in results)
+            units = sum(
+                Lease.objects.filter(listing=listing, status__in=Lease.RESERVING)
+                .exclude(tenant=first.subject)
+                .values_list("units", flat=True)
+            )
+            worst = max(CapacityDay.objects.filter(listing=listing).values_list("reserved", flat=True))
+            oversold = CapacityDay.objects.filter(listing=listing, reserved__gt=100).exists()
+            drift = ledger.reconcile(listing_ids=[listing.pk])
+            print(
+                f"lease race: {args.clients} concurrent clients for the last 50 units of one listing "
+                f"(gunicorn {args.workers}x{args.threads} threads, PostgreSQL)"
+            )
+            print(
+                f"  created {created}, refused not_enough_capacity {refused}, other {other or 'none'}, "
+                f"busy retries {retries}"
+            )
+            print(
+                f"  units leased {units} (target exactly 50); max reserved on a day {worst}/100; "
+                f"oversold: {'YES' if oversold else 'no'}; ledger drift rows: {len(drift)}; "
+                f"deadlocks: {deadlocks() - dl_before}"
+            )
+            print(
+                f"  wall {elapsed:.2f} s; latency ms p50 {pct(latencies, 50):.0f} p95 {pct(latencies, 95):.0f} "
+                f"max {max(latencies):.0f}"
+            )
 
         # --- Throughput across distinct listings (HTTP) ----------------------------------
         n = args.throughput_leases
@@ -285,21 +335,26 @@ def main() -> None:
                     done.append(post_until_answered(http, url, b, tenants[i % len(tenants)].token, latencies, lock))
 
         print(f"throughput run starts ({load_average()})", flush=True)
+        cpu_before = cpu_snapshot(server.pid)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.throughput_clients) as pool:
             outcomes = [o for batch in pool.map(worker, range(args.throughput_clients)) for o in batch]
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_snapshot(server.pid)
         ok = sum(1 for s, _, _ in outcomes if s == 201)
         print(
-            f"lease throughput (HTTP, {args.throughput_clients} clients, distinct listings): {ok}/{n} created in "
-            f"{elapsed:.2f} s = {ok / elapsed:.0f} leases/s; latency ms p50 {pct(latencies, 50):.0f} "
-            f"p95 {pct(latencies, 95):.0f} ({load_average()} at the end)"
+            f"lease throughput (HTTP, gunicorn {args.workers}x{args.threads}, {args.throughput_clients} clients, "
+            f"distinct listings): {ok}/{n} created in {elapsed:.2f} s = {ok / elapsed:.0f} leases/s; "
+            f"latency ms p50 {pct(latencies, 50):.0f} p95 {pct(latencies, 95):.0f} ({load_average()} at the end)"
         )
+        print(f"  {cpu_per_item(cpu_before, cpu_after, max(ok, 1))}")
     finally:
         server.terminate()
         server.wait(timeout=20)
 
     # --- Throughput through the service alone (threads, one DB connection each) ----------
+    if args.skip_service:
+        return
     listing_ids = [new_listing(10, days=14).pk for _ in range(n)]
     connection.close()
     counter = iter(range(n))

@@ -224,7 +224,7 @@ class APIKeyThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
         return False
 
     def wait(self):
-        return max(1, math.ceil(getattr(self, "_wait", self.duration)))
+        return max(1, math.ceil(round(getattr(self, "_wait", self.duration), 3)))
 
 
 SLIDING_WINDOW_LUA = """

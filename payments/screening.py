@@ -300,7 +300,16 @@ class Decision:
         return self.id
 
 
-CALL_RECORD_COLUMNS = ["at", "api_key_prefix", "institution_id", "method", "path", "status_code", "decision", "duration_ms"]
+CALL_RECORD_COLUMNS = [
+    "at",
+    "api_key_prefix",
+    "institution_id",
+    "method",
+    "path",
+    "status_code",
+    "decision",
+    "duration_ms",
+]
 
 
 def _decision_row(d: Decision) -> tuple:

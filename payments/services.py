@@ -1059,8 +1059,8 @@ def _lock_endpoint(institution_id: int, endpoint_id: int):
         .filter(pk=endpoint_id, institution_id=institution_id)
         .first()
     )
-    if endpoint is None:
-        raise errors.EndpointNotFound()
+    if endpoint is None or (not endpoint.enabled and endpoint.disabled_reason.startswith("Removed")):
+        raise errors.EndpointNotFound()  # removed endpoints stay listed for their log only
     return endpoint
 
 

@@ -381,18 +381,3 @@ class LeaseReview(models.Model):
 
     def __str__(self):
         return f"{self.stars}★ on lease {self.lease_id} by {self.reviewer_id}"
-
-
-class IdempotencyRecord(models.Model):
-    """`Idempotency-Key` handling for lease creation: the first response is stored and
-    replayed; the row exists (response empty) while the first copy is in flight."""
-
-    scope = models.CharField(max_length=120, help_text="Who sent it: user or API key")
-    key = models.CharField(max_length=200)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_scope_key")]

@@ -36,7 +36,6 @@ def reconcile_ledger_task() -> int:
     return len(ledger.report_drift())
 
 
-
 @shared_task(
     name="warehouses.release_escrow_periods", ignore_result=True, acks_late=True, time_limit=1800, soft_time_limit=1700
 )

@@ -1,5 +1,5 @@
-import time
 from datetime import timedelta
+from time import monotonic
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -128,7 +128,7 @@ def key_with_institution(prefix: str) -> ProviderAPIKey | None:
     institution's InstitutionProfile (None when it has not registered). Read in one query,
     or from this process's copy when it is younger than API_KEY_CACHE_SECONDS."""
     ttl = _cache_seconds()
-    now = time.monotonic()
+    now = monotonic()
     entry = _recent.get(prefix) if ttl > 0 else None
     if entry is None or entry[0] <= now:
         entry = _read(prefix)

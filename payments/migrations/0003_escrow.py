@@ -4,7 +4,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
 # On PostgreSQL the database itself keeps the ledger honest:
 # - a DEFERRABLE INITIALLY DEFERRED constraint trigger on every entry checks, at commit,
 #   that the entries of its journal transaction sum to zero per currency and that an
@@ -80,124 +79,299 @@ def drop_triggers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('credit', '0005_scoring_index'),
-        ('payments', '0002_institutions'),
+        ("credit", "0005_scoring_index"),
+        ("payments", "0002_institutions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EscrowTransaction',
+            name="EscrowTransaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(db_index=True, max_length=80)),
-                ('kind', models.CharField(choices=[('hold', 'Payment into escrow'), ('release', 'Release to the operator'), ('refund', 'Refund to the tenant'), ('fee', 'Platform fee'), ('transfer', 'Transfer to another escrow')], max_length=10)),
-                ('actor_label', models.CharField(blank=True, max_length=200)),
-                ('memo', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('institution', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='escrow_transactions', to='payments.institutionprofile')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference", models.CharField(db_index=True, max_length=80)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("hold", "Payment into escrow"),
+                            ("release", "Release to the operator"),
+                            ("refund", "Refund to the tenant"),
+                            ("fee", "Platform fee"),
+                            ("transfer", "Transfer to another escrow"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=200)),
+                ("memo", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="escrow_transactions",
+                        to="payments.institutionprofile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='LedgerAccount',
+            name="LedgerAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('tenant', 'Tenant (payer)'), ('escrow', 'Escrow'), ('operator', 'Operator (payee)'), ('platform_fee', 'Platform fee')], max_length=12)),
-                ('reference', models.CharField(blank=True, help_text='Escrow accounts: what they guard, e.g. lease:12', max_length=80)),
-                ('currency', models.CharField(help_text='ISO 4217', max_length=3)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('subject', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='credit.subject')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("tenant", "Tenant (payer)"),
+                            ("escrow", "Escrow"),
+                            ("operator", "Operator (payee)"),
+                            ("platform_fee", "Platform fee"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "reference",
+                    models.CharField(
+                        blank=True, help_text="Escrow accounts: what they guard, e.g. lease:12", max_length=80
+                    ),
+                ),
+                ("currency", models.CharField(help_text="ISO 4217", max_length=3)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="credit.subject",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'id'],
+                "ordering": ["kind", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Escrow',
+            name="Escrow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=80, unique=True)),
-                ('currency', models.CharField(help_text='ISO 4217', max_length=3)),
-                ('country', models.CharField(help_text="ISO 3166-1 alpha-2 of the goods' location", max_length=2)),
-                ('amount_due', models.DecimalField(decimal_places=2, help_text='The price the payer pays in', max_digits=20)),
-                ('frozen', models.BooleanField(default=False)),
-                ('frozen_reason', models.TextField(blank=True)),
-                ('frozen_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('payee', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='credit.subject')),
-                ('payer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='credit.subject')),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='escrow', to='payments.ledgeraccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference", models.CharField(max_length=80, unique=True)),
+                ("currency", models.CharField(help_text="ISO 4217", max_length=3)),
+                ("country", models.CharField(help_text="ISO 3166-1 alpha-2 of the goods' location", max_length=2)),
+                (
+                    "amount_due",
+                    models.DecimalField(decimal_places=2, help_text="The price the payer pays in", max_digits=20),
+                ),
+                ("frozen", models.BooleanField(default=False)),
+                ("frozen_reason", models.TextField(blank=True)),
+                ("frozen_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "payee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="credit.subject"
+                    ),
+                ),
+                (
+                    "payer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="credit.subject"
+                    ),
+                ),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="escrow", to="payments.ledgeraccount"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=20)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='payments.ledgeraccount')),
-                ('transaction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='payments.escrowtransaction')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=20)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="payments.ledgeraccount"
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="payments.escrowtransaction",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['transaction_id', 'id'],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["transaction_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Dispute',
+            name="Dispute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(db_index=True, max_length=80)),
-                ('reason', models.TextField(max_length=4000)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=10)),
-                ('resolution', models.CharField(blank=True, choices=[('payer', 'In favour of the tenant (refund)'), ('payee', 'In favour of the operator (release)'), ('split', 'Split')], max_length=5)),
-                ('payee_amount', models.DecimalField(blank=True, decimal_places=2, help_text='Released to the payee', max_digits=20, null=True)),
-                ('payer_amount', models.DecimalField(blank=True, decimal_places=2, help_text='Refunded to the payer', max_digits=20, null=True)),
-                ('decision_reason', models.TextField(blank=True, help_text='Shown to both parties')),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('opened_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('opener', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='credit.subject')),
-                ('respondent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='credit.subject')),
-                ('escrow', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='payments.escrow')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference", models.CharField(db_index=True, max_length=80)),
+                ("reason", models.TextField(max_length=4000)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("resolved", "Resolved")], default="open", max_length=10
+                    ),
+                ),
+                (
+                    "resolution",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("payer", "In favour of the tenant (refund)"),
+                            ("payee", "In favour of the operator (release)"),
+                            ("split", "Split"),
+                        ],
+                        max_length=5,
+                    ),
+                ),
+                (
+                    "payee_amount",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, help_text="Released to the payee", max_digits=20, null=True
+                    ),
+                ),
+                (
+                    "payer_amount",
+                    models.DecimalField(
+                        blank=True, decimal_places=2, help_text="Refunded to the payer", max_digits=20, null=True
+                    ),
+                ),
+                ("decision_reason", models.TextField(blank=True, help_text="Shown to both parties")),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "opened_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "opener",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="credit.subject"
+                    ),
+                ),
+                (
+                    "respondent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="credit.subject"
+                    ),
+                ),
+                (
+                    "escrow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="disputes", to="payments.escrow"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('escrow',), name='dispute_one_open'), models.CheckConstraint(condition=models.Q(models.Q(('resolution', ''), ('status', 'open')), models.Q(('status', 'resolved'), models.Q(('resolution', ''), _negated=True)), _connector='OR'), name='dispute_resolution_when_resolved')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "open")), fields=("escrow",), name="dispute_one_open"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("resolution", ""), ("status", "open")),
+                            models.Q(("status", "resolved"), models.Q(("resolution", ""), _negated=True)),
+                            _connector="OR",
+                        ),
+                        name="dispute_resolution_when_resolved",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind__in', ['tenant', 'operator'])), fields=('kind', 'subject', 'currency'), name='ledgeraccount_unique_party'),
+            model_name="ledgeraccount",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind__in", ["tenant", "operator"])),
+                fields=("kind", "subject", "currency"),
+                name="ledgeraccount_unique_party",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'escrow')), fields=('reference', 'currency'), name='ledgeraccount_unique_escrow'),
+            model_name="ledgeraccount",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "escrow")),
+                fields=("reference", "currency"),
+                name="ledgeraccount_unique_escrow",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'platform_fee')), fields=('currency',), name='ledgeraccount_unique_fee'),
+            model_name="ledgeraccount",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "platform_fee")), fields=("currency",), name="ledgeraccount_unique_fee"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgeraccount',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['tenant', 'operator']), ('reference', ''), ('subject__isnull', False)), models.Q(('kind', 'escrow'), ('subject__isnull', True), models.Q(('reference', ''), _negated=True)), models.Q(('kind', 'platform_fee'), ('reference', ''), ('subject__isnull', True)), _connector='OR'), name='ledgeraccount_kind_keys'),
+            model_name="ledgeraccount",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind__in", ["tenant", "operator"]), ("reference", ""), ("subject__isnull", False)),
+                    models.Q(("kind", "escrow"), ("subject__isnull", True), models.Q(("reference", ""), _negated=True)),
+                    models.Q(("kind", "platform_fee"), ("reference", ""), ("subject__isnull", True)),
+                    _connector="OR",
+                ),
+                name="ledgeraccount_kind_keys",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='escrow',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_due__gt', 0)), name='escrow_amount_positive'),
+            model_name="escrow",
+            constraint=models.CheckConstraint(condition=models.Q(("amount_due__gt", 0)), name="escrow_amount_positive"),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='ledgerentry_amount_nonzero'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount", 0), _negated=True), name="ledgerentry_amount_nonzero"
+            ),
         ),
         migrations.RunPython(add_triggers, drop_triggers),
     ]

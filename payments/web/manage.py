@@ -172,9 +172,12 @@ def rotate_webhook_secret(request, institution_id: int, endpoint_id: int):
     if not allowed:
         return redirect(reverse("institution-detail", args=[profile.pk]) + "#webhooks")
     endpoint = _endpoint_or_404(profile, endpoint_id)
-    endpoint, _secret = services.rotate_webhook_secret(
-        actor=request.user, institution_id=profile.pk, endpoint_id=endpoint.pk
-    )
+    try:
+        endpoint, _secret = services.rotate_webhook_secret(
+            actor=request.user, institution_id=profile.pk, endpoint_id=endpoint.pk
+        )
+    except errors.NotFound:
+        raise Http404("This endpoint was removed.") from None
     # Rendered, not redirected: the new secret is shown once, in this response.
     return secret_page(request, endpoint, created=False)
 

@@ -44,12 +44,9 @@ def fund_lease(lease, *, institution=None):
     warehouse = lease.listing.warehouse
     pair = (lease.currency, warehouse.country)
     if institution is None:
-        institution = (
-            InstitutionProfile.objects.filter(
-                status="compliant", corridors__enabled=True, corridors__currency=pair[0], corridors__country=pair[1]
-            ).first()
-            or make_escrow_institution(corridors=(pair,))
-        )
+        institution = InstitutionProfile.objects.filter(
+            status="compliant", corridors__enabled=True, corridors__currency=pair[0], corridors__country=pair[1]
+        ).first() or make_escrow_institution(corridors=(pair,))
     return escrow.hold_payment(
         actor=None,
         reference=lease.escrow_ref,

@@ -313,3 +313,19 @@ def test_any_sequence_keeps_every_transaction_balanced_and_escrow_non_negative(o
         assert sum(LedgerEntry.objects.values_list("amount", flat=True), Decimal(0)) == 0
     finally:
         transaction.savepoint_rollback(sid)
+
+
+def test_admin_shows_the_ledger_read_only(client, institution, parties):
+    tx = pay(institution, parties)
+    client.force_login(StaffFactory(is_superuser=True))
+    for url in (
+        "/admin/payments/escrowtransaction/",
+        f"/admin/payments/escrowtransaction/{tx.pk}/change/",
+        "/admin/payments/ledgeraccount/",
+        "/admin/payments/escrow/",
+        "/admin/payments/dispute/",
+    ):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/payments/escrowtransaction/add/").status_code == 403
+    page = client.get(f"/admin/payments/escrowtransaction/{tx.pk}/change/").content.decode()
+    assert "1000.00" in page and 'name="_save"' not in page

@@ -9,7 +9,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from credit.errors import InvalidInput
+from credit.errors import InvalidInput, NotFound
 from credit.models import AuditEntry, Membership
 from payments import services, webhooks
 from payments.models import ProviderAPIKey, WebhookDelivery, WebhookEndpoint
@@ -114,6 +114,11 @@ def test_edit_changes_url_types_and_enabled_and_disabling_stops_pending(complian
             actor=p.manager, institution_id=p.pk, endpoint_id=endpoint.pk, url="ftp://x", event_types=["nope"]
         )
     assert set(exc.value.field_errors) == {"url", "event_types"}
+    services.delete_webhook_endpoint(actor=p.manager, institution_id=p.pk, endpoint_id=endpoint.pk)
+    with pytest.raises(NotFound):  # a removed endpoint cannot be revived or rotated
+        services.update_webhook_endpoint(actor=p.manager, institution_id=p.pk, endpoint_id=endpoint.pk, enabled=True)
+    with pytest.raises(NotFound):
+        services.rotate_webhook_secret(actor=p.manager, institution_id=p.pk, endpoint_id=endpoint.pk)
 
 
 def test_api_patches_and_rotates_own_endpoints_only(compliant_institution, endpoint, institution_key, client_for):
@@ -159,6 +164,14 @@ def test_web_edit_and_rotation_shows_the_new_secret_once(client, compliant_insti
     client.force_login(plain)
     assert client.post(f"/institution/{p.pk}/webhooks/{endpoint.pk}/rotate-secret/").status_code == 302
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == secret
+
+    client.force_login(p.manager)
+    client.post(f"/institution/{p.pk}/webhooks/{endpoint.pk}/remove/")
+    assert client.post(f"/institution/{p.pk}/webhooks/{endpoint.pk}/rotate-secret/").status_code == 404
+    assert (
+        client.post(edit, {"url": "https://h.example.test/y", "event_types": ["subject.blacklisted"]}).status_code
+        == 400
+    )
 
 
 def test_the_secret_is_shown_once_on_creation_and_never_listed(client, compliant_institution, client_for):

@@ -340,11 +340,19 @@ MATRIX = [
         {"*": 404, "anonymous": 401, "tenant": 200, "operator": 200},
     ),
     # Escrow: no Idempotency-Key here, so parties get 400; nobody else learns the lease exists.
-    ("post", "/api/v1/warehouses/leases/{lease}/pay/", {"institution": 1}, {"*": 404, "anonymous": 401,
-                                                                            "tenant": 400, "operator": 400}),
+    (
+        "post",
+        "/api/v1/warehouses/leases/{lease}/pay/",
+        {"institution": 1},
+        {"*": 404, "anonymous": 401, "tenant": 400, "operator": 400},
+    ),
     # A held lease cannot be disputed yet (409 for its parties).
-    ("post", "/api/v1/warehouses/leases/{lease}/dispute/", {"reason": "x"}, {"*": 404, "anonymous": 401,
-                                                                             "tenant": 409, "operator": 409}),
+    (
+        "post",
+        "/api/v1/warehouses/leases/{lease}/dispute/",
+        {"reason": "x"},
+        {"*": 404, "anonymous": 401, "tenant": 409, "operator": 409},
+    ),
     ("get", "/api/v1/warehouses/disputes/", None, {"*": 200, "anonymous": 401}),
 ]
 

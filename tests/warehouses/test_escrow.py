@@ -368,6 +368,7 @@ def test_web_pay_page_offers_compliant_institutions_and_explains_the_others(
     client.force_login(merchant)
     page = client.get(f"/warehouses/leases/{lease.pk}/").content.decode()
     assert 'data-testid="escrow-status">unpaid<' in page and "Pay into escrow" in page
+    assert "Berlin Pay GmbH has no EUR corridor for NL." in page  # the form is on the lease page
     form = client.get(f"/warehouses/leases/{lease.pk}/pay/").content.decode()
     assert "Demo Pay BV" in form and "Berlin Pay GmbH has no EUR corridor for NL." in form
     missing = client.post(f"/warehouses/leases/{lease.pk}/pay/", {})
@@ -417,3 +418,17 @@ def test_pay_refused_for_a_lease_that_is_not_live(client_for, merchant, make_lis
     with pytest.raises(InvalidTransition):
         escrow_services.pay_lease(actor=merchant, lease_id=lease.pk, institution_id=institution.pk)
 
+
+def test_web_lease_list_shows_escrow_status_and_strangers_cannot_open_the_pay_page(
+    client, merchant, other_merchant, instant_listing, institution, today
+):
+    paid = book(merchant, instant_listing, 2, today, today + timedelta(days=2))
+    fund_lease(paid, institution=institution)
+    book(merchant, instant_listing, 2, today + timedelta(days=3), today + timedelta(days=5))
+    client.force_login(merchant)
+    page = client.get("/warehouses/leases/").content.decode()
+    assert page.count('data-testid="lease-escrow">funded<') == 1
+    assert page.count('data-testid="lease-escrow">unpaid<') == 1
+    client.force_login(other_merchant)
+    assert client.get(f"/warehouses/leases/{paid.pk}/pay/").status_code == 404
+    assert client.post(f"/warehouses/leases/{paid.pk}/dispute/", {"reason": "x"}).status_code == 404

@@ -633,3 +633,17 @@ def test_completing_split_leases_credits_each_tenancy_once(
     assert completed(other_merchant.subject) == 1
     assert completed(operator.subject) == 2
     assert ledger.reconcile(listing_ids=[listing.pk]) == []
+
+
+def test_a_lapsed_offer_does_not_block_a_new_one(merchant, other_merchant, cn_listing, today):
+    listing = cn_listing()
+    lease = book(merchant, listing, 6, today + timedelta(days=5), today + timedelta(days=9))
+    first = transfers.offer_transfer(
+        actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=2
+    )
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(hours=73)):
+        second = transfers.offer_transfer(
+            actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=3
+        )
+    first.refresh_from_db()
+    assert (first.status, second.status) == (LeaseTransfer.Status.EXPIRED, LeaseTransfer.Status.OFFERED)

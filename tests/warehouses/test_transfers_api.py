@@ -84,6 +84,7 @@ def test_offer_accept_consent_over_the_api(client_for, merchant, recipient, oper
         ({"to_self": True}, "to_subject"),
         ({"to_subject": None}, "to_subject"),
         ({"to_subject": 987654321}, "to_subject"),
+        ({"to_subject": 2**70}, "to_subject"),
     ],
 )
 def test_bad_offers_are_400_with_field_errors_and_write_nothing(client_for, merchant, recipient, approved, body, field):
@@ -405,3 +406,16 @@ def test_transfer_list_query_count_does_not_grow_with_rows(client_for, merchant,
     for _ in range(4):
         offer_one()
     assert count() == one
+
+
+def test_operator_toggles_transfer_consent_on_the_listing_page(client, operator, other_merchant, listing):
+    url = f"/warehouses/mine/listings/{listing.pk}/"
+    client.force_login(operator)
+    assert 'data-testid="toggle-transfer-consent"' in client.get(url).content.decode()
+    assert client.post(url, {"transfer_requires_consent": "no"}).status_code == 302
+    listing.refresh_from_db()
+    assert listing.transfer_requires_consent is False
+    client.force_login(other_merchant)
+    assert client.post(url, {"transfer_requires_consent": "yes"}).status_code == 404
+    listing.refresh_from_db()
+    assert listing.transfer_requires_consent is False

@@ -353,6 +353,9 @@ class LeaseReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+MAX_ID = 2**63 - 1  # ids beyond a bigint are refused as bad input, not sent to the database
+
+
 class PartySerializer(serializers.ModelSerializer):
     class Meta:
         model = Subject
@@ -360,13 +363,15 @@ class PartySerializer(serializers.ModelSerializer):
 
 
 class TransferOfferInputSerializer(serializers.Serializer):
-    to_subject = serializers.IntegerField(help_text="Subject id of the recipient")
+    to_subject = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Subject id of the recipient")
     units = serializers.IntegerField(min_value=1, max_value=10_000_000, help_text="1 up to the lease's units")
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
 class TransferAcceptInputSerializer(serializers.Serializer):
-    institution = serializers.IntegerField(help_text="Subject id of the payment institution the recipient pays through")
+    institution = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Subject id of the payment institution the recipient pays through"
+    )
 
 
 class TransferReasonInputSerializer(serializers.Serializer):
@@ -409,7 +414,10 @@ class ReviewInputSerializer(serializers.Serializer):
     stars = serializers.IntegerField(min_value=1, max_value=5)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     reviewer = serializers.IntegerField(
-        required=False, help_text="The side you review for (tenant or operator subject id); optional if only one"
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The side you review for (tenant or operator subject id); optional if only one",
     )
 
 
@@ -440,11 +448,17 @@ class DisputeInputSerializer(serializers.Serializer):
 
 class DisputeResolveInputSerializer(serializers.Serializer):
     resolution = serializers.ChoiceField(
-        choices=[("payer", "Tenant: refund what remains"), ("payee", "Operator: release what remains"),
-                 ("split", "Split")]
+        choices=[
+            ("payer", "Tenant: refund what remains"),
+            ("payee", "Operator: release what remains"),
+            ("split", "Split"),
+        ]
     )
     payee_amount = serializers.DecimalField(
-        max_digits=20, decimal_places=2, min_value=Decimal("0"), required=False,
+        max_digits=20,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
         help_text="For a split: released to the operator (less the platform fee); the rest is refunded",
     )
     reason = serializers.CharField(max_length=4000, help_text="The decision's reasons, shown to both parties")

@@ -23,6 +23,7 @@ from payments import idempotency
 from payments.selectors import escrow_summaries
 from warehouses import selectors
 from warehouses.api import serializers as s
+from warehouses.errors import LeaseNotFound
 from warehouses.models import Lease, LeaseTransfer, Listing, Warehouse
 from warehouses.services import escrow as escrow_services
 from warehouses.services import leases as lease_services
@@ -408,7 +409,9 @@ class LeaseTransferOfferView(APIView):
         ),
     )
     def post(self, request, lease_id: int):
-        selectors.get_lease(user=request.user, lease_id=lease_id)  # 404 for anyone who cannot see it
+        lease = selectors.get_lease(user=request.user, lease_id=lease_id)  # 404 for anyone who cannot see it
+        if lease.tenant_id not in subject_ids_acted_for(user=request.user):
+            raise LeaseNotFound()  # only the tenant offers; the operator sees no such action either
         data = s.TransferOfferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data

@@ -13,6 +13,10 @@ gets a `lease_defaulted` credit event.
 
 Held, approved, active and completed leases count against the ledger; rejected, expired,
 cancelled and defaulted ones have given their units back.
+
+Money (warehouses/services/escrow.py, in the same transaction): check-in needs the price
+paid into escrow and releases the first period; completion releases the rest; cancellation
+and defaults refund by the cancellation policy.
 """
 
 import logging

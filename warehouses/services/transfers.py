@@ -158,7 +158,14 @@ def offer_transfer(
         field_errors = _transferability_errors(lease=lease, units=units, today=today)
         if field_errors:
             raise errors.InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
-        existing = LeaseTransfer.objects.filter(lease=lease, status__in=LeaseTransfer.OPEN).first()
+        existing = (
+            LeaseTransfer.objects.select_for_update(of=("self",))
+            .filter(lease=lease, status__in=LeaseTransfer.OPEN)
+            .first()
+        )
+        if existing is not None and existing.expires_at <= now:  # lapsed, the beat has not caught up yet
+            _lapse_if_due(transfer=existing, lease=lease, now=now)
+            existing = None
         if existing is not None:
             if (existing.to_subject_id, existing.units) == (to_subject_id, units):
                 return existing  # the same offer again: nothing to do

@@ -59,6 +59,15 @@ def _lease_or_404(user, lease_id: int) -> Lease:
         raise Http404 from None
 
 
+def attach_escrow_status(leases) -> list[Lease]:
+    """The leases of a page, each with `escrow_status` (one batch of queries per page)."""
+    leases = list(leases)
+    summaries = payment_selectors.escrow_summaries(references=[lease.escrow_ref for lease in leases])
+    for lease in leases:
+        lease.escrow_status = summaries[lease.escrow_ref]["status"]
+    return leases
+
+
 def escrow_context(*, lease: Lease, mine: set[int]) -> dict:
     """What the lease page shows about the money: summary, ledger entries, disputes."""
     summary = payment_selectors.escrow_summary(reference=lease.escrow_ref)
@@ -69,10 +78,18 @@ def escrow_context(*, lease: Lease, mine: set[int]) -> dict:
         and lease.completed_at is not None
         and (timezone.now() - lease.completed_at).days < escrow_services.dispute_window_days()
     )
+    can_pay = lease.tenant_id in mine and not summary["funded"] and lease.status in escrow_services.LIVE
+    options = (
+        payment_selectors.payment_options(currency=lease.currency, country=lease.listing.warehouse.country)
+        if can_pay
+        else []
+    )
     return {
         "escrow": summary,
         "escrow_due": escrow_services.amount_due(lease=lease) if not summary["funded"] else None,
-        "can_pay": lease.tenant_id in mine and not summary["funded"] and lease.status in escrow_services.LIVE,
+        "can_pay": can_pay,
+        "pay_form": PayForm(options=options) if can_pay else None,
+        "pay_options": options,
         "disputes": disputes,
         "can_dispute": party
         and summary["funded"]

@@ -86,7 +86,10 @@ def lease_page_context(*, lease: Lease, mine: set[int]) -> dict:
     return {
         "transfers": selectors.transfer_history(lease=lease),
         "split_into": selectors.lease_children(lease=lease) if lease.status == Lease.Status.TRANSFERRED else [],
-        "parent_lease": lease.parent if lease.parent_id and lease.parent.tenant_id in mine else None,
+        "parent_lease": lease.parent
+        if lease.parent_id and {lease.parent.tenant_id, lease.listing.warehouse.owner_id} & mine
+        else None,
+        "taken_over": bool(lease.parent_id) and lease.parent.tenant_id != lease.tenant_id,
         "reviews": selectors.lease_reviews(lease=lease),
         "can_transfer": lease.tenant_id in mine
         and lease.status in transfer_services.TRANSFERABLE

@@ -23,7 +23,7 @@ from warehouses.services import leases as lease_services
 from warehouses.services import listings as listing_services
 from warehouses.services.leases import lease_price
 from warehouses.web import forms
-from warehouses.web.escrow_views import escrow_context
+from warehouses.web.escrow_views import attach_escrow_status, escrow_context
 from warehouses.web.transfer_views import lease_page_context, rating_context
 
 
@@ -178,6 +178,7 @@ def my_leases(request):
             )
         return response
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    page.object_list = attach_escrow_status(page.object_list)
     return render(
         request,
         "warehouses/leases.html",
@@ -356,6 +357,18 @@ def manage_listing(request, listing_id: int):
                     actor=request.user, listing_id=listing.pk, status=request.POST["status"]
                 )
                 messages.success(request, f"Listing is now {request.POST['status']}.")
+                return redirect(request.path)
+            elif request.POST.get("transfer_requires_consent") in ("yes", "no"):
+                consent = request.POST["transfer_requires_consent"] == "yes"
+                listing_services.update_listing_terms(
+                    actor=request.user, listing_id=listing.pk, transfer_requires_consent=consent
+                )
+                messages.success(
+                    request,
+                    "Lease transfers now need your consent."
+                    if consent
+                    else "Lease transfers no longer need your consent.",
+                )
                 return redirect(request.path)
         except errors.DomainError as exc:
             target = capacity_form if "cap-units" in request.POST else extend_form
