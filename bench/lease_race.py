@@ -2,10 +2,12 @@
 
     DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python bench/lease_race.py [--clients 200]
         [--throughput-leases 2000] [--throughput-clients 32] [--workers 2] [--threads 16]
+        [--skip-race] [--skip-service]
 
 1. Creates (if needed) and migrates a dedicated database, `entrepot_bench_leases`
    (override with BENCH_LEASES_DATABASE), on the PostgreSQL server of DATABASE_URL.
-2. Starts gunicorn (gthread; --workers x --threads, so at most that many DB connections).
+2. Starts gunicorn (gthread; --workers x --threads, so at most that many DB connections,
+   kept open between requests as in production: CONN_MAX_AGE=60).
 3. Race: one listing of 100 units whose first 50 are already leased; CLIENTS concurrent
    clients (one thread and one connection each, released together by a barrier) each POST
    a 1-unit lease for the same days with their own Idempotency-Key. A 409 `busy` (lock
@@ -14,8 +16,11 @@
    oversold, deadlocks reported by PostgreSQL, and the latencies.
 4. Throughput: THROUGHPUT_LEASES leases, each on its own listing, posted by
    THROUGHPUT_CLIENTS concurrent clients; prints leases per second end to end (HTTP, auth,
-   idempotency, credit gate, lock, ledger, audit). Then the same number through the
-   service alone (request_lease in threads, no HTTP) for comparison.
+   idempotency, credit gate, lock, ledger, audit), and the CPU each lease cost in the
+   gunicorn processes, the PostgreSQL backends and this client (from /proc), hence the
+   most the 2 cores could do if nothing else ran. Then the same number through the
+   service alone (request_lease in threads, no HTTP) for comparison. The load average is
+   printed before each part.
 
 Targets (issue 5): exactly 50 units leased, none oversold, no deadlock; >= 200 leases/s
 across distinct listings. A benchmark measures and reports; it is not a test.

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import threading
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -180,14 +181,19 @@ class UserThrottle(FailOpenThrottleMixin, UserRateThrottle):
 
 
 class APIKeyThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
-    """One bucket per payment-provider key: a sliding-window counter in Redis, one round
-    trip per request (a script counts this window, reads the previous one and decides), so
-    its cost does not grow with the rate. DRF's history list would pickle up to the rate's
-    worth of timestamps (6,000/min) to and from Redis on every request. The previous window
-    counts pro rata to its overlap with the last `duration` seconds; a refused request is
-    not counted."""
+    """One bucket per payment-provider key: a sliding-window counter in Redis. The previous
+    window counts pro rata to its overlap with the last `duration` seconds; a refused
+    request is not counted.
+
+    Each worker process takes permits from Redis in leases of 1% of the rate (one script
+    call: count this window, read the previous one, grant what fits) and spends them
+    locally, so most requests make no Redis round trip at all; permits a process leased
+    but did not use before the window ended still count, so a key may be refused up to
+    (processes x 1%) of its rate early. (DRF's own throttle pickles up to the rate's worth
+    of timestamps to and from Redis on every request.)"""
 
     scope = "api_key"
+    LEASE_FRACTION = 100  # a lease is 1/100 of the rate (at least one request)
 
     def get_cache_key(self, request, view):
         key = getattr(request, "api_key", None)
@@ -206,12 +212,31 @@ class APIKeyThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
             return super().allow_request(request, view)
         now = self.timer()
         window = int(now // self.duration)
+        lease_key = (cache.make_key(base), self.num_requests, self.duration)
+        with _leases_lock:
+            lease = _leases.get(lease_key)
+            if lease is not None and lease[0] == window and lease[1] > 0:
+                lease[1] -= 1
+                return True
         elapsed = now / self.duration - window  # fraction of the current window gone by
-        allowed, count, previous = script(
+        granted, count, previous = script(
             keys=[cache.make_key(f"{base}:{window}"), cache.make_key(f"{base}:{window - 1}")],
-            args=[2 * self.duration + 1, self.num_requests, repr(elapsed)],
+            args=[
+                2 * self.duration + 1,
+                self.num_requests,
+                repr(elapsed),
+                max(1, self.num_requests // self.LEASE_FRACTION),
+            ],
         )
-        if allowed:
+        if granted:
+            with _leases_lock:
+                if len(_leases) > 10_000:
+                    _leases.clear()
+                lease = _leases.get(lease_key)
+                if lease is not None and lease[0] == window:
+                    lease[1] += granted - 1
+                else:
+                    _leases[lease_key] = [window, granted - 1]
             return True
         # Seconds until one more request fits: the previous window's share shrinks as the
         # current one advances; once this window is full, it has to become "previous".
@@ -227,17 +252,21 @@ class APIKeyThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
         return max(1, math.ceil(round(getattr(self, "_wait", self.duration), 3)))
 
 
+# Grants up to ARGV[4] permits that fit under the limit ARGV[2] in the window KEYS[1], the
+# previous window KEYS[2] weighing 1 - ARGV[3]; returns {granted, count, previous}.
 SLIDING_WINDOW_LUA = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if previous * (1 - tonumber(ARGV[3])) + count > tonumber(ARGV[2]) then
-  redis.call('DECR', KEYS[1])
-  return {0, count - 1, previous}
-end
-return {1, count, previous}
+local room = math.floor(tonumber(ARGV[2]) - previous * (1 - tonumber(ARGV[3])) - count)
+if room < 1 then return {0, count, previous} end
+local granted = math.min(tonumber(ARGV[4]), room)
+count = redis.call('INCRBY', KEYS[1], granted)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return {granted, count, previous}
 """
 _throttle_scripts: dict = {}
+_leases: dict = {}  # (key, rate, duration) -> [window, permits left] in this process
+_leases_lock = threading.Lock()
 
 
 def _throttle_script():

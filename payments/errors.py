@@ -91,6 +91,11 @@ class EscrowNotFound(NotFound):
     default_message = "Nothing has been paid into escrow for this."
 
 
+class EscrowNotFunded(Conflict):
+    code = "escrow_not_funded"
+    default_message = "Nothing has been paid into escrow yet."
+
+
 class EscrowFrozen(Conflict):
     code = "escrow_frozen"
     default_message = "The escrow is frozen by an open dispute; nothing moves until it is resolved."

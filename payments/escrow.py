@@ -122,6 +122,18 @@ def _require_funded(reference: str) -> Escrow:
 # --- Paying in ----------------------------------------------------------------------------
 
 
+def _check_route(*, institution_id, currency: str, country: str) -> None:
+    """An unknown institution is bad input (400); a known one that cannot take the payment
+    is refused with every reason (409)."""
+    problems = payment_route_problems(institution_id=institution_id, currency=currency, country=country)
+    if problems and problems[0]["code"] == "institution_not_found":
+        raise InvalidInput(
+            problems[0]["message"], code="institution_not_found", field_errors={"institution": [problems[0]["message"]]}
+        )
+    if problems:
+        raise errors.PaymentRouteRefused(reasons=problems)
+
+
 def _funding_transaction(escrow: Escrow) -> EscrowTransaction | None:
     return (
         EscrowTransaction.objects.filter(
@@ -155,9 +167,7 @@ def hold_payment(
             funding = _funding_transaction(escrow)
             if funding is not None:
                 return funding
-        problems = payment_route_problems(institution_id=institution_id, currency=currency, country=country)
-        if problems:
-            raise errors.PaymentRouteRefused(reasons=problems)
+        _check_route(institution_id=institution_id, currency=currency, country=country)
         if escrow is None:
             account = _account(kind=LedgerAccount.Kind.ESCROW, currency=currency, reference=reference)
             escrow = Escrow.objects.create(
@@ -362,11 +372,7 @@ def follow_transfer(
         if institution_id is None:
             first = _funding_transaction(source)
             institution_id = first.institution_id if first is not None else None
-        problems = payment_route_problems(
-            institution_id=institution_id, currency=source.currency, country=source.country
-        )
-        if problems:
-            raise errors.PaymentRouteRefused(reasons=problems)
+        _check_route(institution_id=institution_id, currency=source.currency, country=source.country)
         if target is None:
             target = Escrow.objects.create(
                 reference=to_reference,
@@ -422,7 +428,7 @@ def open_dispute(*, actor, reference: str, opener_subject_id: int, respondent_su
     with transaction.atomic():
         escrow = _lock(reference)
         if escrow is None:
-            raise errors.EscrowNotFound("Nothing has been paid into escrow yet, so there is nothing to dispute.")
+            raise errors.EscrowNotFunded("Nothing has been paid into escrow yet, so there is nothing to dispute.")
         if Dispute.objects.filter(escrow=escrow, status=Dispute.Status.OPEN).exists():
             raise errors.DisputeAlreadyOpen()
         dispute = Dispute.objects.create(

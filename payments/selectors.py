@@ -214,6 +214,8 @@ def escrow_summaries(*, references: list[str], with_entries: bool = False) -> di
 
     from payments.models import Dispute, Escrow, LedgerEntry
 
+    if not references:
+        return {}
     escrows = {e.reference: e for e in Escrow.objects.filter(reference__in=references)}
     rows = defaultdict(list)
     entries = defaultdict(list)

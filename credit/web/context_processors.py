@@ -33,6 +33,7 @@ def navigation(request):
             links.append(("Regulator console", "/regulator/"))
             links.append(("Payment institutions", "/regulator/institutions/"))
         if user.is_staff:
+            links.append(("Disputes", "/warehouses/disputes/"))  # escrow disputes to decide
             links.append(("Admin", "/admin/"))
     links.append(("API docs", "/api/docs/"))
     return {"nav_links": links, "nav_memberships": memberships, "nav_is_regulator": is_regulator(user)}

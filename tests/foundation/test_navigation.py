@@ -14,7 +14,7 @@ NAVIGATION = {
     "operator": EVERYONE | MEMBER | {"Warehouses", "My leases", "My listings"},
     "institution": EVERYONE | MEMBER | {"Compliance", "API keys"},
     "regulator": EVERYONE | {"Regulator console", "Payment institutions"},
-    "staff": EVERYONE | {"Admin"},
+    "staff": EVERYONE | {"Disputes", "Admin"},
 }
 NAV = re.compile(r'<nav aria-label="Main" data-testid="main-nav">(.*?)</nav>', re.S)
 LINK = re.compile(r'<a href="([^"]+)"[^>]*>([^<]+)</a>')

@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from config import api as api_throttle
 from config.api import APIKeyThrottle
 from payments import services
 from payments.api import authentication, views
@@ -46,11 +47,13 @@ class Clock:
 def clock(monkeypatch):
     """Throttle time, starting in the middle of a one-minute window; 3 requests a minute."""
     cache.clear()
+    api_throttle._leases.clear()
     clock = Clock(1_000_000 * 60 + 30.0)
     monkeypatch.setattr(APIKeyThrottle, "timer", lambda self: clock())
     monkeypatch.setattr(APIKeyThrottle, "THROTTLE_RATES", {"api_key": "3/min"})
     yield clock
     cache.clear()
+    api_throttle._leases.clear()
 
 
 def test_each_key_has_its_own_bucket_and_a_refusal_says_when_to_retry(
@@ -75,6 +78,23 @@ def test_the_previous_window_counts_pro_rata(api, subject, clock):
     assert [screen(api).status_code for _ in range(2)] == [200, 429]
     clock.now += 60  # the refused request was not counted: 1 x 0.5 + new ones
     assert [screen(api).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_process_takes_permits_from_redis_in_leases_of_one_percent(api, subject, clock, monkeypatch, institution_key):
+    monkeypatch.setattr(APIKeyThrottle, "THROTTLE_RATES", {"api_key": "1000/min"})
+    counter = f"throttle_api_key_{institution_key[0].prefix}:1000000"
+    assert screen(api).status_code == 200
+    assert cache.get(counter) == 10  # one lease of 10 permits
+    assert [screen(api).status_code for _ in range(9)] == [200] * 9
+    assert cache.get(counter) == 10  # spent locally, no round trip
+    assert screen(api).status_code == 200
+    assert cache.get(counter) == 20
+
+
+def test_a_lease_never_exceeds_what_is_left(api, subject, clock, monkeypatch, institution_key):
+    monkeypatch.setattr(APIKeyThrottle, "THROTTLE_RATES", {"api_key": "1000/min"})
+    cache.set(f"throttle_api_key_{institution_key[0].prefix}:1000000", 995)
+    assert [screen(api).status_code for _ in range(6)] == [200] * 5 + [429]
 
 
 # --- Per-process key and institution cache -------------------------------------------------

@@ -96,7 +96,7 @@ def test_pay_is_refused_with_reasons_for_a_suspended_institution_or_a_missing_co
     assert response.status_code == 409
     assert response.json()["errors"]["institution"] == ["Demo Pay BV is suspended."]
     unknown = pay(client_for(merchant), lease.pk, 987654)
-    assert unknown.status_code == 409 and unknown.json()["errors"]["institution"] == ["Choose a payment institution."]
+    assert unknown.status_code == 400 and unknown.json()["errors"]["institution"] == ["Choose a payment institution."]
     bad = pay(client_for(merchant), lease.pk, "abc")
     assert bad.status_code == 400 and "institution" in bad.json()["errors"]
     assert escrow_summary(reference=lease.escrow_ref)["status"] == "unpaid"
@@ -323,7 +323,7 @@ def test_unpaid_lease_cannot_be_disputed_and_frozen_escrow_blocks_cancellation(
     listing = make_listing(start_offset=1, days=60, booking_mode="instant")
     lease = book(merchant, listing, 10, today + timedelta(days=10), today + timedelta(days=12))
     unpaid = client_for(merchant).post(f"{LEASES}{lease.pk}/dispute/", {"reason": "x"})
-    assert unpaid.status_code == 404 and unpaid.json()["code"] == "escrow_not_found"
+    assert unpaid.status_code == 409 and unpaid.json()["code"] == "escrow_not_funded"
     fund_lease(lease, institution=institution)
     assert client_for(merchant).post(f"{LEASES}{lease.pk}/dispute/", {"reason": "x"}).status_code == 201
     response = client_for(merchant).post(f"{LEASES}{lease.pk}/cancel/", {})

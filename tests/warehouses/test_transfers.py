@@ -647,3 +647,21 @@ def test_a_lapsed_offer_does_not_block_a_new_one(merchant, other_merchant, cn_li
         )
     first.refresh_from_db()
     assert (first.status, second.status) == (LeaseTransfer.Status.EXPIRED, LeaseTransfer.Status.OFFERED)
+
+
+def test_a_disputed_lease_cannot_be_transferred_until_decided(merchant, other_merchant, payer, cn_listing, today):
+    listing = cn_listing(transfer_requires_consent=False)
+    lease = book(merchant, listing, 6, today + timedelta(days=1), today + timedelta(days=5))
+    escrow_services.pay_lease(actor=merchant, lease_id=lease.pk, institution_id=payer.pk)
+    offer = transfers.offer_transfer(
+        actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=2
+    )
+    escrow_services.open_lease_dispute(actor=merchant, lease_id=lease.pk, reason="Racking damaged on arrival")
+    with pytest.raises(errors.Conflict) as exc:
+        transfers.accept_transfer(actor=other_merchant, transfer_id=offer.pk, institution_id=payer.pk)
+    assert exc.value.code == "escrow_frozen"
+    offer.refresh_from_db()
+    lease.refresh_from_db()
+    assert (offer.status, lease.status) == (LeaseTransfer.Status.OFFERED, Lease.Status.APPROVED)
+    assert not lease.children.exists()
+    assert escrow_summary(reference=lease.escrow_ref)["balance"] == lease.total_price

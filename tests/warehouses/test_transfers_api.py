@@ -354,6 +354,7 @@ def test_web_review_and_ratings_on_listing_pages(client, merchant, operator, pay
         "2.0/5</strong> from 1 on this listing"
         in client.get(f"/warehouses/mine/listings/{listing.pk}/").content.decode()
     )
+    assert "2.0/5</strong> from 1 rating" in client.get("/warehouses/mine/").content.decode()
 
 
 def test_listing_consent_setting_over_the_api(client_for, operator, warehouse, today):

@@ -630,8 +630,8 @@ class LeaseDisputeView(APIView):
         description=(
             "The tenant or the operator opens a dispute about a paid lease that is approved or active, or completed "
             "less than ENTREPOT['DISPUTE_WINDOW_DAYS'] (14) days ago. The escrow is frozen (no release, refund or "
-            "cancellation) until platform staff resolve it. Not paid yet: 404 `escrow_not_found`; another open "
-            "dispute, or the lease not disputable: 409."
+            "cancellation) until platform staff resolve it. Not paid yet (409 `escrow_not_funded`), another open "
+            "dispute, or a lease that cannot be disputed: 409."
         ),
     )
     def post(self, request, lease_id: int):

@@ -263,3 +263,9 @@ def rating_context(*, listing) -> dict:
         "operator_rating": selectors.rating_summary(subject_id=listing.warehouse.owner_id),
         "listing_rating": selectors.listing_rating_summary(listing_id=listing.pk),
     }
+
+
+def operator_ratings(*, user) -> list[tuple]:
+    """(owner subject, {count, average}) for each subject whose warehouses the user runs."""
+    owners = {w.owner_id: w.owner for w in selectors.warehouses_of(user=user)}
+    return [(owner, selectors.rating_summary(subject_id=pk)) for pk, owner in sorted(owners.items())]

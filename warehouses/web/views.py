@@ -24,7 +24,7 @@ from warehouses.services import listings as listing_services
 from warehouses.services.leases import lease_price
 from warehouses.web import forms
 from warehouses.web.escrow_views import attach_escrow_status, escrow_context
-from warehouses.web.transfer_views import lease_page_context, rating_context
+from warehouses.web.transfer_views import lease_page_context, operator_ratings, rating_context
 
 
 def _subjects(user):
@@ -268,6 +268,7 @@ def operator_home(request):
         {
             "requests": selectors.pending_requests(user=request.user)[:100],
             "awaiting_consent_count": selectors.transfers_awaiting_consent(user=request.user).count(),
+            "operator_ratings": operator_ratings(user=request.user),
             "warehouses": selectors.warehouses_of(user=request.user).order_by("name"),
             "listings": selectors.own_listings(user=request.user),
             "now": timezone.now(),
