@@ -112,7 +112,7 @@ def _snapshot(escrow: Escrow) -> dict:
     return {k: str(v) for k, v in totals.items()} | {"frozen": escrow.frozen}
 
 
-def _require_funded(reference: str) -> Escrow:
+def _lock_existing(reference: str) -> Escrow:
     escrow = _lock(reference)
     if escrow is None:
         raise errors.EscrowNotFound()
@@ -248,7 +248,7 @@ def release_to_payee(*, actor, reference: str, amount, memo: str = "") -> Escrow
         return None
     amount = _amount(amount)
     with transaction.atomic():
-        escrow = _require_funded(reference)
+        escrow = _lock_existing(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
         old = _snapshot(escrow)
@@ -272,7 +272,7 @@ def refund_to_payer(*, actor, reference: str, amount, memo: str = "") -> EscrowT
         return None
     amount = _amount(amount)
     with transaction.atomic():
-        escrow = _require_funded(reference)
+        escrow = _lock_existing(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
         old = _snapshot(escrow)
@@ -298,7 +298,7 @@ def settle(*, actor, reference: str, payee_amount, payer_amount, memo: str) -> N
 
 def freeze(*, actor, reference: str, reason: str) -> Escrow:
     with transaction.atomic():
-        escrow = _require_funded(reference)
+        escrow = _lock_existing(reference)
         if escrow.frozen:
             return escrow
         escrow.frozen, escrow.frozen_reason, escrow.frozen_at = True, reason, timezone.now()
@@ -317,9 +317,11 @@ def freeze(*, actor, reference: str, reason: str) -> Escrow:
 
 def unfreeze(*, actor, reference: str, reason: str = "") -> Escrow:
     with transaction.atomic():
-        escrow = _require_funded(reference)
+        escrow = _lock_existing(reference)
         if not escrow.frozen:
             return escrow
+        if Dispute.objects.filter(escrow=escrow, status=Dispute.Status.OPEN).exists():
+            raise errors.DisputeAlreadyOpen("An open dispute holds this escrow: resolve the dispute to unfreeze it.")
         escrow.frozen, escrow.frozen_reason, escrow.frozen_at = False, "", None
         escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
         record_audit(

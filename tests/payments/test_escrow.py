@@ -329,3 +329,14 @@ def test_admin_shows_the_ledger_read_only(client, institution, parties):
     assert client.get("/admin/payments/escrowtransaction/add/").status_code == 403
     page = client.get(f"/admin/payments/escrowtransaction/{tx.pk}/change/").content.decode()
     assert "1000.00" in page and 'name="_save"' not in page
+
+
+def test_an_open_dispute_cannot_be_bypassed_by_unfreezing(institution, parties):
+    tenant, operator = parties
+    pay(institution, parties, amount="100.00")
+    escrow.open_dispute(
+        actor=None, reference="lease:1", opener_subject_id=tenant.pk, respondent_subject_id=operator.pk, reason="x"
+    )
+    with pytest.raises(errors.DisputeAlreadyOpen):
+        escrow.unfreeze(actor=None, reference="lease:1")
+    assert escrow_summary(reference="lease:1")["frozen"] is True

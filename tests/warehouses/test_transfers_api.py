@@ -327,6 +327,30 @@ def test_web_outsiders_get_404_on_transfer_pages(client, merchant, other_merchan
     assert "Recipient GmbH" not in client.get("/warehouses/transfers/").content.decode()
 
 
+def test_web_accept_refused_by_the_credit_gate_shows_why_and_no_accept_form(
+    client, merchant, recipient, payer, approved
+):
+    refused = transfers.offer_transfer(
+        actor=merchant, lease_id=approved.pk, to_subject_id=recipient.subject.pk, units=2
+    )
+    client.force_login(recipient)
+    # A missing institution re-renders the whole page: the error beside the field, the list kept.
+    missing = client.post(f"/warehouses/transfers/{refused.pk}/accept/", {})
+    assert missing.status_code == 400
+    assert "This field is required." in missing.content.decode()
+    assert 'data-testid="transfer-list"' in missing.content.decode() and "No transfers." not in missing.content.decode()
+    blacklist(recipient.subject)
+    response = client.post(f"/warehouses/transfers/{refused.pk}/accept/", {f"t{refused.pk}-institution": payer.pk})
+    assert response.status_code == 302 and response["Location"] == "/warehouses/transfers/"
+    page = client.get("/warehouses/transfers/").content.decode()
+    assert "Blacklisted" in page  # the gate's reason, as a message
+    assert f"accept-form-{refused.pk}" not in page  # the refused offer is no longer offered
+    assert "Refused by the credit gate" in page
+    again = client.post(f"/warehouses/transfers/{refused.pk}/accept/", {})
+    assert again.status_code == 302
+    assert "refused by the credit gate; it cannot be accepted" in client.get("/warehouses/transfers/").content.decode()
+
+
 def test_web_review_and_ratings_on_listing_pages(client, merchant, operator, payer, make_listing, today):
     listing = make_listing(start_offset=0, booking_mode="instant")
     lease = leases.request_lease(
@@ -355,6 +379,34 @@ def test_web_review_and_ratings_on_listing_pages(client, merchant, operator, pay
         in client.get(f"/warehouses/mine/listings/{listing.pk}/").content.decode()
     )
     assert "2.0/5</strong> from 1 rating" in client.get("/warehouses/mine/").content.decode()
+
+
+def test_web_review_page_of_a_lease_not_reviewable_says_why_instead_of_failing(
+    client, merchant, operator, payer, make_listing, today, approved
+):
+    client.force_login(merchant)
+    not_completed = client.get(f"/warehouses/leases/{approved.pk}/review/")
+    assert not_completed.status_code == 200
+    page = not_completed.content.decode()
+    assert "cannot be reviewed by you now" in page and 'data-testid="review-form"' not in page
+    listing = make_listing(start_offset=0, booking_mode="instant")
+    lease = leases.request_lease(
+        actor=merchant,
+        tenant_id=merchant.subject.pk,
+        listing_id=listing.pk,
+        units=1,
+        start=today,
+        end=today + timedelta(days=1),
+    )
+    fund_lease(lease, institution=payer)
+    leases.check_in_lease(actor=operator, lease_id=lease.pk)
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=1)):
+        leases.complete_lease(actor=operator, lease_id=lease.pk)
+    assert client.post(f"/warehouses/leases/{lease.pk}/review/", {"stars": 4}).status_code == 302
+    again = client.get(f"/warehouses/leases/{lease.pk}/review/")  # already reviewed
+    assert again.status_code == 200 and "cannot be reviewed by you now" in again.content.decode()
+    second = client.post(f"/warehouses/leases/{lease.pk}/review/", {"stars": 1})
+    assert second.status_code == 400 and "already reviewed this lease" in second.content.decode()
 
 
 def test_listing_consent_setting_over_the_api(client_for, operator, warehouse, today):

@@ -255,7 +255,11 @@ def resolve_lease_dispute(*, actor, dispute_id: int, resolution: str, payee_amou
         )
         if not getattr(dispute, "resolved_now", False):
             return dispute  # already decided earlier: nothing more to record
-        loser = {"payer": dispute.escrow.payee_id, "payee": dispute.escrow.payer_id}.get(dispute.resolution)
+        operator_id = dispute.escrow.payee_id
+        # The tenant side is the party that is not the operator (after a transfer it may not
+        # be the subject that paid the escrow in).
+        tenant_id = dispute.respondent_id if dispute.opener_id == operator_id else dispute.opener_id
+        loser = {"payer": operator_id, "payee": tenant_id}.get(dispute.resolution)
         if loser is not None:
             record_credit_event(
                 actor=actor,

@@ -142,8 +142,8 @@ def lease_transfer(request, lease_id: int):
     )
 
 
-@login_required
-def transfers(request):
+def _transfers_page(request, *, failed: tuple[int, AcceptForm] | None = None, status: int = 200):
+    """The transfers page; `failed` = (transfer id, its bound accept form with errors)."""
     mine = subject_ids_acted_for(user=request.user)
     incoming = list(selectors.incoming_transfer_offers(user=request.user)[:100])
     accept_forms, options = {}, {}
@@ -152,6 +152,8 @@ def transfers(request):
         if pair not in options:  # one lookup per currency and country, not per offer
             options[pair] = payment_selectors.payment_options(currency=pair[0], country=pair[1])
         accept_forms[t.pk] = AcceptForm(options=options[pair], prefix=f"t{t.pk}")
+    if failed is not None and failed[0] in accept_forms:
+        accept_forms[failed[0]] = failed[1]
     return render(
         request,
         "warehouses/transfers.html",
@@ -161,7 +163,13 @@ def transfers(request):
             "history": selectors.transfers_visible_to(user=request.user).order_by("-created_at", "-id")[:100],
             "mine": mine,
         },
+        status=status,
     )
+
+
+@login_required
+def transfers(request):
+    return _transfers_page(request)
 
 
 @login_required
@@ -178,6 +186,10 @@ def transfer_accept(request, transfer_id: int):
                 actor=request.user, transfer_id=transfer.pk, institution_id=form.cleaned_data["institution"]
             )
         except errors.DomainError as exc:
+            if not LeaseTransfer.objects.filter(pk=transfer.pk, status=LeaseTransfer.Status.OFFERED).exists():
+                # Refused by the credit gate, lapsed or closed meanwhile: nothing left to accept.
+                messages.error(request, exc.message)
+                return redirect("warehouses:transfers")
             add_domain_error(form, exc)
         else:
             if transfer.status == LeaseTransfer.Status.COMPLETED:
@@ -185,18 +197,10 @@ def transfer_accept(request, transfer_id: int):
                 return redirect("warehouses:lease", lease_id=transfer.recipient_lease_id)
             messages.success(request, "Accepted: the operator must now consent.")
             return redirect("warehouses:transfers")
-    mine = subject_ids_acted_for(user=request.user)
-    return render(
-        request,
-        "warehouses/transfers.html",
-        {
-            "incoming": [(transfer, form)],
-            "awaiting_consent": [],
-            "history": [],
-            "mine": mine,
-        },
-        status=400,
-    )
+    elif transfer.status != LeaseTransfer.Status.OFFERED:
+        messages.error(request, f"This transfer is {transfer.get_status_display().lower()}; it cannot be accepted.")
+        return redirect("warehouses:transfers")
+    return _transfers_page(request, failed=(transfer.pk, form), status=400)
 
 
 ACTIONS = {
@@ -235,7 +239,7 @@ def lease_review(request, lease_id: int):
     lease = _lease_or_404(request.user, lease_id)
     mine = subject_ids_acted_for(user=request.user)
     side = _review_side(lease=lease, mine=mine)
-    form = ReviewForm(request.POST or None)
+    form = ReviewForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             review_services.review_lease(
@@ -250,10 +254,14 @@ def lease_review(request, lease_id: int):
         else:
             messages.success(request, "Thank you: your rating is recorded.")
             return redirect("warehouses:lease", lease_id=lease.pk)
-    if side is None and not form.errors:
-        form.add_error(None, "This lease cannot be reviewed by you now (not completed, already reviewed or too late).")
+    cannot_review = None
+    if side is None and not form.errors:  # an unbound form cannot take add_error(): say it beside the form
+        cannot_review = "This lease cannot be reviewed by you now (not completed, already reviewed or too late)."
     return render(
-        request, "warehouses/lease_review.html", {"lease": lease, "form": form}, status=400 if form.errors else 200
+        request,
+        "warehouses/lease_review.html",
+        {"lease": lease, "form": form, "cannot_review": cannot_review},
+        status=400 if form.errors or (cannot_review and form.is_bound) else 200,
     )
 
 
