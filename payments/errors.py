@@ -101,6 +101,11 @@ class EscrowFrozen(Conflict):
     default_message = "The escrow is frozen by an open dispute; nothing moves until it is resolved."
 
 
+class EscrowDecided(Conflict):
+    code = "escrow_decided"
+    default_message = "A dispute decision has settled this escrow; its money can no longer follow a transfer."
+
+
 class InsufficientEscrow(Conflict):
     code = "insufficient_escrow"
     default_message = "The escrow does not hold that much."

@@ -135,10 +135,11 @@ def _check_route(*, institution_id, currency: str, country: str) -> None:
 
 
 def _funding_transaction(escrow: Escrow) -> EscrowTransaction | None:
+    """The payment that funded the escrow: its hold, or the transfer that created it (which
+    may have put nothing into it when everything had been released already)."""
     return (
         EscrowTransaction.objects.filter(
-            entries__account_id=escrow.account_id,
-            entries__amount__gt=0,
+            reference=escrow.reference,
             kind__in=[EscrowTransaction.Kind.HOLD, EscrowTransaction.Kind.TRANSFER],
         )
         .order_by("id")
@@ -350,11 +351,27 @@ def follow_transfer(
     amount,
 ) -> EscrowTransaction | None:
     """When a lease (or part of it) changes hands, its money follows in ONE balanced
-    transaction: the recipient pays `amount` into the escrow of `to_reference` and the
-    escrow of `from_reference` refunds `amount` to the transferor. The payee stays fully
-    guaranteed. Nothing happens (None) when `from_reference` holds nothing; `amount` is
-    capped at its balance. `institution_id` None means the institution of the original
-    payment. Runs inside the caller's transaction; repeating it returns the first one."""
+    transaction. `amount` is the full price of the part handed over; the recipient pays all
+    of it:
+
+    - `moved` = min(amount, balance of `from_reference`) goes into the new escrow of
+      `to_reference`, and the escrow of `from_reference` refunds it to the transferor;
+    - the rest (`amount - moved`) is the share of the part that the source escrow already
+      released to the payee: the recipient pays it straight to the transferor, who had paid
+      for those days. The payee is paid for every day exactly once.
+
+    Entries: recipient -amount, to-escrow +moved, from-escrow -moved, transferor +amount.
+    What the source escrow already released counts first for the leases the transferor
+    keeps, so `moved` is as large as possible. Example: 500.00 paid, 375.00 released, part
+    185.00: moved 125.00, the recipient pays 60.00 to the transferor, the transferor gets
+    185.00 back in all.
+
+    The new escrow exists (and counts as paid) even when nothing moved into it. Returns the
+    transaction (with `moved` and `reimbursed` set), or None when `from_reference` was never
+    paid (the new lease is then simply payment due). Refuses a frozen source (open
+    dispute) and one a dispute decision has settled (its money went where the decision
+    said). `institution_id` None means the institution of the original payment. Runs
+    inside the caller's transaction; repeating it returns the first one."""
     amount = _amount(amount)
     with transaction.atomic():
         source = _lock(from_reference)
@@ -367,10 +384,11 @@ def follow_transfer(
                 return funding
         if source.frozen:
             raise errors.EscrowFrozen("The escrow of the lease is frozen by an open dispute; it cannot be transferred.")
+        if Dispute.objects.filter(escrow=source, status=Dispute.Status.RESOLVED).exists():
+            raise errors.EscrowDecided()
         balance = escrow_totals(account_id=source.account_id)["balance"]
-        if balance <= 0:
-            return None
-        amount = min(amount, balance)
+        moved = min(amount, max(balance, Decimal("0.00")))
+        reimbursed = amount - moved
         if institution_id is None:
             first = _funding_transaction(source)
             institution_id = first.institution_id if first is not None else None
@@ -392,9 +410,12 @@ def follow_transfer(
         tx = _post(
             reference=to_reference,
             kind=EscrowTransaction.Kind.TRANSFER,
-            entries=[(recipient, -amount), (target.account, amount), (source.account, -amount), (transferor, amount)],
+            entries=[(recipient, -amount), (target.account, moved), (source.account, -moved), (transferor, amount)],
             actor=actor,
-            memo=f"Transfer from {from_reference}: the recipient pays in, the transferor is refunded",
+            memo=(
+                f"Transfer from {from_reference}: the recipient pays {amount}; {moved} into escrow (refunded to the "
+                f"transferor from {from_reference}), {reimbursed} to the transferor for days already released"
+            ),
             institution_id=institution_id,
         )
         record_audit(
@@ -402,7 +423,50 @@ def follow_transfer(
             action="escrow.transferred",
             target=target,
             subject_id=recipient_subject_id,
-            new={"from": from_reference, "to": to_reference, "amount": str(amount), "currency": source.currency},
+            new={
+                "from": from_reference,
+                "to": to_reference,
+                "amount": str(amount),
+                "moved": str(moved),
+                "reimbursed": str(reimbursed),
+                "currency": source.currency,
+            },
+        )
+    tx.moved, tx.reimbursed = moved, reimbursed
+    return tx
+
+
+def reclaim_from_payee(*, actor, reference: str, amount, memo: str = "") -> EscrowTransaction | None:
+    """Take back from the payee `amount` it was already paid for what `reference` guards
+    and pay it to the payer, in one transaction: the payee returns `amount` less the
+    platform fee it paid on it, the platform returns that fee. Used when a lease whose days
+    were paid ahead (a transferred part of an active lease) ends before they are used, so
+    the payer gets back what the cancellation policy says. Zero does nothing."""
+    if Decimal(str(amount)) == 0:
+        return None
+    amount = _amount(amount)
+    with transaction.atomic():
+        escrow = _lock_existing(reference)
+        if escrow.frozen:
+            raise errors.EscrowFrozen()
+        fee = platform_fee(amount)
+        payee = _account(kind=LedgerAccount.Kind.OPERATOR, currency=escrow.currency, subject_id=escrow.payee_id)
+        platform = _account(kind=LedgerAccount.Kind.PLATFORM_FEE, currency=escrow.currency)
+        payer = _account(kind=LedgerAccount.Kind.TENANT, currency=escrow.currency, subject_id=escrow.payer_id)
+        tx = _post(
+            reference=reference,
+            kind=EscrowTransaction.Kind.REFUND,
+            entries=[(payee, -(amount - fee)), (platform, -fee), (payer, amount)],
+            actor=actor,
+            memo=memo or "Taken back from the operator for days paid ahead",
+        )
+        record_audit(
+            actor=actor,
+            action="escrow.reclaimed",
+            target=escrow,
+            subject_id=escrow.payee_id,
+            new={"amount": str(amount), "platform_fee": str(fee), "currency": escrow.currency},
+            reason=memo,
         )
     return tx
 

@@ -114,6 +114,10 @@ def run_idempotently(
         raise errors.IdempotencyKeyRequired(
             f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_too_long"
         )
+    if not key.isprintable():  # control characters (a NUL cannot even be stored): bad input, not a 500
+        raise errors.IdempotencyKeyRequired(
+            "An Idempotency-Key is printable text such as a UUID.", code="idempotency_key_invalid"
+        )
     claimed = _claim(owner, key, fingerprint)
     if isinstance(claimed, tuple):
         return claimed[0], claimed[1], True

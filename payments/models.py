@@ -425,6 +425,11 @@ class WebhookEndpoint(models.Model):
     def __str__(self):
         return self.url
 
+    @property
+    def is_removed(self) -> bool:
+        """Removed by the institution: kept (disabled) for its delivery log only."""
+        return not self.enabled and self.disabled_reason.startswith("Removed")
+
 
 class WebhookDelivery(models.Model):
     """Outbox row, written in the same transaction as its cause. A worker (woken on commit,

@@ -205,7 +205,9 @@ def _status(*, funded: bool, frozen: bool, totals: dict) -> str:
         return "frozen"
     if totals["balance"] > 0:
         return "partially released" if totals["released"] > 0 else "funded"
-    return "released" if totals["released"] > 0 and totals["released"] >= totals["refunded"] else "refunded"
+    # Nothing left: "released" unless more went back to the payer than to the payee (an
+    # escrow created by a transfer after everything was released holds nothing: released).
+    return "released" if totals["released"] >= totals["refunded"] else "refunded"
 
 
 def escrow_summaries(*, references: list[str], with_entries: bool = False) -> dict[str, dict]:
@@ -229,19 +231,22 @@ def escrow_summaries(*, references: list[str], with_entries: bool = False) -> di
     else:
         for account_id, kind, amount in qs.values_list("account_id", "transaction__kind", "amount"):
             rows[account_id].append((kind, amount))
-    open_disputes = set(
-        Dispute.objects.filter(reference__in=references, status=Dispute.Status.OPEN).values_list("reference", flat=True)
-    )
+    disputes = set(Dispute.objects.filter(reference__in=references).values_list("reference", "status"))
+    open_disputes = {reference for reference, status in disputes if status == Dispute.Status.OPEN}
+    decided = {reference for reference, status in disputes if status == Dispute.Status.RESOLVED}
     result = {}
     for reference in references:
         escrow = escrows.get(reference)
         totals = _totals(rows[escrow.account_id]) if escrow else _totals([])
-        funded = totals["held"] > 0
+        # Paid: the escrow exists only once its payer paid (a hold, or a transfer that may have
+        # put nothing in when the source had released everything already).
+        funded = escrow is not None or totals["held"] > 0
         summary = {
             "status": _status(funded=funded, frozen=bool(escrow and escrow.frozen), totals=totals),
             "funded": funded,
             "frozen": bool(escrow and escrow.frozen),
             "open_dispute": reference in open_disputes,
+            "decided": reference in decided,
             "currency": escrow.currency if escrow else "",
             **totals,
         }

@@ -366,3 +366,8 @@ class APICallFilterSerializer(serializers.Serializer):
     endpoint = serializers.CharField(required=False, max_length=100)
     status = serializers.RegexField(r"^([1-5][0-9]{2}|[1-5]xx)$", required=False, max_length=3)
     decision = serializers.CharField(required=False, max_length=100)
+
+    def validate(self, attrs):
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": ["Give the from day or a later one."]})
+        return attrs

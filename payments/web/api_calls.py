@@ -38,6 +38,12 @@ class CallFilterForm(forms.Form):
     decision = forms.CharField(required=False, max_length=100, help_text="e.g. deny or institution_suspended")
     institution = forms.IntegerField(required=False, min_value=1, help_text="Institution (subject) id")
 
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "Give the from day or a later one.")
+        return data
+
 
 class _Echo:
     def write(self, value):

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from credit import errors
@@ -43,15 +44,18 @@ def _manager_profile(request, institution_id: int):
     return profile, True
 
 
-def _end(request, institution_id: int, *, form_class, obj, title: str, action, success, anchor: str):
+def _end(request, institution_id: int, *, form_class, obj, title: str, action, success, anchor: str, ended=None):
     """GET: a confirmation form (reason, and a date for accounts). POST: the service; errors
-    are shown beside their field."""
+    are shown beside their field. `ended`: a message when the filing has already ended."""
     profile, allowed = _manager_profile(request, institution_id)
     back = reverse("institution-detail", args=[profile.pk]) + anchor
     if not allowed:
         return redirect(back)
     if obj is None:
         raise Http404("Not on file.")
+    if ended:  # nothing left to confirm: say so rather than offer the form again
+        messages.info(request, ended)
+        return redirect(back)
     form = form_class(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -83,6 +87,9 @@ def withdraw_licence(request, institution_id: int, licence_id: int):
         ),
         success="Licence withdrawn (kept for history); a compliance check has been requested.",
         anchor="#licences",
+        ended=f"Licence {licence.number} was already withdrawn on {licence.withdrawn_at:%Y-%m-%d}."
+        if licence and licence.withdrawn_at
+        else None,
     )
 
 
@@ -100,6 +107,9 @@ def withdraw_corridor(request, institution_id: int, corridor_id: int):
         ),
         success="Corridor switched off; request it again to have it checked anew.",
         anchor="#corridors",
+        ended=f"Corridor {corridor} was already switched off on {corridor.withdrawn_at:%Y-%m-%d}."
+        if corridor and corridor.withdrawn_at
+        else None,
     )
 
 
@@ -124,12 +134,15 @@ def close_account(request, institution_id: int, account_id: int):
             + " A compliance check has been requested."
         ),
         anchor="#reserves",
+        ended=f"Reserve account {account} was already closed on {account.closed_on:%Y-%m-%d}."
+        if account and account.closed_on
+        else None,
     )
 
 
 def _endpoint_or_404(profile, endpoint_id: int) -> WebhookEndpoint:
     endpoint = webhook_endpoints_for(institution_id=profile.pk).filter(pk=endpoint_id).first()
-    if endpoint is None:
+    if endpoint is None or endpoint.is_removed:  # a removed endpoint stays listed for its log only
         raise Http404("No such webhook endpoint.")
     return endpoint
 
@@ -192,7 +205,7 @@ def secret_page(request, endpoint: WebhookEndpoint, *, created: bool):
             "enabled": endpoint.enabled,
         }
     )
-    return render(
+    response = render(
         request,
         "payments/webhook_edit.html",
         {
@@ -202,3 +215,5 @@ def secret_page(request, endpoint: WebhookEndpoint, *, created: bool):
             "rotated": {"secret": endpoint.secret, "created": created},
         },
     )
+    add_never_cache_headers(response)  # the secret must not stay in a browser or proxy cache
+    return response

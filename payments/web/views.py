@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from credit import errors
@@ -32,12 +33,15 @@ def api_keys(request):
             # Rendered, not redirected: the secret exists only in this response.
             issued = {"key": key, "secret": secret}
             form = IssueKeyForm(institutions=institutions)
-    return render(
+    response = render(
         request,
         "payments/api_keys.html",
         {"form": form, "keys": api_keys_visible_to(user=request.user), "issued": issued, "institutions": institutions},
         status=400 if form.errors else 200,
     )
+    if issued:
+        add_never_cache_headers(response)  # the secret must not stay in a browser or proxy cache
+    return response
 
 
 @login_required

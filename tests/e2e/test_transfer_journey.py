@@ -96,12 +96,14 @@ def test_merchant_offers_part_of_a_lease_recipient_accepts_operator_consents(pag
     # paying through the institution that can take EUR for the Netherlands.
     sign_in(page, recipient.username, PASSWORD)
     page.get_by_test_id("main-nav").get_by_role("link", name="My leases").click()
-    page.get_by_role("link", name="Lease transfers").click()
+    expect(page.get_by_test_id("transfers-link")).to_have_text("Lease transfers (1 offer to you)")
+    page.get_by_test_id("transfers-link").click()
     incoming = page.get_by_test_id("incoming")
     expect(incoming).to_contain_text("Shenzhen Export Co")
     expect(incoming).to_contain_text("Bonded pallet positions at Maasvlakte DC")
     expect(incoming).to_contain_text("needs the operator's consent")
     expect(incoming).to_contain_text("Our Q1 volume fell short.")
+    expect(incoming).to_contain_text("150.00 EUR")  # what Albion would pay: 4 x 30 days x 1.25
     incoming.get_by_label("Demo Pay BV").check()
     incoming.get_by_role("button", name="Accept").click()
     expect(page.locator(".messages")).to_contain_text("the operator must now consent")

@@ -36,6 +36,7 @@ def test_issuing_shows_the_secret_once(client, institution, institution_owner):
     key = ProviderAPIKey.objects.get(name="checkout")
     assert secret.startswith(f"{key.prefix}.")
     assert secret in response.content.decode()
+    assert "no-store" in response["Cache-Control"]  # the page with the secret is never cached
     assert key.scopes == ["report", "screen"]
     assert key.created_by == institution_owner
     assert AuditEntry.objects.filter(action="api_key.issued", target_id=key.prefix, subject=institution).exists()

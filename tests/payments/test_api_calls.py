@@ -69,6 +69,8 @@ def test_the_institutions_key_lists_its_own_calls_with_filters(calls, client_for
     assert all(row["api_key_prefix"] != "old" for row in recent)
     bad = api.get("/api/v1/api-calls/", {"status": "teapot"})
     assert bad.status_code == 400 and "status" in bad.json()["errors"]
+    backwards = api.get("/api/v1/api-calls/", {"date_from": today, "date_to": "2020-01-01"})
+    assert backwards.status_code == 400 and "date_to" in backwards.json()["errors"]
 
 
 def test_members_see_their_own_calls_on_the_web_and_export_csv(calls, client):
@@ -88,6 +90,8 @@ def test_members_see_their_own_calls_on_the_web_and_export_csv(calls, client):
     assert len(lines) == 3 and all("allow=" in line for line in lines[1:])
     bad = client.get(f"/institution/{p.pk}/api-calls/", {"date_from": "yesterday"})
     assert bad.status_code == 400 and 'id="id_date_from-error"' in bad.content.decode()
+    backwards = client.get(f"/institution/{p.pk}/api-calls/", {"date_from": "2026-02-02", "date_to": "2026-02-01"})
+    assert backwards.status_code == 400 and 'id="id_date_to-error"' in backwards.content.decode()
     # Another institution's log is not theirs.
     assert client.get(f"/institution/{calls['other'].pk}/api-calls/").status_code == 404
 

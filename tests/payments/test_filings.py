@@ -189,6 +189,23 @@ def test_web_withdraw_and_close_with_errors_beside_the_field(client, compliant_i
     assert Licence.objects.get(pk=other_licence.pk).withdrawn_at is None
 
 
+def test_web_end_pages_of_already_ended_filings_say_so_instead_of_asking_again(client, compliant_institution):
+    p = compliant_institution
+    licence, corridor = p.licences.get(), p.corridors.get()
+    client.force_login(p.manager)
+    for url in (
+        f"/institution/{p.pk}/licences/{licence.pk}/withdraw/",
+        f"/institution/{p.pk}/corridors/{corridor.pk}/withdraw/",
+    ):
+        assert client.post(url, {"reason": "Surrendered"}).status_code == 302
+    licence_page = client.get(f"/institution/{p.pk}/licences/{licence.pk}/withdraw/", follow=True)
+    assert licence_page.redirect_chain[-1][0] == f"/institution/{p.pk}/#licences"
+    assert f"Licence {licence.number} was already withdrawn on" in licence_page.content.decode()
+    corridor_page = client.get(f"/institution/{p.pk}/corridors/{corridor.pk}/withdraw/", follow=True)
+    assert "was already switched off on" in corridor_page.content.decode()
+    assert AuditEntry.objects.filter(action="institution.licence_withdrawn").count() == 1
+
+
 def test_api_withdraws_and_closes_for_the_keys_institution_only(compliant_institution, client_for):
     p = compliant_institution
     _, secret = ProviderAPIKey.objects.create_key(name="f", institution_id=p.pk, scopes=["filings", "reserves"])

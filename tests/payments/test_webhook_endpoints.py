@@ -158,6 +158,7 @@ def test_web_edit_and_rotation_shows_the_new_secret_once(client, compliant_insti
     rotated = client.post(f"/institution/{p.pk}/webhooks/{endpoint.pk}/rotate-secret/")
     secret = WebhookEndpoint.objects.get(pk=endpoint.pk).secret
     assert rotated.status_code == 200 and secret in rotated.content.decode()
+    assert "no-store" in rotated["Cache-Control"]  # the page with the secret is never cached
     assert secret not in client.get(edit).content.decode()
 
     plain = MembershipFactory(subject=p.subject, role=Membership.Role.MEMBER).user
@@ -168,9 +169,12 @@ def test_web_edit_and_rotation_shows_the_new_secret_once(client, compliant_insti
     client.force_login(p.manager)
     client.post(f"/institution/{p.pk}/webhooks/{endpoint.pk}/remove/")
     assert client.post(f"/institution/{p.pk}/webhooks/{endpoint.pk}/rotate-secret/").status_code == 404
+    # A removed endpoint stays listed for its log, without a link to a page that cannot save.
+    assert client.get(edit).status_code == 404
+    assert edit not in client.get(f"/institution/{p.pk}/").content.decode()
     assert (
         client.post(edit, {"url": "https://h.example.test/y", "event_types": ["subject.blacklisted"]}).status_code
-        == 400
+        == 404
     )
 
 
@@ -183,6 +187,7 @@ def test_the_secret_is_shown_once_on_creation_and_never_listed(client, compliant
     )
     endpoint = WebhookEndpoint.objects.get(institution=p)
     assert created.status_code == 200 and endpoint.secret in created.content.decode()
+    assert "no-store" in created["Cache-Control"]
     assert endpoint.secret not in client.get(f"/institution/{p.pk}/").content.decode()
 
     _, key = ProviderAPIKey.objects.create_key(name="w", institution_id=p.pk, scopes=["webhooks"])

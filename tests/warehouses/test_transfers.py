@@ -115,11 +115,13 @@ def test_partial_transfer_of_an_active_lease_splits_it_and_keeps_the_ledger(
     assert {c["id"] for c in audit.new["children"]} == {past.pk, kept.pk, taken.pk}
     assert AuditEntry.objects.filter(action="lease_transfer.completed", target_id=str(done.pk)).exists()
     # A 10-day lease is one release period: check-in released it all to the operator, so
-    # no money can move; the recipient's part shares the original's paid escrow instead of
-    # being due a second time, and the transfer says so.
+    # nothing is left to move; the recipient still pays its part's 35.00 straight to the
+    # transferor (who had paid the operator for those days) and its own escrow counts as paid.
     assert released == Decimal("125.00")
-    assert taken.escrow_ref == lease.escrow_ref
-    assert done.reasons[-1]["code"] == "escrow_already_released"
+    assert taken.escrow_ref == f"lease:{taken.pk}"
+    assert escrow_summary(reference=taken.escrow_ref)["funded"] is True
+    assert done.reasons[-1]["code"] == "escrow_partly_released"
+    assert "35.00 CNY straight to the transferor" in done.reasons[-1]["message"]
     with at(third_day):
         assert leases.check_in_lease(actor=operator, lease_id=taken.pk).status == Lease.Status.ACTIVE
 
@@ -159,7 +161,9 @@ def test_escrow_moves_only_what_was_not_yet_released(operator, merchant, other_m
     assert theirs["held"] == Decimal("125.00")  # all that was left in the original's escrow
     assert escrow_summary(reference=lease.escrow_ref)["balance"] == Decimal("0.00")
     assert done.reasons[-1]["code"] == "escrow_partly_released"
-    assert "60.00 CNY" in done.reasons[-1]["message"]
+    # The recipient pays the whole 185.00: the other 60.00 goes straight to the transferor
+    # for days the operator was already paid for, so the transferor gets 185.00 back in all.
+    assert "60.00 CNY straight to the transferor" in done.reasons[-1]["message"]
 
 
 def test_an_unpaid_lease_transfers_without_moving_money(merchant, other_merchant, payer, cn_listing, today):

@@ -291,11 +291,16 @@ def test_web_transfer_flow_with_field_errors(client, merchant, recipient, operat
     ok = client.post(form_url, {**by_name, "units": 3, "note": "Moving out early"})
     assert ok.status_code == 302
     transfer = LeaseTransfer.objects.get()
-    assert "Recipient GmbH" in client.get(f"/warehouses/leases/{approved.pk}/").content.decode()
+    lease_page = client.get(f"/warehouses/leases/{approved.pk}/").content.decode()
+    assert "Recipient GmbH" in lease_page
+    assert f"Transfer {transfer.pk} of this lease is open" in lease_page
+    assert 'data-testid="transfer-link"' not in lease_page
 
     client.force_login(recipient)
+    assert "Lease transfers (1 offer to you)" in client.get("/warehouses/leases/").content.decode()
     inbox = client.get("/warehouses/transfers/").content.decode()
     assert f"accept-form-{transfer.pk}" in inbox and "Moving out early" in inbox
+    assert f'data-testid="offer-price-{transfer.pk}">15.00 EUR' in inbox  # 3 units x 4 days x 1.25
     missing = client.post(f"/warehouses/transfers/{transfer.pk}/accept/", {})
     assert missing.status_code == 400 and "This field is required." in missing.content.decode()
     accepted = client.post(f"/warehouses/transfers/{transfer.pk}/accept/", {f"t{transfer.pk}-institution": payer.pk})
@@ -320,6 +325,8 @@ def test_web_outsiders_get_404_on_transfer_pages(client, merchant, other_merchan
     transfer = transfers.offer_transfer(
         actor=merchant, lease_id=approved.pk, to_subject_id=recipient.subject.pk, units=2
     )
+    client.force_login(merchant)  # the transferor sees the offer but cannot accept it
+    assert client.post(f"/warehouses/transfers/{transfer.pk}/accept/", {}).status_code == 404
     client.force_login(other_merchant)
     assert client.get(f"/warehouses/leases/{approved.pk}/transfer/").status_code == 404
     assert client.post(f"/warehouses/transfers/{transfer.pk}/accept/", {}).status_code == 404

@@ -12,7 +12,9 @@ from payments.selectors import escrow_summaries
 from warehouses.api.fast import FastListSerializer
 from warehouses.models import Lease, LeaseReview, LeaseTransfer, Listing, Warehouse
 from warehouses.selectors import SORTS, haversine_km
+from warehouses.services.escrow import amount_due
 from warehouses.services.leases import lease_price
+from warehouses.services.listings import MAX_TERM_DAYS
 
 FEATURES_HELP = (
     "Comma-separated: bonded, free_zone, temperature_controlled, hazmat, hazmat:<UN class>, a service "
@@ -184,11 +186,11 @@ class ListingInputSerializer(serializers.Serializer):
     available_until = serializers.DateField(help_text="Exclusive")
     price_per_unit_day = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=Decimal("0.0001"))
     currency = serializers.CharField(max_length=3)
-    min_units = serializers.IntegerField(min_value=1, default=1)
-    min_days = serializers.IntegerField(min_value=1, default=1)
+    min_units = serializers.IntegerField(min_value=1, max_value=10_000_000, default=1)
+    min_days = serializers.IntegerField(min_value=1, max_value=MAX_TERM_DAYS, default=1)
     booking_mode = serializers.ChoiceField(choices=Listing.BookingMode.choices, default="request")
     min_tenant_grade = serializers.ChoiceField(choices=[("", "Any")] + list(Subject.Grade.choices), default="")
-    free_cancellation_days = serializers.IntegerField(min_value=0, default=7)
+    free_cancellation_days = serializers.IntegerField(min_value=0, max_value=MAX_TERM_DAYS, default=7)
     cancellation_fee_percent = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), default=Decimal("0")
     )
@@ -217,11 +219,11 @@ class ListingUpdateSerializer(serializers.Serializer):
         max_digits=12, decimal_places=4, min_value=Decimal("0.0001"), required=False
     )
     currency = serializers.CharField(max_length=3, required=False)
-    min_units = serializers.IntegerField(min_value=1, required=False)
-    min_days = serializers.IntegerField(min_value=1, required=False)
+    min_units = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False)
+    min_days = serializers.IntegerField(min_value=1, max_value=MAX_TERM_DAYS, required=False)
     booking_mode = serializers.ChoiceField(choices=Listing.BookingMode.choices, required=False)
     min_tenant_grade = serializers.ChoiceField(choices=[("", "Any")] + list(Subject.Grade.choices), required=False)
-    free_cancellation_days = serializers.IntegerField(min_value=0, required=False)
+    free_cancellation_days = serializers.IntegerField(min_value=0, max_value=MAX_TERM_DAYS, required=False)
     cancellation_fee_percent = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), required=False
     )
@@ -260,7 +262,8 @@ class LeaseReasonSerializer(serializers.Serializer):
 class EscrowBlockSerializer(serializers.Serializer):
     """The lease's escrow: `status` is unpaid, funded, partially released, released,
     refunded or frozen (an open dispute). Amounts in `currency`; `released` is before the
-    platform fee; `due` is what the tenant still has to pay in (0 once funded)."""
+    platform fee; `due` is what paying charges (0 once funded): the price of every live lease
+    sharing the escrow (a transferor's split leases share the original's)."""
 
     reference = serializers.CharField()
     status = serializers.ChoiceField(
@@ -287,7 +290,14 @@ UNPAID = {
 
 
 def escrow_block(lease, summary: dict) -> dict:
-    due = lease.total_price if not summary["funded"] and lease.status in ("approved", "active") else Decimal("0.00")
+    due = Decimal("0.00")
+    if not summary["funded"] and lease.status in ("approved", "active"):
+        # What paying charges: the price of every live lease sharing the escrow. Only a
+        # transferor's split leases share one (one query for them, none otherwise).
+        if lease.escrow_reference:
+            due = amount_due(lease=lease)
+        else:
+            due = lease.total_price
     keys = ("status", "held", "released", "refunded", "balance", "open_dispute")
     return {"reference": lease.escrow_ref, "currency": summary["currency"] or lease.currency, "due": due} | {
         k: summary[k] for k in keys

@@ -16,6 +16,17 @@ credit); this module decides the amounts.
   counts as a late cancellation (the listing's fee to the operator, the rest refunded).
 - Nothing is released or refunded while a dispute has the escrow frozen.
 
+One rule keeps the money exact across transfers and cancellations. For a paid escrow,
+
+    paid ahead = price of its approved, active and completed leases - balance
+
+is what the operator has already been paid for those leases (releases, plus what an escrow
+it was transferred from had released for its days). Releases top it up to the schedule;
+a cancellation refunds price - fee and counts the lease's share of `paid ahead` (what
+exceeds the other leases' prices) towards the fee, taking back from the operator whatever
+exceeds the fee. A transfer (payments.escrow.follow_transfer) keeps the rule true for both
+escrows: the child leases' prices add up to the original's price.
+
 Each function runs inside the caller's transaction, under the listing and lease locks the
 lease services take first (the escrow row's lock comes after them).
 """
@@ -128,10 +139,18 @@ def require_funded(*, lease: Lease) -> None:
         )
 
 
+def paid_ahead(*, guarded, balance: Decimal) -> Decimal:
+    """What the operator already got for the leases an escrow guards (see the module
+    docstring): their prices (approved, active, completed) less what the escrow still holds."""
+    prices = sum((g.total_price for g in guarded if g.status in LIVE or g.status == Lease.Status.COMPLETED), Decimal(0))
+    return prices - balance
+
+
 def release_due(*, actor, lease: Lease, on: date | None = None, final: bool = False):
-    """Release what has become due for the escrow of `lease` (all leases sharing it). With
-    `final` (or when none of them is live any more) release everything left. A frozen or
-    unfunded escrow: nothing happens. Safe to repeat."""
+    """Release what has become due for the escrow of `lease` (all leases sharing it): the
+    scheduled shares of its active and completed leases less what the operator already got
+    for them (`paid_ahead`). With `final` (or when none of them is live any more) release
+    everything left. A frozen or unfunded escrow: nothing happens. Safe to repeat."""
     reference = lease.escrow_ref
     summary = payment_selectors.escrow_summaries(references=[reference])[reference]
     if not summary["funded"] or summary["frozen"] or summary["balance"] <= 0:
@@ -149,7 +168,8 @@ def release_due(*, actor, lease: Lease, on: date | None = None, final: bool = Fa
             ),
             Decimal("0.00"),
         )
-        amount = min(max(target - summary["released"], Decimal("0.00")), summary["balance"])
+        already = paid_ahead(guarded=guarded, balance=summary["balance"])
+        amount = min(max(target - already, Decimal("0.00")), summary["balance"])
     if amount <= 0:
         return None
     return payment_escrow.release_to_payee(
@@ -158,23 +178,33 @@ def release_due(*, actor, lease: Lease, on: date | None = None, final: bool = Fa
 
 
 def settle_cancellation(*, actor, lease: Lease, fee: Decimal, memo: str) -> None:
-    """Refund the lease price less `fee` to the tenant; `fee` goes to the operator. A frozen
-    escrow refuses (409) so the lease change rolls back too."""
+    """The lease ends unused: the tenant gets its price less `fee` back and the operator
+    ends up with `fee` for it. The operator may already have been paid for the lease's days
+    (`prepaid`: the part of the escrow's `paid_ahead` beyond its other leases' prices, which
+    is `price - balance` when positive): the prepaid counts towards the fee, so the escrow
+    releases only `fee - prepaid`, refunds `price - fee`, and when the prepaid exceeds the
+    fee the operator gives the excess back to the tenant. A frozen escrow refuses (409) so
+    the lease change rolls back too; an unpaid escrow, or one a dispute decision settled,
+    moves nothing."""
     reference = lease.escrow_ref
     summary = payment_selectors.escrow_summaries(references=[reference])[reference]
-    if not summary["funded"] or summary["balance"] <= 0:
+    if not summary["funded"]:
         return
     if summary["frozen"]:
         raise EscrowFrozen("The escrow is frozen by an open dispute: the lease cannot end until it is decided.")
-    to_operator = min(fee, summary["balance"])
-    to_tenant = min(lease.total_price - fee, summary["balance"] - to_operator)
-    payment_escrow.settle(
-        actor=actor,
-        reference=reference,
-        payee_amount=to_operator,
-        payer_amount=max(to_tenant, Decimal("0.00")),
-        memo=memo,
-    )
+    if summary["decided"]:
+        return  # the decision put the money where it belongs
+    price, balance = lease.total_price, summary["balance"]
+    fee = min(fee, price)
+    prepaid = min(price, max(price - balance, Decimal("0.00")))
+    if prepaid <= fee:
+        payment_escrow.settle(
+            actor=actor, reference=reference, payee_amount=fee - prepaid, payer_amount=price - fee, memo=memo
+        )
+    else:
+        with transaction.atomic():
+            payment_escrow.refund_to_payer(actor=actor, reference=reference, amount=price - prepaid, memo=memo)
+            payment_escrow.reclaim_from_payee(actor=actor, reference=reference, amount=prepaid - fee, memo=memo)
 
 
 def no_show_fee(*, lease: Lease, listing: Listing) -> Decimal:

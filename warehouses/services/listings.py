@@ -43,6 +43,10 @@ TERMS_FIELDS = [
     "cancellation_fee_percent",
     "transfer_requires_consent",
 ]
+# Bounds of the terms, so that no input reaches the database out of its column's range
+# (a 500): prices are numeric(12, 4); day counts beyond ten years mean nothing here.
+MAX_PRICE = Decimal("100000000")
+MAX_TERM_DAYS = 3660
 STATUS_TRANSITIONS = {
     Listing.Status.DRAFT: {Listing.Status.PUBLISHED, Listing.Status.CLOSED},
     Listing.Status.PUBLISHED: {Listing.Status.PAUSED, Listing.Status.CLOSED},
@@ -138,8 +142,12 @@ def _validate_terms(values: dict, *, units: int) -> dict[str, list[str]]:
         field_errors["price_per_unit_day"] = ["The price must be above zero."]
     if "min_units" in values and not (1 <= values["min_units"] <= units):
         field_errors["min_units"] = [f"Between 1 and the {units} units offered."]
-    if "min_days" in values and values["min_days"] < 1:
-        field_errors["min_days"] = ["At least one day."]
+    if "price_per_unit_day" in values and values["price_per_unit_day"] >= MAX_PRICE:
+        field_errors["price_per_unit_day"] = [f"Below {MAX_PRICE} per unit and day."]
+    if "min_days" in values and not (1 <= values["min_days"] <= MAX_TERM_DAYS):
+        field_errors["min_days"] = [f"Between 1 and {MAX_TERM_DAYS} days."]
+    if "free_cancellation_days" in values and not (0 <= values["free_cancellation_days"] <= MAX_TERM_DAYS):
+        field_errors["free_cancellation_days"] = [f"Between 0 and {MAX_TERM_DAYS} days."]
     if "cancellation_fee_percent" in values and not (0 <= values["cancellation_fee_percent"] <= 100):
         field_errors["cancellation_fee_percent"] = ["Between 0 and 100."]
     if values.get("min_tenant_grade") and values["min_tenant_grade"] not in Subject.Grade.values:
@@ -243,6 +251,14 @@ def extend_listing(*, actor, listing_id: int, available_until: date) -> Listing:
             raise errors.InvalidInput(
                 "The window can only be extended.",
                 field_errors={"available_until": ["Choose a later date than the current end."]},
+            )
+        # The same bound as a new listing, counted from today for a running one: an
+        # extension to 9999-12-31 would write millions of ledger days.
+        max_days = settings.ENTREPOT.get("WAREHOUSE_MAX_LISTING_DAYS", 731)
+        if (available_until - max(listing.available_from, timezone.localdate())).days > max_days:
+            raise errors.InvalidInput(
+                "A listing is offered at most two years ahead.",
+                field_errors={"available_until": [f"At most {max_days} days ahead; add another listing later."]},
             )
         ledger.create_days(listing=listing, start=listing.available_until, end=available_until)
         old = listing.available_until

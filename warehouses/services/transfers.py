@@ -31,11 +31,16 @@ original's escrow refunds that amount to the transferor. Edge cases, each noted 
 transfer's `reasons`:
 - the original was never paid: nothing moves, the recipient's lease is payment due;
 - part of the original's escrow was already released to the operator (staged releases):
-  only the unreleased balance moves; the rest of the part's price is for the transferor
-  and the recipient to settle between them (the operator is paid exactly once);
-- everything was already released: nothing can move, and the recipient's lease shares the
-  original's (paid) escrow reference rather than being due for payment a second time.
-A frozen escrow (open dispute) refuses the transfer (409) and nothing is written.
+  the recipient still pays the whole price of its part, in the same transaction: what the
+  escrow still holds beyond the transferor's own leases goes into the recipient's escrow
+  (and is refunded to the transferor from the original's), the rest goes straight to the
+  transferor, who had paid the operator for those days. The recipient's escrow then counts
+  that as already paid to the operator (see warehouses/services/escrow.py), so the operator
+  is paid for every unit-day exactly once, even when nothing was left to move.
+The children's prices add up to the original's price exactly (the transferor's last part
+absorbs the rounding), so no cent is lost or paid twice.
+A frozen escrow (open dispute) refuses the transfer (409 `escrow_frozen`), and so does one a
+dispute decision has settled (409 `escrow_decided`); nothing is written.
 """
 
 import logging
@@ -448,7 +453,11 @@ def expire_transfers(*, limit: int = 500) -> int:
     return count
 
 
-def _child(*, lease: Lease, tenant_id: int, units: int, start: date, end: date, status: str, now, **extra) -> Lease:
+def _child(
+    *, lease: Lease, tenant_id: int, units: int, start: date, end: date, status: str, now, total_price=None, **extra
+) -> Lease:
+    if total_price is None:
+        total_price = lease_price(unit_price=lease.unit_price, units=units, start=start, end=end)
     return Lease.objects.create(
         listing_id=lease.listing_id,
         tenant_id=tenant_id,
@@ -458,7 +467,7 @@ def _child(*, lease: Lease, tenant_id: int, units: int, start: date, end: date, 
         status=status,
         booking_mode=lease.booking_mode,
         unit_price=lease.unit_price,
-        total_price=lease_price(unit_price=lease.unit_price, units=units, start=start, end=end),
+        total_price=total_price,
         currency=lease.currency,
         parent=lease,
         **extra,
@@ -487,6 +496,12 @@ def _execute(*, actor, listing: Listing, lease: Lease, transfer: LeaseTransfer, 
             }
         ],
     }
+    # The children's prices add up to the original's exactly: the recipient pays the plain
+    # price of its part, the transferor's last part absorbs the rounding (a cent or two).
+    recipient_price = lease_price(unit_price=lease.unit_price, units=k, start=begin, end=lease.end)
+    if k == lease.units and begin == lease.start:
+        recipient_price = lease.total_price  # the whole lease changes hands
+    past_price = lease_price(unit_price=lease.unit_price, units=lease.units, start=lease.start, end=begin)
     children: list[Lease] = []
     if begin > lease.start:
         children.append(
@@ -498,6 +513,7 @@ def _execute(*, actor, listing: Listing, lease: Lease, transfer: LeaseTransfer, 
                 end=begin,
                 status=lease.status,
                 now=now,
+                total_price=past_price if k < lease.units else lease.total_price - recipient_price,
                 **inherited,
             )
         )
@@ -511,6 +527,7 @@ def _execute(*, actor, listing: Listing, lease: Lease, transfer: LeaseTransfer, 
                 end=lease.end,
                 status=lease.status,
                 now=now,
+                total_price=lease.total_price - recipient_price - (past_price if begin > lease.start else 0),
                 **inherited,
             )
         )
@@ -522,6 +539,7 @@ def _execute(*, actor, listing: Listing, lease: Lease, transfer: LeaseTransfer, 
         end=lease.end,
         status=Lease.Status.APPROVED,
         now=now,
+        total_price=recipient_price,
         decided_at=now,
         decision_reasons=[
             {"code": "transferred_in", "message": f"Taken over from lease {lease.pk} (transfer {transfer.pk})."}
@@ -562,21 +580,10 @@ def _execute(*, actor, listing: Listing, lease: Lease, transfer: LeaseTransfer, 
 
 
 def _follow_escrow(*, actor, lease: Lease, recipient: Lease, transfer: LeaseTransfer) -> list[dict]:
-    """Move the money for the recipient's part (see the module docstring). Returns the
-    reasons recorded on the transfer. Money the escrow already released to the operator
-    cannot move: what is left is capped (payments.escrow.follow_transfer); if nothing is
-    left, the recipient's lease shares the original's (fully paid) escrow instead of
-    being due for payment a second time."""
+    """Move the money for the recipient's part (see payments.escrow.follow_transfer and
+    the module docstring). Returns the reasons recorded on the transfer."""
     source_ref, price = lease.escrow_ref, recipient.total_price
-    source = payment_selectors.escrow_summaries(references=[source_ref])[source_ref]
-    if not source["funded"]:
-        return [
-            {
-                "code": "payment_due",
-                "message": "The lease had not been paid into escrow: the recipient pays its part like a new lease.",
-            }
-        ]
-    payment_escrow.follow_transfer(
+    tx = payment_escrow.follow_transfer(
         actor=actor,
         from_reference=source_ref,
         to_reference=recipient.escrow_ref,
@@ -585,29 +592,23 @@ def _follow_escrow(*, actor, lease: Lease, recipient: Lease, transfer: LeaseTran
         institution_id=transfer.institution_id,
         amount=price,
     )
-    moved = payment_selectors.escrow_summaries(references=[recipient.escrow_ref])[recipient.escrow_ref]["held"]
     currency = lease.currency
-    if moved <= 0:
-        recipient.escrow_reference = source_ref
-        recipient.save(update_fields=["escrow_reference"])
+    if tx is None:
         return [
             {
-                "code": "escrow_already_released",
-                "message": (
-                    f"The escrow {source_ref} had already released everything to the operator, so the recipient's "
-                    f"lease shares it as paid; the {price} {currency} for the part handed over is for the "
-                    "transferor and the recipient to settle."
-                ),
+                "code": "payment_due",
+                "message": "The lease had not been paid into escrow: the recipient pays its part like a new lease.",
             }
         ]
-    if moved < price:
+    moved, reimbursed = tx.moved, tx.reimbursed
+    if reimbursed > 0:
         return [
             {
                 "code": "escrow_partly_released",
                 "message": (
-                    f"The recipient paid {moved} {currency} into escrow and the transferor got it back; the other "
-                    f"{price - moved} {currency} of the part's price had already been released to the operator and "
-                    "is for the transferor and the recipient to settle."
+                    f"The recipient paid {price} {currency}: {moved} {currency} into its lease's escrow (the "
+                    f"transferor was refunded that from {source_ref}) and {reimbursed} {currency} straight to the "
+                    "transferor, for days the operator had already been paid for."
                 ),
             }
         ]

@@ -8,6 +8,7 @@ from credit.countries import country_choices
 from credit.models import Subject
 from warehouses.models import Listing, Warehouse
 from warehouses.selectors import SORTS
+from warehouses.services.listings import MAX_TERM_DAYS
 
 DATE = forms.DateInput(attrs={"type": "date"})
 FEATURE_CHOICES = [
@@ -26,7 +27,9 @@ class SearchForm(forms.Form):
     end = forms.DateField(required=False, widget=DATE, help_text="Day after the last day (not included)")
     units = forms.IntegerField(required=False, min_value=1, max_value=10_000_000)
     features = forms.MultipleChoiceField(choices=FEATURE_CHOICES, required=False, widget=forms.CheckboxSelectMultiple)
-    max_price = forms.DecimalField(required=False, min_value=Decimal("0"), decimal_places=4, label="Max price/unit/day")
+    max_price = forms.DecimalField(
+        required=False, min_value=Decimal("0"), max_digits=12, decimal_places=4, label="Max price/unit/day"
+    )
     min_operator_grade = forms.ChoiceField(choices=GRADE_CHOICES, required=False, label="Operator grade at least")
     sort = forms.ChoiceField(
         choices=[
@@ -113,14 +116,16 @@ class ListingForm(forms.Form):
     units = forms.IntegerField(min_value=1, max_value=10_000_000, help_text="Offered on every day of the window")
     available_from = forms.DateField(widget=DATE)
     available_until = forms.DateField(widget=DATE, help_text="Not included: the last day offered is the day before")
-    price_per_unit_day = forms.DecimalField(min_value=Decimal("0.0001"), decimal_places=4)
+    price_per_unit_day = forms.DecimalField(min_value=Decimal("0.0001"), max_digits=12, decimal_places=4)
     currency = forms.CharField(max_length=3, initial="EUR", help_text="ISO 4217, e.g. EUR, USD, CNY")
-    min_units = forms.IntegerField(min_value=1, initial=1)
-    min_days = forms.IntegerField(min_value=1, initial=1)
+    min_units = forms.IntegerField(min_value=1, max_value=10_000_000, initial=1)
+    min_days = forms.IntegerField(min_value=1, max_value=MAX_TERM_DAYS, initial=1)
     booking_mode = forms.ChoiceField(choices=Listing.BookingMode.choices)
     min_tenant_grade = forms.ChoiceField(choices=GRADE_CHOICES, required=False, label="Minimum tenant grade")
-    free_cancellation_days = forms.IntegerField(min_value=0, initial=7)
-    cancellation_fee_percent = forms.DecimalField(min_value=0, max_value=100, initial=0, decimal_places=2)
+    free_cancellation_days = forms.IntegerField(min_value=0, max_value=MAX_TERM_DAYS, initial=7)
+    cancellation_fee_percent = forms.DecimalField(
+        min_value=0, max_value=100, initial=0, max_digits=5, decimal_places=2
+    )
     transfer_requires_consent = forms.BooleanField(
         required=False, initial=True, label="Lease transfers need my consent"
     )

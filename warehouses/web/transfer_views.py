@@ -22,6 +22,7 @@ from warehouses import selectors
 from warehouses.models import Lease, LeaseTransfer
 from warehouses.services import reviews as review_services
 from warehouses.services import transfers as transfer_services
+from warehouses.services.leases import lease_price
 
 
 class TransferOfferForm(forms.Form):
@@ -83,8 +84,10 @@ def _review_side(*, lease: Lease, mine: set[int]) -> int | None:
 def lease_page_context(*, lease: Lease, mine: set[int]) -> dict:
     """What the lease page shows about transfers and reviews."""
     today = timezone.localdate()
+    history = list(selectors.transfer_history(lease=lease))
     return {
-        "transfers": selectors.transfer_history(lease=lease),
+        "transfers": history,
+        "open_transfer": next((t for t in history if t.lease_id == lease.pk and t.status in LeaseTransfer.OPEN), None),
         "split_into": selectors.lease_children(lease=lease) if lease.status == Lease.Status.TRANSFERRED else [],
         "parent_lease": lease.parent
         if lease.parent_id and {lease.parent.tenant_id, lease.listing.warehouse.owner_id} & mine
@@ -147,7 +150,13 @@ def _transfers_page(request, *, failed: tuple[int, AcceptForm] | None = None, st
     mine = subject_ids_acted_for(user=request.user)
     incoming = list(selectors.incoming_transfer_offers(user=request.user)[:100])
     accept_forms, options = {}, {}
+    today = timezone.localdate()
     for t in incoming:
+        # What the recipient would hold and pay if the transfer executed today.
+        t.estimated_from = transfer_services.effective_from(lease=t.lease, today=today)
+        t.estimated_price = lease_price(
+            unit_price=t.lease.unit_price, units=t.units, start=t.estimated_from, end=max(t.lease.end, t.estimated_from)
+        )
         pair = (t.lease.currency, t.lease.listing.warehouse.country)
         if pair not in options:  # one lookup per currency and country, not per offer
             options[pair] = payment_selectors.payment_options(currency=pair[0], country=pair[1])
@@ -176,6 +185,8 @@ def transfers(request):
 @require_POST
 def transfer_accept(request, transfer_id: int):
     transfer = _transfer_or_404(request.user, transfer_id)
+    if transfer.to_subject_id not in subject_ids_acted_for(user=request.user):
+        raise Http404  # the transferor and the operator see the transfer; only the recipient accepts
     options = payment_selectors.payment_options(
         currency=transfer.lease.currency, country=transfer.lease.listing.warehouse.country
     )
@@ -185,6 +196,8 @@ def transfer_accept(request, transfer_id: int):
             transfer = transfer_services.accept_transfer(
                 actor=request.user, transfer_id=transfer.pk, institution_id=form.cleaned_data["institution"]
             )
+        except errors.NotFound:  # not offered to this user (the transferor or the operator)
+            raise Http404 from None
         except errors.DomainError as exc:
             if not LeaseTransfer.objects.filter(pk=transfer.pk, status=LeaseTransfer.Status.OFFERED).exists():
                 # Refused by the credit gate, lapsed or closed meanwhile: nothing left to accept.

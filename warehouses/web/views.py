@@ -189,6 +189,7 @@ def my_leases(request):
             "statuses": Lease.Status.choices,
             "query": _query_without_page(request),
             "mine": {s.pk for s in _subjects(request.user)},
+            "incoming_offer_count": selectors.incoming_transfer_offers(user=request.user).count(),
         },
     )
 
@@ -381,6 +382,8 @@ def manage_listing(request, listing_id: int):
         start = date.fromisoformat(request.GET["from"]) if request.GET.get("from") else None
     except ValueError:
         start = None
+    if start and not (listing.available_from <= start < listing.available_until):
+        start = None  # outside the window (and no date arithmetic past year 1 or 9999)
     start = start or max(timezone.localdate(), listing.available_from)
     days = selectors.calendar(listing=listing, start=start, end=start + timedelta(days=42))
     weeks = [days[i : i + 7] for i in range(0, len(days), 7)]
