@@ -479,3 +479,29 @@ def test_hostile_paid_lease_flows(world, merchant, operator):
     assert not LeaseReview.objects.exists()
     assert EscrowTransaction.objects.count() == 1
     assert AuditEntry.objects.filter(action__startswith="lease_transfer").count() == 0
+
+
+def test_unicode_digits_in_query_ids_are_not_a_500(world, merchant):
+    """'²'.isdigit() is True but int('²') fails: such a filter is ignored or refused."""
+    client = api_client(merchant)
+    for value in ("²", "١٢", "𝟗", "12\u0663"):
+        response = _no_500(client.get(f"{API}/transfers/", {"lease": value}), value)
+        assert response.status_code in (200, 400)
+
+
+def test_hostile_web_transfer_offers(world, merchant):
+    lease = world["lease"]
+    web = Client(raise_request_exception=False)
+    web.force_login(merchant)
+    url = f"/warehouses/leases/{lease.pk}/transfer/"
+    for data in (
+        {"recipient_country": "NL", "recipient_registration": NUL, "units": "1"},
+        {"recipient_country": "NL", "recipient_registration": "x" * 5000, "units": "1"},
+        {"recipient_country": "NL", "recipient_registration": "' OR 1=1 --", "units": str(10**30)},
+        {"recipient_country": "ZZ", "recipient_registration": "東京物流", "units": "-1"},
+        {"recipient_country": "NL", "recipient_registration": "%", "units": "1"},
+        {"recipient_country": "NL", "recipient_registration": "_", "units": "1"},
+    ):
+        response = _no_500(web.post(url, data), data)
+        assert response.status_code in (200, 400), (data, response.status_code)
+    assert not LeaseTransfer.objects.exists()

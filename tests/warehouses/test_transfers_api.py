@@ -301,6 +301,7 @@ def test_web_transfer_flow_with_field_errors(client, merchant, recipient, operat
     inbox = client.get("/warehouses/transfers/").content.decode()
     assert f"accept-form-{transfer.pk}" in inbox and "Moving out early" in inbox
     assert f'data-testid="offer-price-{transfer.pk}">15.00 EUR' in inbox  # 3 units x 4 days x 1.25
+    assert 'data-testid="awaiting-consent"' not in inbox  # a merchant runs no warehouse
     missing = client.post(f"/warehouses/transfers/{transfer.pk}/accept/", {})
     assert missing.status_code == 400 and "This field is required." in missing.content.decode()
     accepted = client.post(f"/warehouses/transfers/{transfer.pk}/accept/", {f"t{transfer.pk}-institution": payer.pk})

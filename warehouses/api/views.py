@@ -443,8 +443,9 @@ class TransferListView(GenericAPIView):
         qs = selectors.transfers_visible_to(user=request.user, role=request.query_params.get("role"))
         if request.query_params.get("status") in LeaseTransfer.Status.values:
             qs = qs.filter(status=request.query_params["status"])
-        if request.query_params.get("lease", "").isdigit():
-            qs = qs.filter(lease_id=int(request.query_params["lease"]))
+        lease = request.query_params.get("lease", "")
+        if lease.isascii() and lease.isdigit():  # '²'.isdigit() is True too, and int('²') fails
+            qs = qs.filter(lease_id=int(lease))
         page = self.paginate_queryset(qs.order_by("-created_at", "-id"))
         return self.get_paginated_response(s.LeaseTransferSerializer(page, many=True).data)
 

@@ -169,6 +169,7 @@ def _transfers_page(request, *, failed: tuple[int, AcceptForm] | None = None, st
         {
             "incoming": [(t, accept_forms[t.pk]) for t in incoming],
             "awaiting_consent": selectors.transfers_awaiting_consent(user=request.user)[:100],
+            "is_operator": selectors.warehouses_of(user=request.user).exists(),
             "history": selectors.transfers_visible_to(user=request.user).order_by("-created_at", "-id")[:100],
             "mine": mine,
         },
