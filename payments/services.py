@@ -964,23 +964,12 @@ def unwatch_subject(*, actor, institution_id: int, subject_id: int) -> bool:
 def create_webhook_endpoint(*, actor, institution_id: int, url: str, event_types: list[str], description: str = ""):
     """Returns the endpoint; its whsec_ secret is readable by the institution (it needs it
     to verify signatures)."""
-    from django.core.exceptions import ValidationError
-    from django.core.validators import URLValidator
-
     from payments.models import WebhookEndpoint
     from payments.webhooks import generate_secret
 
     _require_manager(actor, institution_id)
     field_errors: dict = {}
-    url = (url or "").strip()
-    try:
-        URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
-        field_errors["url"] = ["Enter an http(s) URL."]
-    types = sorted(set(event_types or []))
-    unknown = set(types) - set(WebhookEndpoint.EventType.values)
-    if unknown or not types:
-        field_errors["event_types"] = [f"Choose from: {', '.join(WebhookEndpoint.EventType.values)}."]
+    url, types = _clean_endpoint_fields(url or "", event_types or [], field_errors)
     _raise_if(field_errors)
     with transaction.atomic():
         _lock_profile(institution_id)
@@ -1036,6 +1025,7 @@ def _clean_endpoint_fields(url, event_types, field_errors: dict) -> tuple[str | 
     from django.core.validators import URLValidator
 
     from payments.models import WebhookEndpoint
+    from payments.webhooks import url_target_problem
 
     if url is not None:
         url = (url or "").strip()
@@ -1043,6 +1033,10 @@ def _clean_endpoint_fields(url, event_types, field_errors: dict) -> tuple[str | 
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             field_errors["url"] = ["Enter an http(s) URL."]
+        else:
+            problem = url_target_problem(url)
+            if problem:
+                field_errors["url"] = [problem]
     if event_types is not None:
         event_types = sorted(set(event_types or []))
         unknown = set(event_types) - set(WebhookEndpoint.EventType.values)

@@ -19,14 +19,17 @@ either secret verifies.
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import random
 import secrets
+import socket
 import time
 import uuid
 from datetime import timedelta
 from functools import partial
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -37,6 +40,41 @@ from credit import outbox
 from payments.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
+
+
+def _is_public(address: str) -> bool:
+    return ipaddress.ip_address(address).is_global
+
+
+def url_target_problem(url: str, *, resolve: bool = False) -> str | None:
+    """Why a webhook may not be sent to `url`, or None. Unless WEBHOOK_ALLOW_PRIVATE_HOSTS
+    is on (local runs and tests, whose receivers listen on 127.0.0.1), a URL must name a
+    public host: otherwise an institution could make the platform POST into its own network
+    (SSRF). Saving checks literal addresses and `localhost`; delivery also resolves the
+    name (`resolve=True`), since DNS can point a public-looking name at a private address."""
+    if _config("WEBHOOK_ALLOW_PRIVATE_HOSTS"):
+        return None
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host:
+        return "The URL has no host."
+    if host == "localhost" or host.endswith(".localhost"):
+        return "Webhooks cannot be sent to localhost."
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return None if literal.is_global else "Webhooks must go to a public address, not a private or reserved one."
+    if not resolve:
+        return None
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError) as exc:
+        return f"The host {host} could not be resolved ({exc})."
+    if not all(_is_public(address.split("%")[0]) for address in addresses):
+        return f"The host {host} resolves to a private or reserved address."
+    return None
+
 
 SECRET_PREFIX = "whsec_"
 
@@ -172,15 +210,19 @@ def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
     }
     status_code, error = None, ""
     started = time.monotonic()
-    try:
-        if client is None:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as own:
-                response = own.post(endpoint.url, content=body.encode(), headers=headers)
-        else:
-            response = client.post(endpoint.url, content=body.encode(), headers=headers, timeout=timeout)
-        status_code = response.status_code
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:1000]
+    refused = url_target_problem(endpoint.url, resolve=True)
+    if refused:
+        error = f"Not sent: {refused}"
+    else:
+        try:
+            if client is None:
+                with httpx.Client(timeout=timeout, follow_redirects=False) as own:
+                    response = own.post(endpoint.url, content=body.encode(), headers=headers)
+            else:
+                response = client.post(endpoint.url, content=body.encode(), headers=headers, timeout=timeout)
+            status_code = response.status_code
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
     latency_ms = int((time.monotonic() - started) * 1000)
     succeeded = status_code is not None and 200 <= status_code < 300
 

@@ -308,6 +308,9 @@ ENTREPOT = {
         "WEBHOOK_BACKOFF_BASE_SECONDS": env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=5),
         "WEBHOOK_BACKOFF_MAX_SECONDS": env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600),
         "WEBHOOK_TIMEOUT_SECONDS": 10,
+        # Off in production: webhook URLs must name public hosts (no SSRF into the platform's
+        # network). Local runs and tests turn it on, their receivers listen on 127.0.0.1.
+        "WEBHOOK_ALLOW_PRIVATE_HOSTS": env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False),
         # After a secret rotation the previous secret also signs deliveries for this long.
         "WEBHOOK_SECRET_ROTATION_GRACE_HOURS": 24,
         # Idempotency-Key rows (payments and warehouses) are purged by beat after this long.

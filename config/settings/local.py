@@ -17,3 +17,5 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 # The local stack survives Redis being stopped (`make redis-stop`): the worker keeps
 # trying to reconnect instead of giving up, which would make honcho stop everything.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Webhook receivers in tests and local demos listen on 127.0.0.1.
+ENTREPOT["PAYMENTS"]["WEBHOOK_ALLOW_PRIVATE_HOSTS"] = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=True)  # noqa: F405

@@ -19,3 +19,5 @@ ENTREPOT["PAYMENTS"]["API_KEY_CACHE_SECONDS"] = env.float("API_KEY_CACHE_SECONDS
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "100000/min", "user": "100000/min", "api_key": "100000/min"}  # noqa: F405
 # Static files come from the finders; don't warn that STATIC_ROOT was never collected.
 WHITENOISE_AUTOREFRESH = True
+# Webhook receivers in tests and local demos listen on 127.0.0.1.
+ENTREPOT["PAYMENTS"]["WEBHOOK_ALLOW_PRIVATE_HOSTS"] = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=True)  # noqa: F405

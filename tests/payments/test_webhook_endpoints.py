@@ -201,3 +201,71 @@ def test_the_secret_is_shown_once_on_creation_and_never_listed(client, compliant
     listed = api.get("/api/v1/webhook-endpoints/").json()
     assert len(listed) == 2 and all("secret" not in item for item in listed)
     assert "secret" not in api.patch(f"/api/v1/webhook-endpoints/{endpoint.pk}/", {}, format="json").json()
+
+
+@pytest.fixture
+def public_hosts_only(settings):
+    settings.ENTREPOT = {
+        **settings.ENTREPOT,
+        "PAYMENTS": {**settings.ENTREPOT["PAYMENTS"], "WEBHOOK_ALLOW_PRIVATE_HOSTS": False},
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379/",
+        "http://localhost/hook",
+        "https://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8000/",
+        "http://192.168.0.10/",
+    ],
+)
+def test_private_webhook_urls_are_refused_when_saving(compliant_institution, public_hosts_only, url):
+    with pytest.raises(InvalidInput) as refused:
+        services.create_webhook_endpoint(
+            actor=compliant_institution.manager,
+            institution_id=compliant_institution.pk,
+            url=url,
+            event_types=["subject.grade_changed"],
+        )
+    assert "url" in refused.value.field_errors
+    assert not WebhookEndpoint.objects.filter(institution_id=compliant_institution.pk).exists()
+
+
+def test_editing_an_endpoint_to_a_private_url_is_refused(compliant_institution, endpoint, public_hosts_only):
+    with pytest.raises(InvalidInput) as refused:
+        services.update_webhook_endpoint(
+            actor=compliant_institution.manager,
+            institution_id=compliant_institution.pk,
+            endpoint_id=endpoint.pk,
+            url="http://10.0.0.7/steal",
+        )
+    assert refused.value.field_errors["url"] == ["Webhooks must go to a public address, not a private or reserved one."]
+    endpoint.refresh_from_db()
+    assert endpoint.url != "http://10.0.0.7/steal"
+
+
+def test_delivery_to_a_host_that_now_resolves_privately_is_not_sent(
+    compliant_institution, endpoint, receiver, public_hosts_only
+):
+    # The endpoint was saved while private hosts were allowed (it points at 127.0.0.1):
+    # the delivery refuses to send it and logs why, rather than POSTing into the network.
+    [delivery_id] = webhooks.enqueue_event(
+        event_type="subject.grade_changed", institution_ids=[compliant_institution.pk], data={"subject_id": 1}
+    )
+    assert webhooks.deliver(delivery_id=delivery_id) == "pending"
+    assert receiver.requests == []
+    attempt = WebhookDelivery.objects.get(pk=delivery_id).attempt_log.get()
+    assert not attempt.succeeded and attempt.error.startswith("Not sent:")
+
+
+def test_a_public_address_is_accepted(compliant_institution, public_hosts_only):
+    endpoint = services.create_webhook_endpoint(
+        actor=compliant_institution.manager,
+        institution_id=compliant_institution.pk,
+        url="https://93.184.215.14/hooks",
+        event_types=["subject.grade_changed"],
+    )
+    assert endpoint.url == "https://93.184.215.14/hooks"

@@ -366,10 +366,14 @@ class Model:
                 assert paid == expected, (root, tenant_id, paid, expected)  # (b)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(terms=TERMS, steps=st.lists(STEP, min_size=4, max_size=18))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    terms=TERMS,
+    bookings=st.lists(BOOK, min_size=1, max_size=3),
+    steps=st.lists(STEP, min_size=4, max_size=18),
+)
 def test_any_sequence_pays_the_operator_once_and_each_tenant_for_its_own_days(
-    terms, steps, parties, make_listing, institution, settings, today
+    terms, bookings, steps, parties, make_listing, institution, settings, today
 ):
     operator, tenants = parties
     price, fee_percent, free_days, period = terms
@@ -389,7 +393,7 @@ def test_any_sequence_pays_the_operator_once_and_each_tenant_for_its_own_days(
                 free_cancellation_days=free_days,
             )
             model = Model(listing)
-            for step in steps:
+            for step in [*bookings, *steps]:
                 run_step(
                     step,
                     model=model,
@@ -407,7 +411,6 @@ def test_any_sequence_pays_the_operator_once_and_each_tenant_for_its_own_days(
             unbalanced = EscrowTransaction.objects.annotate(total=Sum("entries__amount")).exclude(total=0)
             assert not unbalanced.exists()
             record_events(model)
-            print("END", steps, list(Lease.objects.filter(listing=listing).values_list("status", flat=True)))
     finally:
         transaction.savepoint_rollback(sid)
 
@@ -504,8 +507,8 @@ def run_step(step, *, model, operator, tenants, institution, staff, clock):
             model.fees[ended.pk] = fee if funded else ZERO
         elif kind == "dispute":
             dispute_step(lease, resolution=step[2], model=model, tenant=tenant, staff=staff)
-    except DomainError as exc:
-        print("REFUSED", step, lease.status, exc.code)
+    except DomainError:
+        pass
 
 
 def dispute_step(lease, *, resolution, model, tenant, staff):
