@@ -148,3 +148,27 @@ def test_dispute_and_the_daily_release_at_the_same_time(operator, merchant, make
     # A release after the freeze moves nothing.
     with mock.patch("django.utils.timezone.localdate", return_value=today + timedelta(days=29)):
         assert escrow_services.release_period_for_lease(lease_id=lease.pk) is None
+
+
+def test_two_transfer_offers_of_the_same_lease_at_the_same_time(merchant, make_listing, today):
+    from tests.warehouses.conftest import make_member
+    from warehouses.models import LeaseTransfer
+    from warehouses.services import transfers
+
+    listing = make_listing(start_offset=0, days=90, booking_mode="instant")
+    lease = leases.request_lease(
+        actor=merchant,
+        tenant_id=merchant.subject.pk,
+        listing_id=listing.pk,
+        units=10,
+        start=today + timedelta(days=5),
+        end=today + timedelta(days=15),
+    )
+    first, second = (make_member(is_merchant=True, grade="B") for _ in range(2))
+    results = together(
+        lambda: transfers.offer_transfer(actor=merchant, lease_id=lease.pk, to_subject_id=first.subject.pk, units=3),
+        lambda: transfers.offer_transfer(actor=merchant, lease_id=lease.pk, to_subject_id=second.subject.pk, units=4),
+    )
+    assert LeaseTransfer.objects.filter(lease=lease, status__in=LeaseTransfer.OPEN).count() == 1, results
+    assert sum(isinstance(r, LeaseTransfer) for r in results) == 1
+    assert [r for r in results if isinstance(r, str)] in (["transfer_pending"], ["busy"]), results

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from credit.errors import DomainError
 from payments.models import Dispute, EscrowTransaction
 from tests.factories import RegulatorFactory, StaffFactory
 from tests.payments.escrow_helpers import fund_lease, make_escrow_institution
@@ -162,14 +163,14 @@ def test_web_booking_with_bad_input_shows_the_error_and_reserves_nothing(merchan
     web.force_login(merchant)
     d = listing.available_from
     url = f"/warehouses/listings/{listing.pk}/"
-    for data in (
-        {"tenant": merchant.subject.pk, "units": 5, "start": d + timedelta(3), "end": d + timedelta(1)},
-        {"tenant": merchant.subject.pk, "units": 0, "start": d, "end": d + timedelta(1)},
-        {"tenant": merchant.subject.pk, "units": 5, "start": d - timedelta(1), "end": d + timedelta(1)},
+    for data, field in (
+        ({"tenant": merchant.subject.pk, "units": 5, "start": d + timedelta(3), "end": d + timedelta(1)}, "end"),
+        ({"tenant": merchant.subject.pk, "units": 0, "start": d, "end": d + timedelta(1)}, "units"),
+        ({"tenant": merchant.subject.pk, "units": 5, "start": d - timedelta(1), "end": d + timedelta(1)}, "start"),
     ):
         response = web.post(url, data)
         assert response.status_code == 400, data
-        assert b"errorlist" in response.content or b"error" in response.content
+        assert f'id="id_{field}-error"'.encode() in response.content, data  # the message beside the field
     assert not Lease.objects.exists()
     assert set(ledger(listing).values()) == {0}
 
@@ -258,15 +259,12 @@ def test_api_outsiders_get_404_on_every_lease_transfer_dispute_and_escrow_endpoi
 ):
     url = API + _fmt(template, world)
     for role, user in world["roles"].items():
+        if role == "staff" and "resolve" in template:
+            continue  # staff decide disputes (tested in test_escrow.py); not a visibility question
         client = client_for(user)
         call = getattr(client, method)
         response = call(url, body, format="json") if body is not None else call(url)
-        want = expected.get(role, 404)
-        if role == "staff" and role not in expected and "resolve" in template:
-            want = 400  # staff decide disputes: this body is complete, so it is not a permission answer
-        if role == "staff" and "resolve" in template:
-            continue  # staff may resolve; not a visibility question (and it would change the world)
-        assert response.status_code == want, (role, url, response.content[:200])
+        assert response.status_code == expected.get(role, 404), (role, url, response.content[:200])
     pay = client_for(world["roles"]["other_merchant"]).post(
         f"{API}/leases/{world['lease'].pk}/pay/",
         {"institution": world["institution"].pk},
@@ -315,3 +313,31 @@ def test_web_outsiders_get_404_on_every_lease_transfer_dispute_and_escrow_page(w
     assert Dispute.objects.get(pk=world["dispute"].pk).status == "open"
     assert LeaseTransfer.objects.get(pk=world["transfer"].pk).status in ("offered", "declined")
     assert EscrowTransaction.objects.filter(kind="hold").count() == 1
+
+
+# --- Transfer rules: the same gate as a new tenant ---------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="warehouses/services/transfers.py offer_transfer/accept_transfer lack request_lease's own-listing rule "
+    "(reported by the marketplace review; remove this marker once fixed)",
+)
+def test_a_lease_cannot_be_transferred_to_the_listings_own_operator(merchant, operator, make_listing, today):
+    listing = make_listing(start_offset=0, booking_mode="instant", transfer_requires_consent=False)
+    lease = leases.request_lease(
+        actor=merchant,
+        tenant_id=merchant.subject.pk,
+        listing_id=listing.pk,
+        units=4,
+        start=today + timedelta(days=1),
+        end=today + timedelta(days=5),
+    )
+    institution = make_escrow_institution()
+    with pytest.raises(DomainError) as exc:
+        transfer = transfers.offer_transfer(
+            actor=merchant, lease_id=lease.pk, to_subject_id=operator.subject.pk, units=2
+        )
+        transfers.accept_transfer(actor=operator, transfer_id=transfer.pk, institution_id=institution.pk)
+    assert exc.value.field_errors
+    assert not Lease.objects.filter(tenant=operator.subject).exists()

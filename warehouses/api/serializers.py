@@ -34,6 +34,9 @@ def check_currency(value: str) -> str:
     return value
 
 
+MAX_SEARCH_FEATURES = 20
+
+
 class ListingSearchSerializer(serializers.Serializer):
     country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, help_text="ISO 3166-1 alpha-2")
     city = serializers.CharField(required=False, max_length=120)
@@ -52,7 +55,11 @@ class ListingSearchSerializer(serializers.Serializer):
         return check_currency(value)
 
     def validate_features(self, value):
-        return tuple(f.strip() for f in value.split(",") if f.strip())
+        features = tuple(dict.fromkeys(f.strip() for f in value.split(",") if f.strip()))
+        # Each feature is one more condition on the search: thousands of them cost seconds.
+        if len(features) > MAX_SEARCH_FEATURES or any(len(f) > 100 for f in features):
+            raise serializers.ValidationError(f"At most {MAX_SEARCH_FEATURES} features of up to 100 characters.")
+        return features
 
     def validate(self, attrs):
         if bool(attrs.get("start")) != bool(attrs.get("end")):

@@ -97,9 +97,10 @@ def validate_request(*, listing: Listing, units: int, start: date, end: date, to
             field_errors["units"] = [f"This listing offers {listing.units} units."]
         if (end - start).days < listing.min_days:
             field_errors.setdefault("end", []).append(f"This listing leases for at least {listing.min_days} days.")
-        if not field_errors and lease_price(
-            unit_price=listing.price_per_unit_day, units=units, start=start, end=end
-        ) >= MAX_LEASE_PRICE:  # the price column (numeric(16, 2)) could not hold it: a 500
+        if (
+            not field_errors
+            and lease_price(unit_price=listing.price_per_unit_day, units=units, start=start, end=end) >= MAX_LEASE_PRICE
+        ):  # the price column (numeric(16, 2)) could not hold it: a 500
             field_errors["units"] = [f"A lease costs less than {MAX_LEASE_PRICE:,}; lease fewer units or days."]
     if field_errors:
         first = next(iter(field_errors.values()))[0]

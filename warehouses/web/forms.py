@@ -123,9 +123,7 @@ class ListingForm(forms.Form):
     booking_mode = forms.ChoiceField(choices=Listing.BookingMode.choices)
     min_tenant_grade = forms.ChoiceField(choices=GRADE_CHOICES, required=False, label="Minimum tenant grade")
     free_cancellation_days = forms.IntegerField(min_value=0, max_value=MAX_TERM_DAYS, initial=7)
-    cancellation_fee_percent = forms.DecimalField(
-        min_value=0, max_value=100, initial=0, max_digits=5, decimal_places=2
-    )
+    cancellation_fee_percent = forms.DecimalField(min_value=0, max_value=100, initial=0, max_digits=5, decimal_places=2)
     transfer_requires_consent = forms.BooleanField(
         required=False, initial=True, label="Lease transfers need my consent"
     )

@@ -42,7 +42,7 @@ def search(request):
     results, search_params, page = None, None, None
     if form.is_bound and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "", [])}
-        data["features"] = tuple(data.get("features", ()))
+        data["features"] = tuple(dict.fromkeys(data.get("features", ())))  # repeats: one condition each
         data["sort"] = data.get("sort") or "price"
         search_params = selectors.ListingSearch(**data)
         # No total count: counting every available listing would cost more than the page.
