@@ -431,8 +431,7 @@ def _pick(model: Model, index: int, kind: str) -> Lease | None:
     fits = {
         "pay": lambda g: g.status in escrow_services.LIVE and not _funded(g),
         "check_in": lambda g: (
-            g.status == Lease.Status.HELD
-            or (g.status == Lease.Status.APPROVED and g.start <= today < g.end and _funded(g))
+            g.status == Lease.Status.HELD or (g.status == Lease.Status.APPROVED and g.start <= today < g.end)
         ),
         "transfer": lambda g: g.status in escrow_services.LIVE and max(today, g.start) < g.end,
         "cancel": lambda g: g.status == Lease.Status.APPROVED,
@@ -487,7 +486,9 @@ def run_step(step, *, model, operator, tenants, institution, staff, clock):
             leases.approve_lease(actor=operator, lease_id=lease.pk)
         elif kind == "pay":
             escrow_services.pay_lease(actor=tenant, lease_id=lease.pk, institution_id=institution.pk)
-        elif kind == "check_in":
+        elif kind == "check_in":  # the tenant pays first when it has not yet
+            if lease.status == Lease.Status.APPROVED and not _funded(lease):
+                escrow_services.pay_lease(actor=tenant, lease_id=lease.pk, institution_id=institution.pk)
             leases.check_in_lease(actor=operator, lease_id=lease.pk)
         elif kind == "transfer":
             _, _, units, to = step
