@@ -347,7 +347,7 @@ def filter_api_calls(
     if len(status) == 3 and status[0] in "12345" and status[1:] == "xx":
         low = int(status[0]) * 100
         qs = qs.filter(status_code__gte=low, status_code__lt=low + 100)
-    elif status.isdigit():
+    elif status.isdecimal():
         qs = qs.filter(status_code=int(status))
     if decision:
         qs = qs.filter(decision__icontains=decision)

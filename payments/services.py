@@ -444,7 +444,7 @@ def submit_reserve_report(
     accounts = {a.pk: a for a in ReserveAccount.objects.filter(institution_id=institution_id)}
     parsed_balances = {}
     for account_id, value in (balances or {}).items():
-        account = accounts.get(int(account_id)) if str(account_id).isdigit() else None
+        account = accounts.get(int(account_id)) if str(account_id).isdecimal() else None
         if account is None:
             field_errors.setdefault("balances", []).append(f"Unknown reserve account {account_id}.")
             continue

@@ -185,7 +185,7 @@ def _page_context(request, profile: InstitutionProfile, **overrides) -> dict:
     accounts = profile.reserve_accounts.all()
     licence_initial, editing = {}, None
     edit_id = request.GET.get("edit_licence")
-    if edit_id and edit_id.isdigit():
+    if edit_id and edit_id.isdecimal():
         editing = profile.licences.filter(pk=int(edit_id)).first()
         if editing:
             licence_initial = {
@@ -264,7 +264,7 @@ def save_licence(request, institution_id: int):
         services.save_licence(
             actor=request.user,
             institution_id=profile.pk,
-            licence_id=int(licence_id) if licence_id and licence_id.isdigit() else None,
+            licence_id=int(licence_id) if licence_id and licence_id.isdecimal() else None,
             number=data["number"],
             issuing_authority=data["issuing_authority"],
             business_types=[t.strip() for t in data["business_types"].split(",") if t.strip()],

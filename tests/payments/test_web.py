@@ -144,3 +144,15 @@ def test_member_sees_own_run_webhooks_and_logs(client, compliant_institution):
     assert "https://example.test/h" in page and "whsec_" not in page
     assert client.get(base + "deliveries/").status_code == 200
     assert client.get(base + "screenings/").status_code == 200
+
+
+@pytest.mark.parametrize("odd", ["²", "٣", "99999999999999999999", "-1"])
+def test_odd_ids_in_the_query_never_break_the_institution_pages(client, compliant_institution, odd):
+    # '²'.isdigit() is True but int('²') fails: the pages must treat such ids as unknown.
+    client.force_login(compliant_institution.manager)
+    base = f"/institution/{compliant_institution.pk}/"
+    page = client.get(base, {"edit_licence": odd})
+    assert page.status_code == 200
+    assert client.get(f"{base}api-calls/", {"status": odd}).status_code in (200, 400)
+    filed = client.post(f"{base}licences/", {"licence_id": odd, "number": ""})
+    assert filed.status_code in (200, 302, 400)

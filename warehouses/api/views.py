@@ -606,7 +606,7 @@ def dispute_data(dispute) -> dict:
     return {
         "id": dispute.pk,
         "reference": dispute.reference,
-        "lease": int(lease_id) if lease_id.isdigit() else None,
+        "lease": int(lease_id) if lease_id.isdecimal() else None,
         "opener": dispute.opener,
         "respondent": dispute.respondent,
         "reason": dispute.reason,

@@ -79,7 +79,7 @@ def leases_of_reference(reference: str):
     """The leases an escrow guards: the lease itself, or after a transfer the transferor's
     continuations that kept the original's escrow (the `transferred` original holds none)."""
     condition = Q(escrow_reference=reference)
-    if reference.startswith("lease:") and reference[6:].isdigit():
+    if reference.startswith("lease:") and reference[6:].isdecimal():
         condition |= Q(pk=int(reference[6:]), escrow_reference="")
     return Lease.objects.filter(condition).exclude(status=Lease.Status.TRANSFERRED)
 
