@@ -7,7 +7,8 @@
 1. Creates (if needed) and migrates a dedicated database, `entrepot_bench_leases`
    (override with BENCH_LEASES_DATABASE), on the PostgreSQL server of DATABASE_URL.
 2. Starts gunicorn (gthread; --workers x --threads, so at most that many DB connections,
-   kept open between requests as in production: CONN_MAX_AGE=60).
+   kept open between requests as in production; CONN_MAX_AGE=900 so that none is replaced
+   during a run).
 3. Race: one listing of 100 units whose first 50 are already leased; CLIENTS concurrent
    clients (one thread and one connection each, released together by a barrier) each POST
    a 1-unit lease for the same days with their own Idempotency-Key. A 409 `busy` (lock
@@ -230,8 +231,10 @@ def main() -> None:
     tenants = [make_member(f"bench-m{n}-{run}", grade="B") for n in range(min(args.clients, 200))]
 
     port = free_port()
-    # Persistent database connections, as in production (config/settings/production.py).
-    env = {**os.environ, "GUNICORN_ACCESSLOG": "", "DJANGO_LOG_LEVEL": "ERROR", "DJANGO_CONN_MAX_AGE": "60"}
+    # Persistent database connections, as in production (config/settings/production.py: 60 s).
+    # Longer here so that no backend is replaced during a run: the CPU accounting reads the
+    # backends' /proc entries before and after, and a closed backend's CPU would be lost.
+    env = {**os.environ, "GUNICORN_ACCESSLOG": "", "DJANGO_LOG_LEVEL": "ERROR", "DJANGO_CONN_MAX_AGE": "900"}
     server = subprocess.Popen(  # noqa: S603
         [
             str(ROOT / ".venv/bin/gunicorn"),

@@ -2,8 +2,10 @@
 again: everything is looked up by owner and name before it is made. Listings start today
 so leases can be checked in during a demo; one held request waits for the `operator`."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -217,12 +219,14 @@ def seed(*, password: str) -> list[str]:
             )
     transfer_lines = _seed_transfers(password=password)
     escrow_lines = _seed_escrow()
+    history_lines = _seed_history()
     return [
         "",
         f"Warehouses: {Warehouse.objects.count()} sites, {Listing.objects.count()} listings ({made} new). "
         "Search at /warehouses/; `operator` answers requests at /warehouses/mine/.",
         *transfer_lines,
         *escrow_lines,
+        *history_lines,
     ]
 
 
@@ -370,4 +374,120 @@ def _seed_escrow() -> list[str]:
     return [
         "Escrow: the demo merchant's Rotterdam leases are funded, payment due, partially released and disputed "
         "(staff decide at /warehouses/disputes/)."
+    ]
+
+
+HISTORY_LISTING = "Seasonal overflow pallets"
+
+
+@contextmanager
+def _clock(at):
+    """Django's clock set to `at` (timezone.now, and localdate through it)."""
+    with mock.patch("django.utils.timezone.now", return_value=at):
+        yield
+
+
+def _seed_history() -> list[str]:
+    """Leases in the states that take time to reach (completed and rated both ways, a
+    tenant no-show, an expired hold) plus a rejected and a cancelled request, at the demo
+    operator's Rotterdam site. The services rightly refuse to check in before the start or
+    complete before the end, so the demo replays each step through them at the moment it
+    would have happened, with Django's clock set back; every row, audit entry and credit
+    event carries that moment. Done once: skipped when the listing exists."""
+    from credit.errors import DomainError
+    from warehouses.services import escrow as escrow_services
+    from warehouses.services import leases as lease_services
+    from warehouses.services import reviews
+
+    user_model = get_user_model()
+    merchant = user_model.objects.filter(username="merchant").first()
+    merchant2 = user_model.objects.filter(username="merchant2").first()
+    operator = user_model.objects.filter(username="operator").first()
+    ambient = Listing.objects.filter(title="Ambient pallet positions, EU gateway").select_related("warehouse").first()
+    institution = Subject.objects.filter(registration_number="91110000MA0PAYX3C").first()
+    if not (merchant and merchant2 and operator and ambient and institution):
+        return []
+    if Listing.objects.filter(warehouse=ambient.warehouse, title=HISTORY_LISTING).exists():
+        return ["Lease history: completed and rated, no-show, expired, rejected and cancelled leases at Rotterdam."]
+    tenant = merchant.memberships.get(status="active").subject_id
+    tenant2 = merchant2.memberships.get(status="active").subject_id
+    now = timezone.now()
+    today = timezone.localdate()
+
+    def at(days: int):
+        return now + timedelta(days=days)
+
+    def day(days: int):
+        return today + timedelta(days=days)
+
+    try:
+        with transaction.atomic():
+            with _clock(at(-120)):
+                listing = Listing.objects.create(
+                    warehouse=ambient.warehouse,
+                    country=ambient.warehouse.country,
+                    title=HISTORY_LISTING,
+                    units=200,
+                    available_from=day(-120),
+                    available_until=day(60),
+                    price_per_unit_day=Decimal("0.9000"),
+                    currency="EUR",
+                    min_units=1,
+                    min_days=7,
+                    booking_mode=Listing.BookingMode.REQUEST,
+                    free_cancellation_days=7,
+                    cancellation_fee_percent=Decimal("20"),
+                    status=Listing.Status.PUBLISHED,
+                )
+                ledger.create_days(listing=listing, start=listing.available_from, end=listing.available_until)
+
+            def request(actor, subject_id, units, start, end, note):
+                return lease_services.request_lease(
+                    actor=actor,
+                    tenant_id=subject_id,
+                    listing_id=listing.pk,
+                    units=units,
+                    start=day(start),
+                    end=day(end),
+                    note=f"History demo: {note}.",
+                )
+
+            # Completed, paid out in stages, then rated by both sides.
+            with _clock(at(-100)):
+                done = request(merchant, tenant, 30, -95, -65, "autumn peak stock, completed")
+                lease_services.approve_lease(actor=operator, lease_id=done.pk)
+                escrow_services.pay_lease(actor=merchant, lease_id=done.pk, institution_id=institution.pk)
+            with _clock(at(-95)):
+                lease_services.check_in_lease(actor=operator, lease_id=done.pk)
+            with _clock(at(-65)):
+                lease_services.complete_lease(actor=operator, lease_id=done.pk)
+            with _clock(at(-64)):
+                reviews.review_lease(actor=merchant, lease_id=done.pk, stars=5, comment="Fast inbound, clean racks.")
+                reviews.review_lease(actor=operator, lease_id=done.pk, stars=4, comment="Goods arrived as announced.")
+            # The tenant never showed up: recorded the day after the start (a default).
+            with _clock(at(-50)):
+                no_show = request(merchant2, tenant2, 10, -45, -30, "booked, never delivered")
+                lease_services.approve_lease(actor=operator, lease_id=no_show.pk)
+                escrow_services.pay_lease(actor=merchant2, lease_id=no_show.pk, institution_id=institution.pk)
+            with _clock(at(-44)):
+                lease_services.report_no_show(
+                    actor=operator, lease_id=no_show.pk, reason="No inbound on the start day."
+                )
+            # A request the operator let lapse: the hold expired and gave its units back.
+            with _clock(at(-3)):
+                lapsed = request(merchant, tenant, 5, 10, 20, "unanswered request")
+            with _clock(at(-2)):
+                lease_services.expire_lease(lease_id=lapsed.pk)
+            rejected = request(merchant, tenant, 8, 20, 27, "declined by the operator")
+            lease_services.reject_lease(
+                actor=operator, lease_id=rejected.pk, reason="Inbound dock fully booked that week."
+            )
+            cancelled = request(merchant, tenant, 6, 30, 37, "cancelled in the free window")
+            lease_services.approve_lease(actor=operator, lease_id=cancelled.pk)
+            lease_services.cancel_lease(actor=merchant, lease_id=cancelled.pk, reason="Shipment moved to Hamburg.")
+    except DomainError as exc:
+        return [f"Lease history demo skipped: {exc.message}"]
+    return [
+        f"Lease history at Rotterdam ({HISTORY_LISTING}): completed and rated lease {done.pk}, no-show {no_show.pk} "
+        f"(merchant2), expired {lapsed.pk}, rejected {rejected.pk}, cancelled {cancelled.pk}."
     ]

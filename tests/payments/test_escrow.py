@@ -209,6 +209,17 @@ def test_follow_transfer_of_an_unpaid_lease_does_nothing_and_caps_at_the_balance
     assert tx.institution_id == institution.pk  # the original payment's institution
     assert escrow_summary(reference="lease:3")["balance"] == Decimal("30.00")
     assert escrow_summary(reference="lease:1")["balance"] == Decimal("0.00")
+    # The recipient pays all 100.00: the 30.00 left moves into its escrow (refunded to the
+    # transferor) and 70.00, already released to the payee, goes straight to the transferor.
+    assert (tx.moved, tx.reimbursed) == (Decimal("30.00"), Decimal("70.00"))
+    b = balances()
+    assert b[("tenant", recipient.pk, "")] == Decimal("-100.00")
+    assert b[("tenant", tenant.pk, "")] == Decimal("50.00")  # paid 50.00, got 100.00 back
+    # Nothing left at all: the new escrow still exists and counts as paid (released).
+    empty = escrow.follow_transfer(from_reference="lease:1", to_reference="lease:4", amount="10.00", **args)
+    assert (empty.moved, empty.reimbursed) == (Decimal("0.00"), Decimal("10.00"))
+    summary = escrow_summary(reference="lease:4")
+    assert (summary["funded"], summary["status"], summary["balance"]) == (True, "released", Decimal("0.00"))
 
 
 def test_dispute_freezes_and_staff_resolve_with_a_split(institution, parties):

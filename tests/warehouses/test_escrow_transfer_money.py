@@ -26,7 +26,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from credit.errors import DomainError
@@ -368,8 +368,7 @@ class Model:
 
 
 @settings(
-    phases=[Phase.reuse, Phase.generate],
-    max_examples=150,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
