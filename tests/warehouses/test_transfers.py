@@ -506,6 +506,11 @@ def test_demo_has_a_completed_transfer_and_a_pending_offer_and_reseeds_cleanly()
     assert done.recipient_lease.tenant.registration_number == "SC-0123456"
     assert done.reasons[-1]["code"] == "escrow_followed"  # the demo lease was paid; the money followed
     assert ledger.reconcile() == []
+    # Issue 5, item 10: the demo has leases in every state.
+    assert "Lease history demo skipped" not in out.getvalue(), out.getvalue()
+    assert set(Lease.objects.values_list("status", flat=True)) == set(Lease.Status.values)
+    completed = Lease.objects.get(status=Lease.Status.COMPLETED)
+    assert completed.reviews.count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
