@@ -26,7 +26,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from credit.errors import DomainError
@@ -371,6 +371,18 @@ class Model:
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@example(  # paid ahead, then transferred twice the same day and cancelled: reimbursements and a reclaim
+    terms=(Decimal("1.3333"), Decimal("10"), 0, 7),
+    bookings=[("book", 0, 6, 0, 10, True)],
+    steps=[
+        ("check_in", 0),
+        ("advance", 1),
+        ("transfer", 0, 5, 1),
+        ("transfer", 1, 3, 2),
+        ("cancel", 0),
+        ("advance", 3),
+    ],
 )
 @given(
     terms=TERMS,
