@@ -135,6 +135,20 @@ def test_check_in_needs_a_funded_escrow(client_for, merchant, operator, instant_
     assert client_for(operator).post(f"{LEASES}{lease.pk}/check-in/").json()["status"] == "active"
 
 
+def test_check_in_waits_while_a_dispute_freezes_the_escrow(
+    client_for, merchant, operator, instant_listing, institution, today
+):
+    lease = book(merchant, instant_listing, 10, today, today + timedelta(days=4))
+    fund_lease(lease, institution=institution)
+    assert client_for(merchant).post(f"{LEASES}{lease.pk}/dispute/", {"reason": "Wrong site"}).status_code == 201
+    response = client_for(operator).post(f"{LEASES}{lease.pk}/check-in/")
+    assert response.status_code == 409 and response.json()["code"] == "escrow_frozen"
+    assert "check-in waits for the decision" in response.json()["detail"]
+    lease.refresh_from_db()
+    assert lease.status == Lease.Status.APPROVED
+    assert balance_of("operator", operator.subject.pk) == 0  # nothing released
+
+
 # --- Staged releases ------------------------------------------------------------------------
 
 

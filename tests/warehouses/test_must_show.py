@@ -246,7 +246,7 @@ API_ROWS = [
     ("post", "/leases/{lease}/dispute/", {"reason": "again"}, {"tenant": 409, "operator": 409}),
     ("post", "/leases/{lease}/cancel/", {}, {"tenant": 409}),
     # The lease starts today and is paid: the operator checks in (the frozen escrow releases nothing).
-    ("post", "/leases/{lease}/check-in/", None, {"operator": 200}),
+    ("post", "/leases/{lease}/check-in/", None, {"operator": 409}),  # the open dispute freezes it
     ("post", "/leases/{lease}/transfers/", {"to_subject": 0, "units": 1}, {"tenant": 400}),
     ("get", "/transfers/{transfer}/", None, {"tenant": 200, "operator": 200, "recipient": 200}),
     ("post", "/transfers/{transfer}/accept/", {}, {"tenant": 400, "operator": 400, "recipient": 400}),
@@ -318,11 +318,6 @@ def test_web_outsiders_get_404_on_every_lease_transfer_dispute_and_escrow_page(w
 # --- Transfer rules: the same gate as a new tenant ---------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="warehouses/services/transfers.py offer_transfer/accept_transfer lack request_lease's own-listing rule "
-    "(reported by the marketplace review; remove this marker once fixed)",
-)
 def test_a_lease_cannot_be_transferred_to_the_listings_own_operator(merchant, operator, make_listing, today):
     listing = make_listing(start_offset=0, booking_mode="instant", transfer_requires_consent=False)
     lease = leases.request_lease(
@@ -339,5 +334,5 @@ def test_a_lease_cannot_be_transferred_to_the_listings_own_operator(merchant, op
             actor=merchant, lease_id=lease.pk, to_subject_id=operator.subject.pk, units=2
         )
         transfers.accept_transfer(actor=operator, transfer_id=transfer.pk, institution_id=institution.pk)
-    assert exc.value.field_errors
+    assert exc.value.field_errors == {"to_subject": ["A lease cannot be transferred to the operator of its listing."]}
     assert not Lease.objects.filter(tenant=operator.subject).exists()

@@ -132,10 +132,18 @@ def pay_lease(*, actor, lease_id: int, institution_id: int) -> Lease:
 
 
 def require_funded(*, lease: Lease) -> None:
-    if not is_funded(lease=lease):
+    """Check-in needs the price in escrow, and an escrow no open dispute has frozen: checking
+    in starts the releases, and goods should not move in while the money is contested."""
+    summary = payment_selectors.escrow_summaries(references=[lease.escrow_ref])[lease.escrow_ref]
+    if not summary["funded"]:
         raise InvalidTransition(
             "The tenant has not paid into escrow yet: check-in needs the lease price in escrow.",
             code="escrow_not_funded",
+        )
+    if summary["frozen"]:
+        raise InvalidTransition(
+            "A dispute about this lease is open and its escrow is frozen: check-in waits for the decision.",
+            code="escrow_frozen",
         )
 
 

@@ -144,7 +144,7 @@ def offer_transfer(
     subject. Bad input is a 400 with field errors and writes nothing."""
     now = timezone.now()
     today = timezone.localdate(now)
-    lease = Lease.objects.filter(pk=lease_id).first()
+    lease = Lease.objects.select_related("listing__warehouse").filter(pk=lease_id).first()
     if lease is None or not is_member(user=actor, subject_id=lease.tenant_id):
         raise LeaseNotFound()
     field_errors = _transferability_errors(lease=lease, units=units, today=today)
@@ -154,6 +154,9 @@ def offer_transfer(
         field_errors["to_subject"] = ["Name the subject that takes the lease over."]
     elif to_subject_id == lease.tenant_id:
         field_errors["to_subject"] = ["A lease cannot be transferred to its own tenant."]
+    elif to_subject_id == lease.listing.warehouse.owner_id:
+        # As with request_lease's own-listing rule: the operator cannot be its own tenant.
+        field_errors["to_subject"] = ["A lease cannot be transferred to the operator of its listing."]
     elif not Subject.objects.filter(pk=to_subject_id).exists():
         field_errors["to_subject"] = ["No such subject."]
     if field_errors:
