@@ -22,9 +22,9 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
     `get_from_key` does) and its institution's profile are read in one query, so the
     compliance gate (InstitutionAPIKey) needs no second one. Each process keeps what it
     read for ENTREPOT["PAYMENTS"]["API_KEY_CACHE_SECONDS"] (2 s; 0 turns it off): a key
-    revoked or an institution suspended elsewhere is refused within that time, at once in
-    the process that saved the change. The secret's SHA-512 hash and the expiry date are
-    checked on every request."""
+    revoked or an institution suspended is refused within that time (normally at once in
+    the process that saved the change, whose signal clears its copy). The secret's SHA-512
+    hash and the expiry date are checked on every request."""
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
