@@ -326,9 +326,7 @@ class LeaseTransfer(models.Model):
     amount = models.DecimalField(
         max_digits=16, decimal_places=2, null=True, blank=True, help_text="Price of the part handed over"
     )
-    recipient_lease = models.ForeignKey(
-        Lease, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    recipient_lease = models.ForeignKey(Lease, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     offered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     accepted_at = models.DateTimeField(null=True, blank=True)

@@ -368,4 +368,3 @@ def test_operator_withdrawal_is_the_operators_default(operator, merchant, make_l
     assert (lease.status, lease.defaulted_party) == (Lease.Status.DEFAULTED, "operator")
     assert CreditEvent.objects.get().subject_id == operator.subject.pk
     assert set(reserved_by_day(listing).values()) == {0}
-
