@@ -24,11 +24,13 @@ logger = logging.getLogger(__name__)
     time_limit=150,
 )
 def run_compliance_check_task(institution_id: int, trigger: str = "regulator") -> int | None:
-    """Run every rule against one institution. Repeating it only adds another run."""
+    """Run every rule against one institution, if a check is still requested."""
     from payments.models import InstitutionProfile
     from payments.services import run_compliance_check
 
-    if not InstitutionProfile.objects.filter(pk=institution_id).exists():
+    # Edits queue one task each; the first run clears the request and sees every edit
+    # committed before it (it locks the profile), so the later tasks have nothing to do.
+    if not InstitutionProfile.objects.filter(pk=institution_id, check_requested_at__isnull=False).exists():
         return None
     return run_compliance_check(institution_id=institution_id, trigger=trigger).pk
 

@@ -206,6 +206,19 @@ def test_changes_request_a_check_after_commit(compliant_institution, django_capt
     assert profile.check_requested_at is not None  # durable mark, cleared by the run
 
 
+def test_queued_checks_after_a_run_that_covered_them_do_nothing(compliant_institution):
+    from payments.tasks import run_compliance_check_task
+
+    profile = compliant_institution
+    services.request_compliance_check(institution_id=profile.pk, trigger="licence_changed")
+    services.request_compliance_check(institution_id=profile.pk, trigger="corridor_changed")
+    runs = ComplianceRun.objects.filter(institution=profile)
+    before = runs.count()
+    assert run_compliance_check_task(profile.pk, "licence_changed") is not None
+    assert run_compliance_check_task(profile.pk, "corridor_changed") is None  # the first run saw both edits
+    assert runs.count() == before + 1
+
+
 def test_unenqueued_check_is_run_by_the_sweep(compliant_institution, django_capture_on_commit_callbacks):
     from payments.tasks import process_domain_events_task
 
