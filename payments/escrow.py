@@ -245,30 +245,32 @@ def _refund_locked(*, actor, escrow: Escrow, amount: Decimal, memo: str) -> Escr
 def release_to_payee(*, actor, reference: str, amount, memo: str = "") -> EscrowTransaction | None:
     """Pay `amount` of the escrow to the payee (less the platform fee). Zero does nothing.
     A frozen escrow refuses."""
-    if Decimal(str(amount)) == 0:
-        return None
-    amount = _amount(amount)
-    with transaction.atomic():
-        escrow = _lock_existing(reference)
-        if escrow.frozen:
-            raise errors.EscrowFrozen()
-        old = _snapshot(escrow)
-        tx = _release_locked(actor=actor, escrow=escrow, amount=amount, memo=memo or "Release to the operator")
-        record_audit(
-            actor=actor,
-            action="escrow.released",
-            target=escrow,
-            subject_id=escrow.payee_id,
-            old=old,
-            new=_snapshot(escrow),
-            reason=memo,
-        )
-    return tx
+    return _pay_out(
+        actor=actor,
+        reference=reference,
+        amount=amount,
+        memo=memo or "Release to the operator",
+        move=_release_locked,
+        action="escrow.released",
+        to_payee=True,
+    )
 
 
 def refund_to_payer(*, actor, reference: str, amount, memo: str = "") -> EscrowTransaction | None:
     """Pay `amount` of the escrow back to the payer. Zero does nothing. A frozen escrow
     refuses."""
+    return _pay_out(
+        actor=actor,
+        reference=reference,
+        amount=amount,
+        memo=memo or "Refund to the tenant",
+        move=_refund_locked,
+        action="escrow.refunded",
+        to_payee=False,
+    )
+
+
+def _pay_out(*, actor, reference: str, amount, memo: str, move, action: str, to_payee: bool):
     if Decimal(str(amount)) == 0:
         return None
     amount = _amount(amount)
@@ -277,12 +279,12 @@ def refund_to_payer(*, actor, reference: str, amount, memo: str = "") -> EscrowT
         if escrow.frozen:
             raise errors.EscrowFrozen()
         old = _snapshot(escrow)
-        tx = _refund_locked(actor=actor, escrow=escrow, amount=amount, memo=memo or "Refund to the tenant")
+        tx = move(actor=actor, escrow=escrow, amount=amount, memo=memo)
         record_audit(
             actor=actor,
-            action="escrow.refunded",
+            action=action,
             target=escrow,
-            subject_id=escrow.payer_id,
+            subject_id=escrow.payee_id if to_payee else escrow.payer_id,
             old=old,
             new=_snapshot(escrow),
             reason=memo,
