@@ -126,7 +126,7 @@ class WatchlistEntryAdmin(ReadOnlyAdmin):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ("id", "institution", "url", "enabled", "created_at")
-    exclude = ("secret",)
+    exclude = ("secret", "previous_secret")
 
 
 @admin.register(WebhookDelivery)

@@ -1,3 +1,5 @@
+from datetime import UTC, date, datetime, time, timedelta
+
 from django.db.models import Prefetch, QuerySet
 
 from credit.models import Membership, Subject
@@ -337,10 +339,11 @@ def filter_api_calls(
     (4xx); `endpoint` and `decision` match a part of the path or the decision text."""
     if institution_id is not None:
         qs = qs.filter(institution_id=institution_id)
+    # Ranges on `at` itself (not `at__date`), so the (institution, -at) index serves them.
     if date_from:
-        qs = qs.filter(at__date__gte=date_from)
-    if date_to:
-        qs = qs.filter(at__date__lte=date_to)
+        qs = qs.filter(at__gte=datetime.combine(date_from, time.min, tzinfo=UTC))
+    if date_to and date_to < date.max:
+        qs = qs.filter(at__lt=datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC))
     if endpoint:
         qs = qs.filter(path__icontains=endpoint)
     status = (status or "").strip().lower()

@@ -575,12 +575,18 @@ def _load_facts(profile: InstitutionProfile, today: date) -> compliance.Facts:
     )
 
 
-def run_compliance_check(*, institution_id: int, trigger: str, actor=None, today: date | None = None) -> ComplianceRun:
+def run_compliance_check(
+    *, institution_id: int, trigger: str, actor=None, today: date | None = None, only_if_requested: bool = False
+) -> ComplianceRun | None:
     """Evaluate every rule, store the run and each rule's outcome (immutably), switch
-    corridors on or off, and derive the institution's status. Safe to repeat."""
+    corridors on or off, and derive the institution's status. Safe to repeat. With
+    `only_if_requested` (queued checks) it does nothing when a run since the request,
+    which saw every edit committed before it, has already cleared the request."""
     today = today or timezone.localdate()
     with transaction.atomic():
         profile = _lock_profile(institution_id)
+        if only_if_requested and profile.check_requested_at is None:
+            return None
         evaluation = compliance.evaluate(_load_facts(profile, today))
         now = timezone.now()
         run = ComplianceRun.objects.create(

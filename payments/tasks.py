@@ -32,7 +32,8 @@ def run_compliance_check_task(institution_id: int, trigger: str = "regulator") -
     # committed before it (it locks the profile), so the later tasks have nothing to do.
     if not InstitutionProfile.objects.filter(pk=institution_id, check_requested_at__isnull=False).exists():
         return None
-    return run_compliance_check(institution_id=institution_id, trigger=trigger).pk
+    run = run_compliance_check(institution_id=institution_id, trigger=trigger, only_if_requested=True)
+    return run.pk if run else None
 
 
 @shared_task(name="payments.run_daily_compliance_checks", ignore_result=True, acks_late=True, time_limit=3600)

@@ -45,7 +45,7 @@ def release_escrow_periods_task(lease_ids: list[int] | None = None) -> int:
     repeated run releases nothing twice. `lease_ids` limits the run (default: every active
     lease)."""
     released = 0
-    for lease_id in lease_ids if lease_ids is not None else escrow.active_lease_ids_with_escrow():
+    for lease_id in lease_ids if lease_ids is not None else escrow.active_lease_ids():
         try:
             released += escrow.release_period_for_lease(lease_id=lease_id) is not None
         except DomainError:  # busy or changed meanwhile: the next run picks it up

@@ -124,3 +124,9 @@ def test_the_log_is_paginated(compliant_institution, client):
     first = client.get(f"/institution/{p.pk}/api-calls/").content.decode()
     assert "/api/v1/n0/" in first and "/api/v1/n59/" not in first and "page=2" in first
     assert "/api/v1/n59/" in client.get(f"/institution/{p.pk}/api-calls/", {"page": 2}).content.decode()
+
+
+def test_date_filters_cover_whole_utc_days_up_to_the_last_one(calls, institution_key, client_for):
+    api = client_for(institution_key[1])
+    assert api.get("/api/v1/api-calls/", {"date_to": "9999-12-31"}).status_code == 200
+    assert api.get("/api/v1/api-calls/", {"date_from": "0001-01-01", "date_to": "9999-12-31"}).json()["results"]

@@ -269,3 +269,15 @@ def test_a_public_address_is_accepted(compliant_institution, public_hosts_only):
         event_types=["subject.grade_changed"],
     )
     assert endpoint.url == "https://93.184.215.14/hooks"
+
+
+def test_the_admin_never_shows_either_secret(client, compliant_institution, endpoint):
+    from tests.factories import StaffFactory
+
+    rotated, new_secret = services.rotate_webhook_secret(
+        actor=compliant_institution.manager, institution_id=compliant_institution.pk, endpoint_id=endpoint.pk
+    )
+    client.force_login(StaffFactory(is_superuser=True))
+    page = client.get(f"/admin/payments/webhookendpoint/{endpoint.pk}/change/")
+    assert page.status_code == 200
+    assert new_secret not in page.content.decode() and endpoint.secret not in page.content.decode()

@@ -135,6 +135,24 @@ def test_check_in_needs_a_funded_escrow(client_for, merchant, operator, instant_
     assert client_for(operator).post(f"{LEASES}{lease.pk}/check-in/").json()["status"] == "active"
 
 
+def test_no_check_in_after_a_dispute_decision_paid_the_escrow_out(
+    client_for, merchant, operator, instant_listing, institution, today
+):
+    lease = book(merchant, instant_listing, 10, today, today + timedelta(days=4))
+    fund_lease(lease, institution=institution)
+    dispute = client_for(merchant).post(f"{LEASES}{lease.pk}/dispute/", {"reason": "Site closed"}).json()
+    decided = client_for(StaffFactory()).post(
+        f"/api/v1/warehouses/disputes/{dispute['id']}/resolve/",
+        {"resolution": "payer", "reason": "Refund in full"},
+        format="json",
+    )
+    assert decided.status_code == 200
+    response = client_for(operator).post(f"{LEASES}{lease.pk}/check-in/")
+    assert response.status_code == 409 and response.json()["code"] == "escrow_decided"
+    lease.refresh_from_db()
+    assert lease.status == Lease.Status.APPROVED
+
+
 def test_check_in_waits_while_a_dispute_freezes_the_escrow(
     client_for, merchant, operator, instant_listing, institution, today
 ):

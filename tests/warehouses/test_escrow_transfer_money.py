@@ -459,7 +459,7 @@ def _funded(lease: Lease) -> bool:
 
 
 def _beat():
-    for lease_id in escrow_services.active_lease_ids_with_escrow():
+    for lease_id in escrow_services.active_lease_ids():
         escrow_services.release_period_for_lease(lease_id=lease_id)
     leases.complete_due_leases()
 

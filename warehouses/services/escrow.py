@@ -140,6 +140,12 @@ def require_funded(*, lease: Lease) -> None:
             "The tenant has not paid into escrow yet: check-in needs the lease price in escrow.",
             code="escrow_not_funded",
         )
+    if summary["decided"]:
+        # A dispute decision has already paid the escrow out; nothing would guarantee the stay.
+        raise InvalidTransition(
+            "A dispute decision settled this lease's escrow: the lease cannot start. Book again to store goods.",
+            code="escrow_decided",
+        )
     if summary["frozen"]:
         raise InvalidTransition(
             "A dispute about this lease is open and its escrow is frozen: check-in waits for the decision.",
@@ -232,8 +238,19 @@ def release_period_for_lease(*, lease_id: int, on: date | None = None):
         return release_due(actor=None, lease=lease, on=on)
 
 
-def active_lease_ids_with_escrow(*, limit: int = 5000) -> list[int]:
-    return list(Lease.objects.filter(status=Lease.Status.ACTIVE).order_by("id").values_list("id", flat=True)[:limit])
+def active_lease_ids(*, chunk: int = 5000):
+    """Every active lease id, read in keyset chunks so a large marketplace is covered whole."""
+    last = 0
+    while True:
+        ids = list(
+            Lease.objects.filter(status=Lease.Status.ACTIVE, id__gt=last)
+            .order_by("id")
+            .values_list("id", flat=True)[:chunk]
+        )
+        yield from ids
+        if len(ids) < chunk:
+            return
+        last = ids[-1]
 
 
 # --- Disputes -------------------------------------------------------------------------------

@@ -357,10 +357,11 @@ def complete_lease(*, actor, lease_id: int) -> Lease:
             old=old,
             new=_snapshot(lease),
         )
-        if not _continues_after_split(lease=lease):
+        counts_as_completion = not _continues_after_split(lease=lease)
+        if counts_as_completion:
             _record_credit_event(actor=actor, subject_id=lease.tenant_id, kind="lease_completed", lease=lease)
         escrow.release_due(actor=actor, lease=lease)  # the remainder (unless a dispute froze it)
-        if not _continues_after_split(lease=lease):
+        if counts_as_completion:
             _record_credit_event(
                 actor=actor, subject_id=listing.warehouse.owner_id, kind="lease_completed", lease=lease
             )
