@@ -4,6 +4,7 @@ decisions through the regulator console; each of those writes its audit record. 
 run a compliance check or suspend from here through the services."""
 
 from django.contrib import admin, messages
+from django.db import models
 
 from credit.errors import DomainError
 from payments import services
@@ -127,6 +128,7 @@ class WatchlistEntryAdmin(ReadOnlyAdmin):
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ("id", "institution", "url", "enabled", "created_at")
     exclude = ("secret", "previous_secret")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Django 6 default, no warning
 
 
 @admin.register(WebhookDelivery)
