@@ -2,9 +2,12 @@
 sliding-window counter in Redis), the per-process key cache and how soon a suspension or
 revocation takes effect, and the API call stored in the same commit as its decisions."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from config import api as api_throttle
 from config.api import APIKeyThrottle
@@ -142,9 +145,20 @@ def test_a_change_made_elsewhere_applies_within_the_cache_time(api, subject, key
     assert "Elsewhere" in response.json()["detail"]
 
 
-def test_the_secret_and_the_expiry_are_checked_on_every_request(api, subject, key_cache, institution_key, client_for):
+def test_the_secret_and_the_expiry_are_checked_on_every_request(
+    api, subject, key_cache, institution_key, client_for, compliant_institution, monkeypatch
+):
     assert screen(api).status_code == 200
     assert screen(client_for(institution_key[1] + "x")).status_code == 401
+    # A key expiring in an hour, cached by its first call; the hour passes inside the cache window.
+    now = timezone.now()
+    _, expiring = ProviderAPIKey.objects.create_key(
+        name="e", institution_id=compliant_institution.pk, scopes=["screen"], expiry_date=now + timedelta(hours=1)
+    )
+    assert screen(client_for(expiring)).status_code == 200
+    monkeypatch.setattr(timezone, "now", lambda: now + timedelta(hours=2))
+    expired = screen(client_for(expiring))
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
 
 
 # --- The call record goes with the decisions -----------------------------------------------

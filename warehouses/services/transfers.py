@@ -58,8 +58,8 @@ from payments import escrow as payment_escrow
 from payments import selectors as payment_selectors
 from warehouses.errors import CreditGateRefused, InvalidTransition, LeaseNotFound, TransferNotFound
 from warehouses.models import Lease, LeaseTransfer, Listing
-from warehouses.services import gate, ledger
-from warehouses.services.leases import lease_price
+from warehouses.services import gate
+from warehouses.services.leases import _locked_lease, lease_price
 
 logger = logging.getLogger(__name__)
 
@@ -115,20 +115,11 @@ def _transferability_errors(*, lease: Lease, units: int | None, today: date) -> 
     return field_errors
 
 
-def _lock(*, lease_id: int) -> tuple[Listing, Lease]:
-    listing_id = Lease.objects.filter(pk=lease_id).values_list("listing_id", flat=True).first()
-    if listing_id is None:
-        raise LeaseNotFound()
-    listing = ledger.lock_listing(listing_id=listing_id)
-    lease = Lease.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=lease_id)
-    return listing, lease
-
-
 def _lock_transfer(*, transfer_id: int) -> tuple[Listing, Lease, LeaseTransfer]:
     lease_id = LeaseTransfer.objects.filter(pk=transfer_id).values_list("lease_id", flat=True).first()
     if lease_id is None:
         raise TransferNotFound()
-    listing, lease = _lock(lease_id=lease_id)
+    listing, lease = _locked_lease(lease_id=lease_id)
     transfer = (
         LeaseTransfer.objects.select_for_update(of=("self",))
         .select_related("to_subject", "from_subject")
@@ -162,7 +153,7 @@ def offer_transfer(
     if field_errors:
         raise errors.InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
     with transaction.atomic():
-        listing, lease = _lock(lease_id=lease_id)
+        listing, lease = _locked_lease(lease_id=lease_id)
         field_errors = _transferability_errors(lease=lease, units=units, today=today)
         if field_errors:
             raise errors.InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
