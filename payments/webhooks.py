@@ -8,6 +8,10 @@
   success; 410 Gone disables the endpoint; after WEBHOOK_MAX_ATTEMPTS it gives up.
 - Every attempt of one delivery carries the same `webhook-id`, so receivers dedupe on it
   (delivery is at-least-once).
+- Unless private hosts are allowed, `deliver` resolves the host once, vets every address,
+  and dials only those addresses (`_PinnedBackend`): httpx never resolves the name again,
+  so a DNS server cannot answer a public address to the check and a private one to the
+  connection (DNS rebinding). Host header, TLS SNI and certificate checks keep the name.
 
 Signature: `webhook-signature: v1,<base64(HMAC-SHA256(secret, f"{id}.{timestamp}.{body}"))>`,
 where `secret` is the base64-decoded part of the endpoint's `whsec_...` secret. After a
@@ -31,6 +35,7 @@ from datetime import timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 from django.db import transaction
@@ -52,28 +57,101 @@ def url_target_problem(url: str, *, resolve: bool = False) -> str | None:
     public host: otherwise an institution could make the platform POST into its own network
     (SSRF). Saving checks literal addresses and `localhost`; delivery also resolves the
     name (`resolve=True`), since DNS can point a public-looking name at a private address."""
+    return _vet_target(url, resolve=resolve)[0]
+
+
+def _vet_target(url: str, *, resolve: bool) -> tuple[str | None, list[str]]:
+    """(why `url` is refused or None, the vetted addresses to dial in resolver order). The
+    addresses are empty when private hosts are allowed or `resolve` is off: nothing to pin."""
     if _config("WEBHOOK_ALLOW_PRIVATE_HOSTS"):
-        return None
+        return None, []
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
     if not host:
-        return "The URL has no host."
+        return "The URL has no host.", []
     if host == "localhost" or host.endswith(".localhost"):
-        return "Webhooks cannot be sent to localhost."
+        return "Webhooks cannot be sent to localhost.", []
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
     if literal is not None:
-        return None if literal.is_global else "Webhooks must go to a public address, not a private or reserved one."
+        if not literal.is_global:
+            return "Webhooks must go to a public address, not a private or reserved one.", []
+        return None, [str(literal)] if resolve else []
     if not resolve:
-        return None
+        return None, []
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+        # Resolve the name exactly as httpx would send it (IDNA 2008, as `_PinnedBackend` sees it).
+        name = httpx.URL(url).raw_host.decode("ascii")
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except httpx.InvalidURL as exc:
+        return f"The URL is not valid ({exc}).", []
     except (OSError, UnicodeError) as exc:
-        return f"The host {host} could not be resolved ({exc})."
-    if not all(_is_public(address.split("%")[0]) for address in addresses):
-        return f"The host {host} resolves to a private or reserved address."
-    return None
+        return f"The host {host} could not be resolved ({exc}).", []
+    addresses = list(dict.fromkeys(info[4][0].split("%")[0] for info in infos))
+    if not addresses:
+        return f"The host {host} could not be resolved (no addresses).", []
+    # One private answer refuses the whole host: a name that mixes them is not a public receiver.
+    if not all(_is_public(address) for address in addresses):
+        return f"The host {host} resolves to a private or reserved address.", []
+    return None, addresses
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Dials only the addresses vetted for one host. httpcore hands the URL's host name to
+    connect_tcp and, separately, to TLS as the SNI/verification name; replacing only the
+    dial keeps the name everywhere else while the name is never resolved a second time."""
+
+    def __init__(self, *, host: str, addresses: list[str]):
+        self._host, self._addresses = host.lower(), addresses
+        self._tcp = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        if host.lower() != self._host:
+            raise httpcore.ConnectError(f"Not connecting to {host}: only {self._host} was vetted.")
+        # Like socket.create_connection, fall back through the addresses in resolver order,
+        # but within one connect timeout in all, so the delivery's lease cannot run out.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        error: Exception | None = None
+        for address in self._addresses:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            try:
+                return self._tcp.connect_tcp(
+                    address, port, timeout=remaining, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error or httpcore.ConnectTimeout(f"Timed out connecting to {self._host}.")
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("Webhooks are only sent over TCP.")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class _PinnedTransport(httpx.HTTPTransport):
+    def __init__(self, *, host: str, addresses: list[str]):
+        super().__init__()
+        # HTTPTransport takes no network backend, so swap its pool for one that has ours
+        # (same defaults: HTTP/1.1, certificate verification on).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=_PinnedBackend(host=host, addresses=addresses),
+        )
+
+
+def _delivery_client(url: str, addresses: list[str], *, timeout: float) -> httpx.Client:
+    if not addresses:  # private hosts allowed: httpx resolves the name itself, as before
+        return httpx.Client(timeout=timeout, follow_redirects=False)
+    host = httpx.URL(url).raw_host.decode("ascii")
+    # An explicit transport also turns off HTTP(S)_PROXY from the environment: a proxy would
+    # resolve the name itself and undo the pinning.
+    return httpx.Client(
+        timeout=timeout, follow_redirects=False, transport=_PinnedTransport(host=host, addresses=addresses)
+    )
 
 
 SECRET_PREFIX = "whsec_"
@@ -170,7 +248,8 @@ def enqueue_event(
 
 def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
     """Attempt one delivery if it is pending and due; returns its status afterwards.
-    Claims the row with a short lock so two workers never send the same attempt at once."""
+    Claims the row with a short lock so two workers never send the same attempt at once.
+    An injected `client` (tests) is used as given: its transport is not pinned."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
@@ -210,18 +289,18 @@ def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
     }
     status_code, error = None, ""
     started = time.monotonic()
-    refused = url_target_problem(endpoint.url, resolve=True)
+    refused, addresses = _vet_target(endpoint.url, resolve=True)
     if refused:
         error = f"Not sent: {refused}"
     else:
         try:
             if client is None:
-                with httpx.Client(timeout=timeout, follow_redirects=False) as own:
+                with _delivery_client(endpoint.url, addresses, timeout=timeout) as own:
                     response = own.post(endpoint.url, content=body.encode(), headers=headers)
             else:
                 response = client.post(endpoint.url, content=body.encode(), headers=headers, timeout=timeout)
             status_code = response.status_code
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
     latency_ms = int((time.monotonic() - started) * 1000)
     succeeded = status_code is not None and 200 <= status_code < 300
