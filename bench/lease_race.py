@@ -2,7 +2,7 @@
 
     DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python bench/lease_race.py [--clients 200]
         [--throughput-leases 2000] [--throughput-clients 32] [--workers 2] [--threads 16]
-        [--skip-race] [--skip-service]
+        [--skip-race] [--skip-service] [--client wrk|python] [--seconds 15]
 
 1. Creates (if needed) and migrates a dedicated database, `entrepot_bench_leases`
    (override with BENCH_LEASES_DATABASE), on the PostgreSQL server of DATABASE_URL.
@@ -15,13 +15,18 @@
    timeout) or a dropped connection is retried with the same key, as a real client would.
    Prints how many were created and refused, the units leased, whether any day is
    oversold, deadlocks reported by PostgreSQL, and the latencies.
-4. Throughput: THROUGHPUT_LEASES leases, each on its own listing, posted by
-   THROUGHPUT_CLIENTS concurrent clients; prints leases per second end to end (HTTP, auth,
-   idempotency, credit gate, lock, ledger, audit), and the CPU each lease cost in the
-   gunicorn processes, the PostgreSQL backends and this client (from /proc), hence the
-   most the 2 cores could do if nothing else ran. Then the same number through the
-   service alone (request_lease in threads, no HTTP) for comparison. The load average is
-   printed before each part.
+4. Throughput across distinct listings: THROUGHPUT_LEASES listings; THROUGHPUT_CLIENTS
+   concurrent clients POST 1-unit leases, each request on the next listing in turn (so no
+   two concurrent requests share a listing), with its own Idempotency-Key and one of 200
+   tenants' tokens. The client is wrk (C, a Lua script generated here; `apt-get install
+   wrk`) for SECONDS after a 3 s warm-up, or with `--client python` (or without wrk) this
+   process's threads posting THROUGHPUT_LEASES leases. Prints leases per second end to end
+   (HTTP, auth, throttle, idempotency, credit gate, lock, ledger, audit), counted from the
+   201 answers and checked against the leases in the database, and the CPU each lease
+   cost in the gunicorn processes, the PostgreSQL backends and the client (from /proc),
+   hence the most the 2 cores could do if nothing else ran. Then THROUGHPUT_LEASES
+   through the service alone (request_lease in threads, no HTTP) for comparison. The
+   load average is printed before each part.
 
 Targets (issue 5): exactly 50 units leased, none oversold, no deadlock; >= 200 leases/s
 across distinct listings. A benchmark measures and reports; it is not a test.
@@ -29,6 +34,7 @@ across distinct listings. A benchmark measures and reports; it is not a test.
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -169,6 +175,101 @@ def deadlocks() -> int:
         return cursor.fetchone()[0]
 
 
+WRK_SCRIPT = """
+listings = {%(listings)s}
+tokens = {%(tokens)s}
+threads = {}
+counter = 0
+created = 0
+other = 0
+local next_id = 0
+
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+function request()
+  counter = counter + 1
+  local i = tid + counter * %(threads)d
+  local body = string.format('{"listing": %%d, "units": 1, "start": "%(start)s", "end": "%(end)s"}',
+                             listings[(i %% #listings) + 1])
+  return wrk.format("POST", "/api/v1/warehouses/leases/", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Token " .. tokens[(i %% #tokens) + 1],
+    ["Idempotency-Key"] = "%(run)s-" .. tid .. "-" .. counter,
+  }, body)
+end
+
+function response(status, headers, body)
+  if status == 201 then created = created + 1 else other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local c, o = 0, 0
+  for _, t in ipairs(threads) do
+    c = c + t:get("created")
+    o = o + t:get("other")
+  end
+  io.write(string.format("WRK created=%%d other=%%d seconds=%%.3f p50=%%.1f p95=%%.1f p99=%%.1f\\n", c, o,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000))
+end
+"""
+
+
+def wrk_throughput(args, base: str, listing_ids: list[int], tenants, day, server_pid: int) -> None:
+    """The throughput run with wrk as the client: its CPU is a fraction of a Python client's."""
+    import tempfile
+
+    from warehouses.models import Lease
+
+    def run_wrk(seconds: int, tag: str) -> tuple[dict, float]:
+        script = WRK_SCRIPT % {
+            "listings": ", ".join(map(str, listing_ids)),
+            "tokens": ", ".join(f'"{t.token}"' for t in tenants),
+            "threads": 2,
+            "start": str(day),
+            "end": str(day + timedelta(days=7)),
+            "run": f"{tag}-{uuid.uuid4().hex[:8]}",
+        }
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(script)
+        before = os.times()
+        try:
+            out = subprocess.run(  # noqa: S603
+                ["wrk", "-t2", f"-c{args.throughput_clients}", f"-d{seconds}s", "--timeout", "30s", "-s", f.name, base],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        finally:
+            os.unlink(f.name)
+        after = os.times()
+        line = next(x for x in out.splitlines() if x.startswith("WRK "))
+        figures = {k: float(v) for k, v in (part.split("=") for part in line.split()[1:])}
+        return figures, (after[2] + after[3]) - (before[2] + before[3])
+
+    run_wrk(3, "warm-up")  # every worker thread's database connection opened, code paths warm
+    leases_before = Lease.objects.count()
+    print(f"throughput run starts ({load_average()})", flush=True)
+    cpu_before = cpu_snapshot(server_pid)
+    figures, wrk_cpu = run_wrk(args.seconds, "run")
+    cpu_after = cpu_snapshot(server_pid)
+    created = int(figures["created"])
+    in_database = Lease.objects.count() - leases_before
+    rate = created / figures["seconds"]
+    print(
+        f"lease throughput (HTTP, gunicorn {args.workers}x{args.threads}, wrk {args.throughput_clients} connections, "
+        f"{len(listing_ids)} listings in turn): {created} created ({in_database} new leases in the database), "
+        f"{int(figures['other'])} other answers, in {figures['seconds']:.2f} s = {rate:.0f} leases/s; latency ms "
+        f"p50 {figures['p50']:.1f} p95 {figures['p95']:.1f} p99 {figures['p99']:.1f} ({load_average()} at the end)"
+    )
+    cpu_after["client"] = cpu_before["client"] + wrk_cpu
+    print(f"  {cpu_per_item(cpu_before, cpu_after, max(created, 1))}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=200)
@@ -178,6 +279,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--skip-race", action="store_true")
     parser.add_argument("--skip-service", action="store_true", help="no service-only throughput run")
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--seconds", type=int, default=15, help="length of the wrk throughput run")
     args = parser.parse_args()
 
     ensure_database()
@@ -327,35 +430,39 @@ def main() -> None:
         n = args.throughput_leases
         print(f"creating {n} listings for the throughput run ...", flush=True)
         listing_ids = [new_listing(10, days=14).pk for _ in range(n)]
-        latencies = []
-        counter = iter(range(n))
         counter_lock = threading.Lock()
+        if args.client == "wrk":
+            wrk_throughput(args, base, listing_ids, tenants, d, server.pid)
+        else:
+            latencies = []
+            counter = iter(range(n))
+            counter_lock = threading.Lock()
 
-        def worker(w):
-            done = []
-            with httpx.Client(timeout=120) as http:
-                while True:
-                    with counter_lock:
-                        i = next(counter, None)
-                    if i is None:
-                        return done
-                    b = {"listing": listing_ids[i], "units": 2, "start": str(d), "end": str(d + timedelta(days=7))}
-                    done.append(post_until_answered(http, url, b, tenants[i % len(tenants)].token, latencies, lock))
+            def worker(w):
+                done = []
+                with httpx.Client(timeout=120) as http:
+                    while True:
+                        with counter_lock:
+                            i = next(counter, None)
+                        if i is None:
+                            return done
+                        b = {"listing": listing_ids[i], "units": 2, "start": str(d), "end": str(d + timedelta(days=7))}
+                        done.append(post_until_answered(http, url, b, tenants[i % len(tenants)].token, latencies, lock))
 
-        print(f"throughput run starts ({load_average()})", flush=True)
-        cpu_before = cpu_snapshot(server.pid)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(args.throughput_clients) as pool:
-            outcomes = [o for batch in pool.map(worker, range(args.throughput_clients)) for o in batch]
-        elapsed = time.perf_counter() - started
-        cpu_after = cpu_snapshot(server.pid)
-        ok = sum(1 for s, _, _ in outcomes if s == 201)
-        print(
-            f"lease throughput (HTTP, gunicorn {args.workers}x{args.threads}, {args.throughput_clients} clients, "
-            f"distinct listings): {ok}/{n} created in {elapsed:.2f} s = {ok / elapsed:.0f} leases/s; "
-            f"latency ms p50 {pct(latencies, 50):.0f} p95 {pct(latencies, 95):.0f} ({load_average()} at the end)"
-        )
-        print(f"  {cpu_per_item(cpu_before, cpu_after, max(ok, 1))}")
+            print(f"throughput run starts ({load_average()})", flush=True)
+            cpu_before = cpu_snapshot(server.pid)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(args.throughput_clients) as pool:
+                outcomes = [o for batch in pool.map(worker, range(args.throughput_clients)) for o in batch]
+            elapsed = time.perf_counter() - started
+            cpu_after = cpu_snapshot(server.pid)
+            ok = sum(1 for s, _, _ in outcomes if s == 201)
+            print(
+                f"lease throughput (HTTP, gunicorn {args.workers}x{args.threads}, {args.throughput_clients} clients, "
+                f"distinct listings): {ok}/{n} created in {elapsed:.2f} s = {ok / elapsed:.0f} leases/s; "
+                f"latency ms p50 {pct(latencies, 50):.0f} p95 {pct(latencies, 95):.0f} ({load_average()} at the end)"
+            )
+            print(f"  {cpu_per_item(cpu_before, cpu_after, max(ok, 1))}")
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -12,7 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser as BaseJSONParser
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 from credit import errors
 
@@ -166,40 +166,27 @@ class FailOpenThrottleMixin:
             return True
 
 
-class AnonThrottle(FailOpenThrottleMixin, AnonRateThrottle):
-    def allow_request(self, request, view):
-        if getattr(request, "auth", None) is not None:
-            return True
-        return super().allow_request(request, view)
-
-
-class UserThrottle(FailOpenThrottleMixin, UserRateThrottle):
-    def allow_request(self, request, view):
-        if not request.user or not request.user.is_authenticated:
-            return True
-        return super().allow_request(request, view)
-
-
-class APIKeyThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
-    """One bucket per payment-provider key: a sliding-window counter in Redis. The previous
-    window counts pro rata to its overlap with the last `duration` seconds; a refused
-    request is not counted.
+class SlidingWindowThrottle(SimpleRateThrottle):
+    """One bucket per client (subclasses say who): a sliding-window counter in Redis. The
+    previous window counts pro rata to its overlap with the last `duration` seconds; a
+    refused request is not counted.
 
     Each worker process takes permits from Redis in leases of 1% of the rate (one script
     call: count this window, read the previous one, grant what fits) and spends them
     locally, so most requests make no Redis round trip at all; permits a process leased
-    but did not use before the window ended still count, so a key may be refused up to
+    but did not use before the window ended still count, so a client may be refused up to
     (processes x 1%) of its rate early. (DRF's own throttle pickles up to the rate's worth
-    of timestamps to and from Redis on every request.)"""
+    of timestamps to and from Redis on every request, through a new Redis client object
+    each time.)"""
 
-    scope = "api_key"
     LEASE_FRACTION = 100  # a lease is 1/100 of the rate (at least one request)
 
+    def ident_for(self, request) -> str | None:
+        raise NotImplementedError
+
     def get_cache_key(self, request, view):
-        key = getattr(request, "api_key", None)
-        if key is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": key.prefix}
+        ident = self.ident_for(request)
+        return None if ident is None else self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -250,6 +237,36 @@ class APIKeyThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
 
     def wait(self):
         return max(1, math.ceil(round(getattr(self, "_wait", self.duration), 3)))
+
+
+class AnonThrottle(FailOpenThrottleMixin, SlidingWindowThrottle):
+    """Requests without credentials, per client address."""
+
+    scope = "anon"
+
+    def ident_for(self, request):
+        if getattr(request, "auth", None) is not None or request.user.is_authenticated:
+            return None
+        return self.get_ident(request)
+
+
+class UserThrottle(FailOpenThrottleMixin, SlidingWindowThrottle):
+    """Signed-in users (session or token), per user."""
+
+    scope = "user"
+
+    def ident_for(self, request):
+        return request.user.pk if request.user and request.user.is_authenticated else None
+
+
+class APIKeyThrottle(FailOpenThrottleMixin, SlidingWindowThrottle):
+    """Payment-provider keys, per key."""
+
+    scope = "api_key"
+
+    def ident_for(self, request):
+        key = getattr(request, "api_key", None)
+        return None if key is None else key.prefix
 
 
 # Grants up to ARGV[4] permits that fit under the limit ARGV[2] in the window KEYS[1], the

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credit.errors import Busy, DomainError
@@ -83,16 +83,37 @@ def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dic
     except IntegrityError:
         pass
     with transaction.atomic():
-        existing = IdempotencyKey.objects.select_for_update(of=("self",)).get(owner=owner, key=key)
-        if existing.fingerprint != print_:
-            raise errors.IdempotencyKeyReused()
-        if existing.status == IdempotencyKey.Status.DONE:
-            return existing.response_status, existing.response_body
-        if existing.created_at > timezone.now() - IN_FLIGHT_TIMEOUT:
-            raise errors.IdempotencyInFlight()
-        existing.created_at = timezone.now()
-        existing.save(update_fields=["created_at"])
-        return existing
+        return _existing(owner, key, print_)
+
+
+def _existing(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dict]:
+    """Under the row's lock: the stored (status, body) to replay, a 422 for another body, a
+    409 while the first request is in flight, or the row of a crashed request to take over."""
+    existing = IdempotencyKey.objects.select_for_update(of=("self",)).get(owner=owner, key=key)
+    if existing.fingerprint != print_:
+        raise errors.IdempotencyKeyReused()
+    if existing.status == IdempotencyKey.Status.DONE:
+        return existing.response_status, existing.response_body
+    if existing.created_at > timezone.now() - IN_FLIGHT_TIMEOUT:
+        raise errors.IdempotencyInFlight()
+    existing.created_at = timezone.now()
+    existing.save(update_fields=["created_at"])
+    return existing
+
+
+def _checked_key(key: str) -> str:
+    key = (key or "").strip()
+    if not key:
+        raise errors.IdempotencyKeyRequired()
+    if len(key) > MAX_KEY_LENGTH:
+        raise errors.IdempotencyKeyRequired(
+            f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_too_long"
+        )
+    if not key.isprintable():  # control characters (a NUL cannot even be stored): bad input, not a 500
+        raise errors.IdempotencyKeyRequired(
+            "An Idempotency-Key is printable text such as a UUID.", code="idempotency_key_invalid"
+        )
+    return key
 
 
 def run_idempotently(
@@ -107,17 +128,7 @@ def run_idempotently(
     """Returns (status, body, replayed). `error_response(exc) -> (status, body)` renders a
     domain error raised by the handler, so that it is stored and replayed like success;
     with `store_errors=False` (or no error_response) the error frees the key and propagates."""
-    key = (key or "").strip()
-    if not key:
-        raise errors.IdempotencyKeyRequired()
-    if len(key) > MAX_KEY_LENGTH:
-        raise errors.IdempotencyKeyRequired(
-            f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_too_long"
-        )
-    if not key.isprintable():  # control characters (a NUL cannot even be stored): bad input, not a 500
-        raise errors.IdempotencyKeyRequired(
-            "An Idempotency-Key is printable text such as a UUID.", code="idempotency_key_invalid"
-        )
+    key = _checked_key(key)
     claimed = _claim(owner, key, fingerprint)
     if isinstance(claimed, tuple):
         return claimed[0], claimed[1], True
@@ -146,3 +157,82 @@ def _complete(pk: int, status: int, body) -> None:
 
 def _release(pk: int) -> None:
     IdempotencyKey.objects.filter(pk=pk, status=IdempotencyKey.Status.IN_FLIGHT).delete()
+
+
+def run_in_one_transaction(
+    *, owner: str, key: str, fingerprint: str, handler: Callable[[], tuple[int, dict]]
+) -> tuple[int, dict, bool]:
+    """`run_idempotently(..., store_errors=False)` for a hot POST (lease requests): the key
+    is claimed inside the work's own transaction, one INSERT ... ON CONFLICT DO NOTHING,
+    and completed by one UPDATE before the single commit. A duplicate sent while the first
+    is still running waits for it on the unique index, then replays its answer (or runs, if
+    the first failed: a handler's error rolls the claim back with the work, freeing the
+    key). Returns (status, body, replayed)."""
+    key = _checked_key(key)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _sql("claim"),
+                _prepared(
+                    CLAIM_FIELDS,
+                    owner=owner,
+                    key=key,
+                    fingerprint=fingerprint,
+                    status=IdempotencyKey.Status.IN_FLIGHT,
+                    created_at=timezone.now(),
+                ),
+            )
+            claimed = cursor.fetchone()
+        if claimed is None:
+            existing = _existing(owner, key, fingerprint)
+            if isinstance(existing, tuple):
+                return existing[0], existing[1], True
+            pk = existing.pk  # a crashed request's key, taken over
+        else:
+            pk = claimed[0]
+        status, body = handler()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _sql("complete"),
+                [
+                    *_prepared(
+                        COMPLETE_FIELDS,
+                        status=IdempotencyKey.Status.DONE,
+                        response_status=status,
+                        response_body=body,
+                        completed_at=timezone.now(),
+                    ),
+                    pk,
+                ],
+            )
+    return status, body, False
+
+
+CLAIM_FIELDS = ("owner", "key", "fingerprint", "status", "created_at")
+COMPLETE_FIELDS = ("status", "response_status", "response_body", "completed_at")
+_sql_cache: dict[str, str] = {}
+
+
+def _sql(name: str) -> str:
+    """The claim and complete statements, built once from the model (the ORM would compile
+    them on every request)."""
+    if name not in _sql_cache:
+        meta = IdempotencyKey._meta
+        column = {f.name: f.column for f in meta.concrete_fields}
+        if name == "claim":
+            unique = ", ".join(column[n] for n in meta.constraints[0].fields)
+            _sql_cache[name] = (
+                f"INSERT INTO {meta.db_table} ({', '.join(column[n] for n in CLAIM_FIELDS)}) "
+                f"VALUES ({', '.join(['%s'] * len(CLAIM_FIELDS))}) "
+                f"ON CONFLICT ({unique}) DO NOTHING RETURNING {meta.pk.column}"
+            )
+        else:
+            assignments = ", ".join(f"{column[n]} = %s" for n in COMPLETE_FIELDS)
+            _sql_cache[name] = f"UPDATE {meta.db_table} SET {assignments} WHERE {meta.pk.column} = %s"
+    return _sql_cache[name]
+
+
+def _prepared(names: tuple[str, ...], **values) -> list:
+    """Values in the statement's column order, prepared by the model's fields as a save would."""
+    field = IdempotencyKey._meta.get_field
+    return [field(n).get_db_prep_save(values[n], connection) for n in names]

@@ -6,7 +6,7 @@ import logging
 from celery import shared_task
 
 from credit.errors import DomainError
-from warehouses.services import escrow, leases, ledger, transfers
+from warehouses.services import credit_events, escrow, leases, ledger, payment_deadline, transfers
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +15,19 @@ logger = logging.getLogger(__name__)
 def expire_holds_task() -> int:
     """Held requests past their answer deadline give their units back."""
     return leases.expire_holds()
+
+
+@shared_task(name="warehouses.expire_unpaid_leases", ignore_result=True, acks_late=True)
+def expire_unpaid_leases_task(lease_ids: list[int] | None = None) -> int:
+    """Approved leases still unpaid at their payment deadline expire and give their units
+    back. `lease_ids` limits the run (default: the overdue ones, 500 per run)."""
+    return payment_deadline.expire_unpaid_leases(lease_ids=lease_ids)
+
+
+@shared_task(name="warehouses.read_domain_events", ignore_result=True, acks_late=True)
+def read_domain_events_task() -> int:
+    """Act on the credit registry's domain events (a blacklisted operator's listings pause)."""
+    return credit_events.process_domain_events()
 
 
 @shared_task(name="warehouses.complete_due_leases", ignore_result=True, acks_late=True)

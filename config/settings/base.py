@@ -133,7 +133,7 @@ REST_FRAMEWORK = {
         # First, so an unauthenticated request answers 401 with `WWW-Authenticate: Api-Key`.
         "payments.api.authentication.APIKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -246,6 +246,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "warehouses.release_escrow_periods",
         "schedule": crontab(hour=0, minute=50),
     },
+    "warehouses-expire-unpaid-leases": {
+        "task": "warehouses.expire_unpaid_leases",
+        "schedule": timedelta(minutes=5),
+    },
+    "warehouses-read-domain-events": {
+        "task": "warehouses.read_domain_events",
+        "schedule": timedelta(seconds=15),
+    },
     "warehouses-expire-transfers": {
         "task": "warehouses.expire_transfers",
         "schedule": timedelta(minutes=5),
@@ -260,6 +268,9 @@ CELERY_BEAT_SCHEDULE = {
 ENTREPOT = {
     # Warehouse marketplace (warehouses/services/). Grade ladder A > B > M > C > D.
     "WAREHOUSE_ANSWER_HOURS": 24,  # request-and-approve: the operator answers within this
+    # An approved lease is paid into escrow within this many hours of the approval, and
+    # never later than its start day; unpaid, it expires and its units are free again.
+    "WAREHOUSE_PAYMENT_HOURS": 48,
     "WAREHOUSE_INSTANT_MIN_GRADE": "B",  # below this, an instant listing takes a request instead
     "WAREHOUSE_LOCK_TIMEOUT_MS": 3000,  # waiting longer for a listing's lock answers 409 Busy
     "WAREHOUSE_MAX_LISTING_DAYS": 731,

@@ -9,9 +9,11 @@
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config import rows
 from credit import errors
 from credit.models import Appeal, AuditEntry, BlacklistEntry, CreditEvent, RepairApplication, Subject
 from credit.roles import is_regulator
@@ -48,11 +50,21 @@ def active_entries_for(*, subject_id: int) -> QuerySet[BlacklistEntry]:
     ).order_by("publication_ends_on", "id")
 
 
-def active_entries_for_subjects(*, subject_ids) -> QuerySet[BlacklistEntry]:
-    """`active_entries_for` over several subjects in one query."""
-    return BlacklistEntry.objects.filter(
-        subject_id__in=list(subject_ids), status=BlacklistEntry.Status.ACTIVE, publication_ends_on__gt=_today()
-    ).order_by("publication_ends_on", "id")
+def active_entries_for_subjects(*, subject_ids) -> list[BlacklistEntry]:
+    """`active_entries_for` over several subjects in one query. A prepared statement
+    (config.rows): the lease gate asks this on every lease request."""
+    ids = [int(pk) for pk in subject_ids]
+    if not ids:
+        return []
+    table = BlacklistEntry._meta.db_table
+    sql = (
+        f"SELECT {rows.select_list(BlacklistEntry, 'b')} FROM {table} b "
+        f"WHERE b.subject_id IN ({', '.join(['%s'] * len(ids))}) AND b.status = %s AND b.publication_ends_on > %s "
+        "ORDER BY b.publication_ends_on, b.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, BlacklistEntry.Status.ACTIVE.value, _today()])
+        return [rows.instances(row, (BlacklistEntry, ()))[0] for row in cursor.fetchall()]
 
 
 def entries_for_regulator(

@@ -8,6 +8,7 @@ from django.db.models import signals
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from config import rows
 from payments.models import InstitutionProfile, ProviderAPIKey
 
 KEYWORD = "Api-Key"
@@ -77,17 +78,13 @@ for _model in (ProviderAPIKey, InstitutionProfile):
     signals.post_delete.connect(forget_cached_keys, sender=_model, dispatch_uid=f"forget-keys-del-{_model.__name__}")
 
 
-def _fields(model):
-    return list(model._meta.concrete_fields)
-
-
 def _key_sql() -> str:
     """SELECT every column of the key and of its institution's profile (LEFT JOIN: an
     institution may not have registered yet). Built once from the models' metadata."""
     if "key" not in _sql:
         key_table, profile_table = ProviderAPIKey._meta.db_table, InstitutionProfile._meta.db_table
-        columns = [f'k."{f.column}"' for f in _fields(ProviderAPIKey)]
-        columns += [f'p."{f.column}"' for f in _fields(InstitutionProfile)]
+        columns = [f'k."{f.column}"' for f in rows.fields(ProviderAPIKey)]
+        columns += [f'p."{f.column}"' for f in rows.fields(InstitutionProfile)]
         profile_pk = InstitutionProfile._meta.pk.column
         institution = ProviderAPIKey._meta.get_field("institution").column
         _sql["key"] = (
@@ -98,28 +95,19 @@ def _key_sql() -> str:
     return _sql["key"]
 
 
-def _converted(fields, values) -> list:
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        for converter in field.get_db_converters(connection):
-            value = converter(value, field, connection)
-        converted.append(value)
-    return converted
-
-
 def _read(prefix: str) -> list | None:
     with connection.cursor() as cursor:
         cursor.execute(_key_sql(), [prefix])
         row = cursor.fetchone()
     if row is None:
         return None
-    key_fields, profile_fields = _fields(ProviderAPIKey), _fields(InstitutionProfile)
+    key_fields, profile_fields = rows.fields(ProviderAPIKey), rows.fields(InstitutionProfile)
     profile_row = row[len(key_fields) :]
     registered = profile_row[profile_fields.index(InstitutionProfile._meta.pk)] is not None
     return [
         0.0,
-        _converted(key_fields, row[: len(key_fields)]),
-        _converted(profile_fields, profile_row) if registered else None,
+        rows.converted(key_fields, row[: len(key_fields)]),
+        rows.converted(profile_fields, profile_row) if registered else None,
     ]
 
 
@@ -140,12 +128,12 @@ def key_with_institution(prefix: str) -> ProviderAPIKey | None:
                 _recent.clear()
             entry[0] = now + ttl
             _recent[prefix] = entry
-    key_fields = _fields(ProviderAPIKey)
+    key_fields = rows.fields(ProviderAPIKey)
     api_key = ProviderAPIKey.from_db(connection.alias, [f.attname for f in key_fields], list(entry[1]))
     api_key._cached_entry = entry
     profile = None
     if entry[2] is not None:
-        profile_fields = _fields(InstitutionProfile)
+        profile_fields = rows.fields(InstitutionProfile)
         profile = InstitutionProfile.from_db(connection.alias, [f.attname for f in profile_fields], list(entry[2]))
     api_key.institution_profile = profile
     return api_key
@@ -154,4 +142,5 @@ def key_with_institution(prefix: str) -> ProviderAPIKey | None:
 def _note_used(api_key: ProviderAPIKey) -> None:
     entry = getattr(api_key, "_cached_entry", None)
     if entry is not None:
-        entry[1][_fields(ProviderAPIKey).index(ProviderAPIKey._meta.get_field("last_used_at"))] = api_key.last_used_at
+        last_used = rows.fields(ProviderAPIKey).index(ProviderAPIKey._meta.get_field("last_used_at"))
+        entry[1][last_used] = api_key.last_used_at

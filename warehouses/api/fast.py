@@ -15,6 +15,8 @@ for that value.
 Use it with `class Meta: list_serializer_class = FastListSerializer`.
 """
 
+import threading
+
 from rest_framework import serializers
 from rest_framework.fields import Field, SkipField
 from rest_framework.relations import PKOnlyObject
@@ -73,3 +75,25 @@ class FastListSerializer(serializers.ListSerializer):
         iterable = data.all() if isinstance(data, models.manager.BaseManager) else data
         plan = _plan(self.child)
         return [_represent(plan, item) for item in iterable]
+
+
+_local = threading.local()  # per thread: {serializer class: (serializer, plan)}
+
+
+def represent(serializer_class: type[serializers.Serializer], instance, *, context: dict | None = None) -> dict:
+    """`serializer_class(instance, context=context).data`, with the plan worked out once per
+    thread: DRF would bind and copy every field of the serializer (and of its nested ones)
+    again on each call. The serializer behind the plan belongs to one thread and gets this
+    call's own context, so nothing one call leaves in its context reaches the next."""
+    plans = getattr(_local, "plans", None)
+    if plans is None:
+        plans = _local.plans = {}
+    if serializer_class not in plans:
+        serializer = serializer_class(context={})
+        plans[serializer_class] = (serializer, _plan(serializer))
+    serializer, plan = plans[serializer_class]
+    serializer._context = {} if context is None else context
+    try:
+        return _represent(plan, instance)
+    finally:
+        serializer._context = {}

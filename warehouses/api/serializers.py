@@ -9,12 +9,13 @@ from rest_framework import serializers
 from credit.countries import currency_codes
 from credit.models import Subject
 from payments.selectors import escrow_summaries
-from warehouses.api.fast import FastListSerializer
+from warehouses.api.fast import FastListSerializer, represent
 from warehouses.models import Lease, LeaseReview, LeaseTransfer, Listing, Warehouse
 from warehouses.selectors import SORTS, haversine_km
 from warehouses.services.escrow import amount_due
 from warehouses.services.leases import lease_price
 from warehouses.services.listings import MAX_TERM_DAYS
+from warehouses.services.payment_deadline import payment_due_at
 
 FEATURES_HELP = (
     "Comma-separated: bonded, free_zone, temperature_controlled, hazmat, hazmat:<UN class>, a service "
@@ -321,6 +322,9 @@ class LeaseSerializer(serializers.ModelSerializer):
         source="escrow_ref", read_only=True, help_text="The escrow guarding this lease (see payments)"
     )
     escrow = serializers.SerializerMethodField()
+    payment_due_at = serializers.SerializerMethodField(
+        help_text="An approved lease not yet paid into escrow expires at this time (null otherwise)"
+    )
 
     class Meta:
         model = Lease
@@ -340,6 +344,7 @@ class LeaseSerializer(serializers.ModelSerializer):
             "total_price",
             "currency",
             "hold_expires_at",
+            "payment_due_at",
             "decision_reasons",
             "cancellation_fee",
             "note",
@@ -360,10 +365,23 @@ class LeaseSerializer(serializers.ModelSerializer):
         # Lists pass every summary of the page in the context (one batch, no N+1).
         summaries = self.context.get("escrow_summaries")
         if lease.status in NEVER_PAID and (summaries is None or lease.escrow_ref not in summaries):
-            return EscrowBlockSerializer(escrow_block(lease, UNPAID)).data  # no queries (lease requests)
+            return represent(EscrowBlockSerializer, escrow_block(lease, UNPAID))  # no queries (lease requests)
         if summaries is None or lease.escrow_ref not in summaries:
             summaries = escrow_summaries(references=[lease.escrow_ref])
-        return EscrowBlockSerializer(escrow_block(lease, summaries[lease.escrow_ref])).data
+        return represent(EscrowBlockSerializer, escrow_block(lease, summaries[lease.escrow_ref]))
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_payment_due_at(self, lease) -> str | None:
+        due = payment_due_at(lease=lease)
+        if due is None:
+            return None  # not approved: no queries
+        summaries = self.context.get("escrow_summaries")
+        if summaries is None or lease.escrow_ref not in summaries:
+            fetched = escrow_summaries(references=[lease.escrow_ref])
+            # Kept for `escrow`, which reads the same summary.
+            self.context.setdefault("escrow_summaries", {}).update(fetched)
+            summaries = fetched
+        return None if summaries[lease.escrow_ref]["funded"] else serializers.DateTimeField().to_representation(due)
 
 
 class LeaseReasonInputSerializer(serializers.Serializer):

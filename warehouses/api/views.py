@@ -17,12 +17,13 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from credit import errors
+from credit.selectors import accounts
 from credit.selectors.accounts import subject_ids_acted_for
 from payments import idempotency
 from payments.selectors import escrow_summaries
 from warehouses import selectors
 from warehouses.api import serializers as s
+from warehouses.api.fast import represent
 from warehouses.errors import LeaseNotFound
 from warehouses.models import Lease, LeaseTransfer, Listing, Warehouse
 from warehouses.services import escrow as escrow_services
@@ -37,18 +38,8 @@ TAGS = ["warehouses"]
 
 
 def acting_subject(user, given: int | None, field: str) -> int:
-    """The subject the user acts for: the one given (if theirs), or their only one."""
-    mine = subject_ids_acted_for(user=user)
-    if given is not None:
-        if given not in mine:
-            raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
-        return given
-    if len(mine) == 1:
-        return next(iter(mine))
-    raise errors.InvalidInput(
-        "Say which subject you act for.",
-        field_errors={field: ["Required: you act for several subjects." if mine else "You act for no subject."]},
-    )
+    """The id of the subject the user acts for: the one given (if theirs), or their only one."""
+    return accounts.acting_subject(user=user, subject_id=given, field=field).pk
 
 
 MAX_PAGE_NUMBER = 1_000_000
@@ -287,10 +278,9 @@ class LeaseListView(GenericAPIView):
             data = s.LeaseRequestSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             v = data.validated_data
-            tenant = acting_subject(request.user, v.get("tenant"), "tenant")
             lease = lease_services.request_lease(
                 actor=request.user,
-                tenant_id=tenant,
+                tenant_id=v.get("tenant"),
                 listing_id=v["listing"],
                 units=v["units"],
                 start=v["start"],
@@ -299,16 +289,18 @@ class LeaseListView(GenericAPIView):
             )
             # The service returns the lease with its tenant, listing, warehouse and operator
             # loaded: no second read.
-            return status.HTTP_201_CREATED, json.loads(json.dumps(s.LeaseSerializer(lease).data, default=str))
+            # Nothing can be paid into the escrow of a lease created a moment ago: no read.
+            data = represent(s.LeaseSerializer, lease, context={"escrow_summaries": {lease.escrow_ref: s.UNPAID}})
+            return status.HTTP_201_CREATED, json.loads(json.dumps(data, default=str))
 
-        # payments' Idempotency-Key mechanism, keyed per user. Only a success is stored: a
-        # refusal (bad input, no capacity, busy) frees the key, so a retry runs again.
-        code, body, replayed = idempotency.run_idempotently(
+        # payments' Idempotency-Key mechanism, keyed per user, in the lease's own transaction.
+        # Only a success is stored: a refusal (bad input, no capacity, busy) frees the key,
+        # so a retry runs again.
+        code, body, replayed = idempotency.run_in_one_transaction(
             owner=idempotency.owner_for(user=request.user),
             key=request.headers.get("Idempotency-Key", ""),
             fingerprint=idempotency.fingerprint_data(method=request.method, path=request.path, data=request.data),
             handler=handle,
-            store_errors=False,
         )
         return Response(body, status=code, headers={"Idempotent-Replayed": "true"} if replayed else {})
 

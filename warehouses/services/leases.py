@@ -29,8 +29,7 @@ from django.utils import timezone
 
 from credit import errors
 from credit.audit import record_audit
-from credit.models import Subject
-from credit.selectors.accounts import is_member
+from credit.selectors.accounts import acting_subject, is_member
 from warehouses.errors import InvalidTransition, LeaseNotFound, ListingNotFound
 from warehouses.models import Lease, Listing
 from warehouses.services import escrow, gate, ledger
@@ -117,19 +116,17 @@ def _check_open(*, listing: Listing | None, tenant_id: int) -> None:
 
 
 def request_lease(
-    *, actor, tenant_id: int, listing_id: int, units: int, start: date, end: date, note: str = ""
+    *, actor, tenant_id: int | None, listing_id: int, units: int, start: date, end: date, note: str = ""
 ) -> Lease:
-    """Reserve `units` on [start, end) for the tenant. Instant listings (and a grade that
-    allows it) approve at once; otherwise the lease is held until the operator answers or
-    the deadline passes."""
-    if not is_member(user=actor, subject_id=tenant_id):
-        raise errors.NotAllowed(
-            "You do not act for this subject.", code="not_a_member", field_errors={"tenant": ["Not your subject."]}
-        )
+    """Reserve `units` on [start, end) for the tenant (`tenant_id`, or the actor's only
+    subject when None). Instant listings (and a grade that allows it) approve at once;
+    otherwise the lease is held until the operator answers or the deadline passes."""
     now = timezone.now()
     today = timezone.localdate(now)
     with transaction.atomic():
-        tenant = Subject.objects.get(pk=tenant_id)
+        # The actor must act for the tenant: one query checks that and loads the tenant.
+        tenant = acting_subject(user=actor, subject_id=tenant_id, field="tenant")
+        tenant_id = tenant.pk
         # Lock first and check once under the lock (input, credit gate: one query for both
         # parties), then write: a handful of short statements while the lock is held.
         try:

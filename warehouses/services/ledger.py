@@ -20,10 +20,11 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F, Max, Min
 
+from config import rows
 from credit import errors
+from credit.models import Subject
 from warehouses.errors import ListingNotFound, NotEnoughCapacity
-from warehouses.models import CapacityDay, Lease, Listing
-from warehouses.selectors import OPERATOR_UNUSED
+from warehouses.models import CapacityDay, Lease, Listing, Warehouse
 
 LOCK_ERROR_CODES = {"55P03", "40P01", "40001"}  # lock_not_available, deadlock, serialization
 
@@ -42,30 +43,50 @@ def _is_lock_error(exc: OperationalError) -> bool:
     return code in LOCK_ERROR_CODES or "database is locked" in str(exc)
 
 
+OWNER_UNUSED = ("description", "address", "website")  # never read under the lock: deferred
+_lock_sql: dict[str, str] = {}
+
+
+def _listing_lock_sql() -> str:
+    """The listing (locked), its warehouse and the warehouse's owner in one SELECT, built
+    once per database vendor (config.rows: the ORM would compile this join on every
+    lease request)."""
+    vendor = connection.vendor
+    if vendor not in _lock_sql:
+        lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else ""
+        _lock_sql[vendor] = (
+            f"SELECT {rows.select_list(Listing, 'l')}, {rows.select_list(Warehouse, 'w')}, "
+            f"{rows.select_list(Subject, 'o', exclude=OWNER_UNUSED)} "
+            f"FROM {Listing._meta.db_table} l JOIN {Warehouse._meta.db_table} w ON w.id = l.warehouse_id "
+            f"JOIN {Subject._meta.db_table} o ON o.id = w.owner_id WHERE l.id = %s{lock}"
+        )
+    return _lock_sql[vendor]
+
+
 def lock_listing(*, listing_id: int) -> Listing:
     """Must run inside transaction.atomic(). Returns the locked listing (warehouse and
     owner loaded, not locked)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_listing() needs an open transaction")
+    if not 0 < listing_id < 2**63:
+        raise ListingNotFound()
     try:
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
                 cursor.execute(
                     "SELECT set_config('lock_timeout', %s, true)", [f"{_config('WAREHOUSE_LOCK_TIMEOUT_MS', 3000)}ms"]
                 )
-        listing = (
-            Listing.objects.select_for_update(of=("self",))
-            .select_related("warehouse", "warehouse__owner")
-            .defer(*OPERATOR_UNUSED)
-            .filter(pk=listing_id)
-            .first()
-        )
+            cursor.execute(_listing_lock_sql(), [listing_id])
+            row = cursor.fetchone()
     except OperationalError as exc:
         if _is_lock_error(exc):
             raise errors.Busy("The listing is busy with other bookings; retry shortly.") from exc
         raise
-    if listing is None:
+    if row is None:
         raise ListingNotFound()
+    listing, warehouse, owner = rows.instances(row, (Listing, ()), (Warehouse, ()), (Subject, OWNER_UNUSED))
+    warehouse.owner = owner
+    listing.warehouse = warehouse
     return listing
 
 
@@ -215,9 +236,9 @@ def report_drift(*, listing_ids: list[int] | None = None) -> list[dict]:
     by_listing: dict[int, list[dict]] = {}
     for row in drift:
         by_listing.setdefault(row["listing_id"], []).append(row)
-    for listing_id, rows in by_listing.items():
+    for listing_id, days in by_listing.items():
         listing = Listing.objects.select_related("warehouse").get(pk=listing_id)
-        logging.getLogger(__name__).error("Ledger drift on listing %s: %s days", listing_id, len(rows))
+        logging.getLogger(__name__).error("Ledger drift on listing %s: %s days", listing_id, len(days))
         with transaction.atomic():
             record_audit(
                 actor=None,
@@ -227,9 +248,9 @@ def report_drift(*, listing_ids: list[int] | None = None) -> list[dict]:
                 new={
                     "days": [
                         {"day": r["day"].isoformat(), "reserved": r["reserved"], "expected": r["expected"]}
-                        for r in rows[:100]
+                        for r in days[:100]
                     ],
-                    "count": len(rows),
+                    "count": len(days),
                 },
                 reason="The ledger's reservations differ from the leases that hold units.",
             )

@@ -22,6 +22,7 @@ from warehouses.models import Lease, Listing
 from warehouses.services import leases as lease_services
 from warehouses.services import listings as listing_services
 from warehouses.services.leases import lease_price
+from warehouses.services.payment_deadline import payment_due_at
 from warehouses.web import forms
 from warehouses.web.escrow_views import attach_escrow_status, escrow_context
 from warehouses.web.transfer_views import lease_page_context, operator_ratings, rating_context
@@ -216,6 +217,7 @@ def lease_detail(request, lease_id: int):
             "can_check_in": lease.status == Lease.Status.APPROVED and lease.start <= today < lease.end,
             "can_complete": lease.status == Lease.Status.ACTIVE and today >= lease.end,
             "can_no_show": lease.status == Lease.Status.APPROVED and today > lease.start,
+            "payment_due_at": payment_due_at(lease=lease),
             **escrow_context(lease=lease, mine=mine),
             **lease_page_context(lease=lease, mine=mine),
         },

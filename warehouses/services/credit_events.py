@@ -1,0 +1,119 @@
+"""What the marketplace does when the credit registry reports a change about a subject.
+
+Credit stands below warehouses and never imports it: it records a DomainEvent in its own
+table and the marketplace reads the events through credit's selectors, in its own beat
+task, with its own cursor (the same reader as payments.services.process_domain_events).
+
+- `subject.blacklisted`: the operator's published listings are paused (`listing.
+  paused_operator_blacklisted`, the reason names the entries). Leases already made stay
+  as they are. Publishing asks the credit gate, so the operator cannot republish while
+  blacklisted.
+- `subject.blacklist_lifted`: nothing. The operator republishes the listings it still
+  wants to offer.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from credit.audit import record_audit
+from credit.selectors.events import domain_events_after, domain_events_with_ids
+from credit.selectors.standing import may_subject
+from warehouses.models import EventCursor, Listing
+from warehouses.services import ledger
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_EVENT_CURSOR = "credit.domain_events"
+BLACKLISTED = "subject.blacklisted"
+MAX_TRACKED_GAPS = 10_000
+
+
+def _gap_timeout() -> timedelta:
+    # How long a transaction may keep an event id uncommitted is credit's property, not
+    # the reader's: the same timeout as payments' reader.
+    seconds = getattr(settings, "ENTREPOT", {}).get("PAYMENTS", {}).get("DOMAIN_EVENT_GAP_TIMEOUT_SECONDS", 600)
+    return timedelta(seconds=seconds)
+
+
+def process_domain_events(*, limit: int = 500) -> int:
+    """Read credit's DomainEvents after our cursor and act on them. The cursor moves in the
+    same transaction as the listings change, so each event is handled once.
+
+    Ids come from a sequence and are taken when a row is inserted, not when it commits: a
+    transaction still open can commit a smaller id after a larger one was read. So each id
+    the cursor passes without seeing it is kept as a gap and looked for on every read until
+    it appears or the gap timeout passes (then taken as rolled back)."""
+    with transaction.atomic():
+        EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)
+        cursor = EventCursor.objects.select_for_update(of=("self",)).get(name=DOMAIN_EVENT_CURSOR)
+        now = timezone.now()
+        gaps: dict[str, str] = dict(cursor.gaps or {})
+        late = list(domain_events_with_ids(ids=[int(i) for i in gaps])) if gaps else []
+        fresh = list(domain_events_after(after_id=cursor.last_id, limit=limit))
+        for event in late:
+            gaps.pop(str(event.pk), None)
+        # A cursor that has read nothing yet starts at the first committed event.
+        expected = fresh[0].pk if cursor.last_id == 0 and fresh else cursor.last_id + 1
+        for event in fresh:
+            for missing in range(max(expected, event.pk - MAX_TRACKED_GAPS), event.pk):
+                gaps[str(missing)] = now.isoformat()
+            expected = event.pk + 1
+        cutoff = now - _gap_timeout()
+        gaps = {i: seen for i, seen in gaps.items() if datetime.fromisoformat(seen) >= cutoff}
+        if len(gaps) > MAX_TRACKED_GAPS:
+            gaps = dict(sorted(gaps.items(), key=lambda item: int(item[0]))[-MAX_TRACKED_GAPS:])
+        events = sorted(late + fresh, key=lambda e: e.pk)
+        for subject_id in dict.fromkeys(e.subject_id for e in events if e.type == BLACKLISTED):
+            pause_listings_of_blacklisted_operator(subject_id=subject_id)
+        changed = bool(fresh) or gaps != (cursor.gaps or {})
+        if fresh:
+            cursor.last_id = fresh[-1].pk
+        if changed:
+            cursor.gaps = gaps
+            cursor.save(update_fields=["last_id", "gaps", "updated_at"])
+    return len(events)
+
+
+def pause_listings_of_blacklisted_operator(*, subject_id: int) -> list[int]:
+    """Pause every published listing of a subject that is blacklisted now (an entry lifted
+    before the event was read leaves the listings alone). Each listing under its own lock,
+    in id order, with its audit row. Safe to repeat. Returns the ids paused."""
+    decision = may_subject(subject_id=subject_id, action="list_capacity")
+    entries = [r for r in decision.reasons if r["code"] == "blacklisted"]
+    if decision.allowed or not entries:
+        return []
+    reason = (
+        "The operator is blacklisted, so its published listings are paused: "
+        + " ".join(r["message"] for r in entries)
+        + " Lifting the entry does not republish them."
+    )
+    listing_ids = list(
+        Listing.objects.filter(warehouse__owner_id=subject_id, status=Listing.Status.PUBLISHED)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    paused = []
+    for listing_id in listing_ids:
+        with transaction.atomic():
+            listing = ledger.lock_listing(listing_id=listing_id)
+            if listing.status != Listing.Status.PUBLISHED:
+                continue
+            listing.status = Listing.Status.PAUSED
+            listing.save(update_fields=["status", "updated_at"])
+            record_audit(
+                actor=None,
+                action="listing.paused_operator_blacklisted",
+                target=listing,
+                subject_id=subject_id,
+                old={"status": Listing.Status.PUBLISHED},
+                new={"status": Listing.Status.PAUSED},
+                reason=reason,
+            )
+            paused.append(listing_id)
+    if paused:
+        logger.info("Paused listings %s of blacklisted operator %s", paused, subject_id)
+    return paused
