@@ -106,6 +106,11 @@ class EscrowDecided(Conflict):
     default_message = "A dispute decision has settled this escrow; its money can no longer follow a transfer."
 
 
+class EscrowAlreadyFunded(Conflict):
+    code = "escrow_already_funded"
+    default_message = "This escrow is paid already: a transfer cannot pay it again."
+
+
 class InsufficientEscrow(Conflict):
     code = "insufficient_escrow"
     default_message = "The escrow does not hold that much."

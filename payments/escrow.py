@@ -12,7 +12,11 @@ the escrow row's lock; on PostgreSQL the database checks it again at commit (a d
 constraint trigger, see migration 0003_escrow) and refuses any UPDATE or DELETE.
 
 Services take the escrow row's lock (`select_for_update`) and run inside the caller's
-transaction when there is one (warehouses holds the lease lock around them).
+transaction when there is one (warehouses holds the lease lock around them), but do not rely
+on it: the first payment for a reference creates the row race-free (INSERT ... ON CONFLICT
+DO NOTHING, then the lock), a transfer locks its two escrows in primary-key order, and
+amounts are checked against a balance read under the lock. `locked_summary` lets a caller
+work out amounts from a read under that lock.
 Nothing here knows what a lease is: callers decide amounts (staged releases, cancellation
 fees) and who may act. Payments never imports warehouses.
 """
@@ -27,7 +31,7 @@ from credit.audit import actor_label, record_audit
 from credit.errors import InvalidInput
 from payments import errors
 from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount, LedgerEntry
-from payments.selectors import escrow_totals, payment_route_problems
+from payments.selectors import escrow_summaries, escrow_totals, payment_route_problems
 
 CENT = Decimal("0.01")
 
@@ -107,8 +111,46 @@ def _lock(reference: str) -> Escrow | None:
     return Escrow.objects.select_for_update(of=("self",)).select_related("account").filter(reference=reference).first()
 
 
-def _snapshot(escrow: Escrow) -> dict:
-    totals = escrow_totals(account_id=escrow.account_id)
+def _lock_many(references: list[str]) -> dict[str, Escrow]:
+    """Lock the existing escrows of `references` in primary-key order, so that two callers
+    locking the same pair in opposite orders queue instead of deadlocking."""
+    locked = (
+        Escrow.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(reference__in=set(references))
+        .order_by("pk")
+    )
+    return {escrow.reference: escrow for escrow in locked}
+
+
+def _create_locked(
+    *, reference: str, currency: str, country: str, payer_id: int, payee_id: int, amount_due: Decimal
+) -> Escrow:
+    """Create the escrow of `reference` unless it exists, then lock it. A concurrent first
+    payment for the same reference makes the INSERT wait for its transaction instead of
+    failing on the unique reference; the lock taken afterwards then sees that escrow, funded.
+    """
+    account = _account(kind=LedgerAccount.Kind.ESCROW, currency=currency, reference=reference)
+    Escrow.objects.bulk_create(
+        [
+            Escrow(
+                reference=reference,
+                account=account,
+                currency=currency,
+                country=country,
+                payer_id=payer_id,
+                payee_id=payee_id,
+                amount_due=amount_due,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return _lock_existing(reference)
+
+
+def _snapshot(escrow: Escrow, totals: dict | None = None) -> dict:
+    if totals is None:
+        totals = escrow_totals(account_id=escrow.account_id)
     return {k: str(v) for k, v in totals.items()} | {"frozen": escrow.frozen}
 
 
@@ -117,6 +159,15 @@ def _lock_existing(reference: str) -> Escrow:
     if escrow is None:
         raise errors.EscrowNotFound()
     return escrow
+
+
+def locked_summary(*, reference: str) -> dict:
+    """The summary of the escrow of `reference` (as payments.selectors.escrow_summaries),
+    read under the escrow row's lock, which the caller's transaction then holds until it
+    ends: amounts worked out from it are still right when they are paid out. Call inside a
+    transaction. A reference never paid has no row to lock and reads as unpaid."""
+    _lock(reference)
+    return escrow_summaries(references=[reference])[reference]
 
 
 # --- Paying in ----------------------------------------------------------------------------
@@ -170,16 +221,17 @@ def hold_payment(
                 return funding
         _check_route(institution_id=institution_id, currency=currency, country=country)
         if escrow is None:
-            account = _account(kind=LedgerAccount.Kind.ESCROW, currency=currency, reference=reference)
-            escrow = Escrow.objects.create(
+            escrow = _create_locked(
                 reference=reference,
-                account=account,
                 currency=currency,
                 country=country,
                 payer_id=payer_subject_id,
                 payee_id=payee_subject_id,
                 amount_due=amount,
             )
+            funding = _funding_transaction(escrow)
+            if funding is not None:  # a concurrent first payment got there first
+                return funding
         payer = _account(kind=LedgerAccount.Kind.TENANT, currency=currency, subject_id=payer_subject_id)
         tx = _post(
             reference=reference,
@@ -202,9 +254,9 @@ def hold_payment(
 # --- Paying out ---------------------------------------------------------------------------
 
 
-def _release_locked(*, actor, escrow: Escrow, amount: Decimal, memo: str) -> EscrowTransaction:
-    """Escrow -> payee, then the platform fee from the payee's share (two transactions)."""
-    balance = escrow_totals(account_id=escrow.account_id)["balance"]
+def _release_locked(*, actor, escrow: Escrow, amount: Decimal, balance: Decimal, memo: str) -> EscrowTransaction:
+    """Escrow -> payee, then the platform fee from the payee's share (two transactions).
+    `balance` is the escrow's balance read under its lock."""
     if amount > balance:
         raise errors.InsufficientEscrow(f"The escrow holds {balance} {escrow.currency}; {amount} cannot be released.")
     payee = _account(kind=LedgerAccount.Kind.OPERATOR, currency=escrow.currency, subject_id=escrow.payee_id)
@@ -228,8 +280,8 @@ def _release_locked(*, actor, escrow: Escrow, amount: Decimal, memo: str) -> Esc
     return release
 
 
-def _refund_locked(*, actor, escrow: Escrow, amount: Decimal, memo: str) -> EscrowTransaction:
-    balance = escrow_totals(account_id=escrow.account_id)["balance"]
+def _refund_locked(*, actor, escrow: Escrow, amount: Decimal, balance: Decimal, memo: str) -> EscrowTransaction:
+    """Escrow -> payer. `balance` is the escrow's balance read under its lock."""
     if amount > balance:
         raise errors.InsufficientEscrow(f"The escrow holds {balance} {escrow.currency}; {amount} cannot be refunded.")
     payer = _account(kind=LedgerAccount.Kind.TENANT, currency=escrow.currency, subject_id=escrow.payer_id)
@@ -278,15 +330,22 @@ def _pay_out(*, actor, reference: str, amount, memo: str, move, action: str, to_
         escrow = _lock_existing(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
-        old = _snapshot(escrow)
-        tx = move(actor=actor, escrow=escrow, amount=amount, memo=memo)
+        # One read under the lock: it checks the amount, and with the amount gives the
+        # totals after the move for the audit record.
+        old = escrow_totals(account_id=escrow.account_id)
+        tx = move(actor=actor, escrow=escrow, amount=amount, balance=old["balance"], memo=memo)
+        paid_out = "released" if to_payee else "refunded"
+        new = old | {
+            "balance": (old["balance"] - amount).quantize(CENT),
+            paid_out: (old[paid_out] + amount).quantize(CENT),
+        }
         record_audit(
             actor=actor,
             action=action,
             target=escrow,
             subject_id=escrow.payee_id if to_payee else escrow.payer_id,
-            old=old,
-            new=_snapshot(escrow),
+            old=_snapshot(escrow, old),
+            new=_snapshot(escrow, new),
             reason=memo,
         )
     return tx
@@ -372,18 +431,19 @@ def follow_transfer(
     transaction (with `moved` and `reimbursed` set), or None when `from_reference` was never
     paid (the new lease is then simply payment due). Refuses a frozen source (open
     dispute) and one a dispute decision has settled (its money went where the decision
-    said). `institution_id` None means the institution of the original payment. Runs
-    inside the caller's transaction; repeating it returns the first one."""
+    said), and a `to_reference` already paid into directly (escrow_already_funded: the
+    recipient's part would be paid twice). `institution_id` None means the institution of
+    the original payment. Runs inside the caller's transaction; repeating it returns the
+    first one (with its `moved` and `reimbursed`) and moves nothing."""
     amount = _amount(amount)
     with transaction.atomic():
-        source = _lock(from_reference)
+        locked = _lock_many([from_reference, to_reference])
+        source = locked.get(from_reference)
         if source is None:
             return None
-        target = _lock(to_reference)
+        target = locked.get(to_reference)
         if target is not None:
-            funding = _funding_transaction(target)
-            if funding is not None:
-                return funding
+            return _earlier_transfer(target)
         if source.frozen:
             raise errors.EscrowFrozen("The escrow of the lease is frozen by an open dispute; it cannot be transferred.")
         if Dispute.objects.filter(escrow=source, status=Dispute.Status.RESOLVED).exists():
@@ -395,16 +455,16 @@ def follow_transfer(
             first = _funding_transaction(source)
             institution_id = first.institution_id if first is not None else None
         _check_route(institution_id=institution_id, currency=source.currency, country=source.country)
-        if target is None:
-            target = Escrow.objects.create(
-                reference=to_reference,
-                account=_account(kind=LedgerAccount.Kind.ESCROW, currency=source.currency, reference=to_reference),
-                currency=source.currency,
-                country=source.country,
-                payer_id=recipient_subject_id,
-                payee_id=source.payee_id,
-                amount_due=amount,
-            )
+        target = _create_locked(
+            reference=to_reference,
+            currency=source.currency,
+            country=source.country,
+            payer_id=recipient_subject_id,
+            payee_id=source.payee_id,
+            amount_due=amount,
+        )
+        if _funding_transaction(target) is not None:  # funded concurrently, by another source
+            return _earlier_transfer(target)
         recipient = _account(kind=LedgerAccount.Kind.TENANT, currency=source.currency, subject_id=recipient_subject_id)
         transferor = _account(
             kind=LedgerAccount.Kind.TENANT, currency=source.currency, subject_id=transferor_subject_id
@@ -436,6 +496,25 @@ def follow_transfer(
         )
     tx.moved, tx.reimbursed = moved, reimbursed
     return tx
+
+
+def _earlier_transfer(target: Escrow) -> EscrowTransaction:
+    """The transfer that funded `target` (a repeated follow_transfer), with the `moved` and
+    `reimbursed` it recorded: the recipient paid `moved + reimbursed` (its tenant debit) and
+    `moved` went into `target`. A target funded by a payment of its own takes no transfer."""
+    funding = _funding_transaction(target)
+    if funding is None or funding.kind != EscrowTransaction.Kind.TRANSFER:
+        raise errors.EscrowAlreadyFunded(
+            f"The escrow of {target.reference} is paid already: a transfer cannot pay it again."
+        )
+    paid = moved = Decimal("0.00")
+    for account_id, kind, amount in funding.entries.values_list("account_id", "account__kind", "amount"):
+        if account_id == target.account_id:
+            moved += amount
+        elif kind == LedgerAccount.Kind.TENANT and amount < 0:
+            paid -= amount
+    funding.moved, funding.reimbursed = moved, paid - moved
+    return funding
 
 
 def reclaim_from_payee(*, actor, reference: str, amount, memo: str = "") -> EscrowTransaction | None:
@@ -566,9 +645,9 @@ def resolve_dispute(*, actor, dispute_id: int, resolution: str, payee_amount=Non
             to_payee, to_payer = split_amount, remaining - split_amount
         memo = f"Dispute {dispute.pk} decided: {Dispute.Resolution(resolution).label}"
         if to_payee > 0:
-            _release_locked(actor=actor, escrow=escrow, amount=to_payee, memo=memo)
+            _release_locked(actor=actor, escrow=escrow, amount=to_payee, balance=remaining, memo=memo)
         if to_payer > 0:
-            _refund_locked(actor=actor, escrow=escrow, amount=to_payer, memo=memo)
+            _refund_locked(actor=actor, escrow=escrow, amount=to_payer, balance=remaining - to_payee, memo=memo)
         now = timezone.now()
         dispute.status = Dispute.Status.RESOLVED
         dispute.resolution = resolution

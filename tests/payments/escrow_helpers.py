@@ -1,7 +1,10 @@
-"""A payment institution that can take escrow payments in EUR for NL (and elsewhere)."""
+"""A payment institution that can take escrow payments in EUR for NL (and elsewhere), and
+helpers for escrow tests."""
 
+import time
 from datetime import timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from payments import services
@@ -57,3 +60,20 @@ def fund_lease(lease, *, institution=None):
         currency=lease.currency,
         country=warehouse.country,
     )
+
+
+def wait_until_blocked(count: int, timeout: float = 10.0) -> None:
+    """Wait until `count` sessions of the test database wait for a lock held by another
+    (PostgreSQL only): lets a race test line threads up in a known order."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+            assert time.monotonic() < deadline, f"{count} sessions never waited for a lock"
+            time.sleep(0.02)

@@ -9,6 +9,7 @@ from django.db.utils import InternalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from credit.models import AuditEntry
 from payments import errors, escrow
 from payments.models import Dispute, EscrowTransaction, LedgerAccount, LedgerEntry
 from payments.selectors import escrow_summary, payment_route_problems
@@ -89,6 +90,29 @@ def test_release_withholds_the_platform_fee(institution, parties, settings):
     summary = escrow_summary(reference="lease:1")
     assert summary["status"] == "partially released"
     assert (summary["released"], summary["balance"]) == (Decimal("333.33"), Decimal("666.67"))
+
+
+def test_pay_outs_are_audited_with_the_totals_before_and_after(institution, parties):
+    pay(institution, parties, amount="1000.00")
+    escrow.release_to_payee(actor=None, reference="lease:1", amount="333.33", memo="period 1")
+    escrow.refund_to_payer(actor=None, reference="lease:1", amount="66.7", memo="goodwill")
+    released = AuditEntry.objects.get(action="escrow.released")
+    assert (released.old, released.new, released.reason) == (
+        {"held": "1000.00", "released": "0.00", "refunded": "0.00", "balance": "1000.00", "frozen": False},
+        {"held": "1000.00", "released": "333.33", "refunded": "0.00", "balance": "666.67", "frozen": False},
+        "period 1",
+    )
+    refunded = AuditEntry.objects.get(action="escrow.refunded")
+    assert refunded.old == released.new
+    summary = escrow_summary(reference="lease:1")
+    assert refunded.new == {
+        "held": "1000.00",
+        "released": "333.33",
+        "refunded": "66.70",
+        "balance": "599.97",
+        "frozen": False,
+    }
+    assert refunded.new == {k: str(summary[k]) for k in ("held", "released", "refunded", "balance")} | {"frozen": False}
 
 
 def test_cannot_release_or_refund_more_than_the_balance(institution, parties):
@@ -220,6 +244,34 @@ def test_follow_transfer_of_an_unpaid_lease_does_nothing_and_caps_at_the_balance
     assert (empty.moved, empty.reimbursed) == (Decimal("0.00"), Decimal("10.00"))
     summary = escrow_summary(reference="lease:4")
     assert (summary["funded"], summary["status"], summary["balance"]) == (True, "released", Decimal("0.00"))
+
+
+def test_repeating_a_transfer_returns_what_it_moved_and_a_directly_paid_escrow_takes_none(institution, parties):
+    tenant, _ = parties
+    recipient = SubjectFactory()
+    args = {
+        "actor": None,
+        "from_reference": "lease:1",
+        "transferor_subject_id": tenant.pk,
+        "recipient_subject_id": recipient.pk,
+        "institution_id": None,
+        "amount": "100.00",
+    }
+    pay(institution, parties, amount="50.00")
+    escrow.release_to_payee(actor=None, reference="lease:1", amount=Decimal("20.00"))
+    first = escrow.follow_transfer(to_reference="lease:3", **args)
+    again = escrow.follow_transfer(to_reference="lease:3", **args)
+    assert again.pk == first.pk
+    assert (again.moved, again.reimbursed) == (first.moved, first.reimbursed) == (Decimal("30.00"), Decimal("70.00"))
+    assert balances()[("tenant", recipient.pk, "")] == Decimal("-100.00")  # paid once
+    # An escrow its payer paid into directly is not a transfer's to fund: refused, and
+    # nothing moves.
+    pay(institution, parties, reference="lease:5", amount="10.00")
+    with pytest.raises(errors.DomainError) as refused:
+        escrow.follow_transfer(to_reference="lease:5", **args)
+    assert refused.value.code == "escrow_already_funded"
+    assert escrow_summary(reference="lease:5")["balance"] == Decimal("10.00")
+    assert balances()[("tenant", recipient.pk, "")] == Decimal("-100.00")
 
 
 def test_dispute_freezes_and_staff_resolve_with_a_split(institution, parties):

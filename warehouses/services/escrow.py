@@ -28,7 +28,9 @@ exceeds the fee. A transfer (payments.escrow.follow_transfer) keeps the rule tru
 escrows: the child leases' prices add up to the original's price.
 
 Each function runs inside the caller's transaction, under the listing and lease locks the
-lease services take first (the escrow row's lock comes after them).
+lease services take first (the escrow row's lock comes after them). Amounts are worked out
+from a summary read under the escrow row's lock (`payments.escrow.locked_summary`), so they
+hold on their own, not only because the lease locks keep other lease changes out.
 """
 
 from datetime import date, timedelta
@@ -166,29 +168,33 @@ def release_due(*, actor, lease: Lease, on: date | None = None, final: bool = Fa
     for them (`paid_ahead`). With `final` (or when none of them is live any more) release
     everything left. A frozen or unfunded escrow: nothing happens. Safe to repeat."""
     reference = lease.escrow_ref
-    summary = payment_selectors.escrow_summaries(references=[reference])[reference]
-    if not summary["funded"] or summary["frozen"] or summary["balance"] <= 0:
-        return None
     on = on or timezone.localdate()
-    guarded = list(leases_of_reference(reference))
-    if final or not any(g.status in LIVE for g in guarded):
-        amount = summary["balance"]
-    else:
-        target = sum(
-            (
-                released_share(lease=g, on=on)
-                for g in guarded
-                if g.status in (Lease.Status.ACTIVE, Lease.Status.COMPLETED)
-            ),
-            Decimal("0.00"),
+    with transaction.atomic():
+        summary = payment_escrow.locked_summary(reference=reference)
+        if not summary["funded"] or summary["frozen"] or summary["balance"] <= 0:
+            return None
+        guarded = list(leases_of_reference(reference))
+        if final or not any(g.status in LIVE for g in guarded):
+            amount = summary["balance"]
+        else:
+            target = sum(
+                (
+                    released_share(lease=g, on=on)
+                    for g in guarded
+                    if g.status in (Lease.Status.ACTIVE, Lease.Status.COMPLETED)
+                ),
+                Decimal("0.00"),
+            )
+            already = paid_ahead(guarded=guarded, balance=summary["balance"])
+            amount = min(max(target - already, Decimal("0.00")), summary["balance"])
+        if amount <= 0:
+            return None
+        return payment_escrow.release_to_payee(
+            actor=actor,
+            reference=reference,
+            amount=amount,
+            memo=f"Release for lease {lease.pk} due on {on.isoformat()}",
         )
-        already = paid_ahead(guarded=guarded, balance=summary["balance"])
-        amount = min(max(target - already, Decimal("0.00")), summary["balance"])
-    if amount <= 0:
-        return None
-    return payment_escrow.release_to_payee(
-        actor=actor, reference=reference, amount=amount, memo=f"Release for lease {lease.pk} due on {on.isoformat()}"
-    )
 
 
 def settle_cancellation(*, actor, lease: Lease, fee: Decimal, memo: str) -> None:
@@ -201,22 +207,22 @@ def settle_cancellation(*, actor, lease: Lease, fee: Decimal, memo: str) -> None
     the lease change rolls back too; an unpaid escrow, or one a dispute decision settled,
     moves nothing."""
     reference = lease.escrow_ref
-    summary = payment_selectors.escrow_summaries(references=[reference])[reference]
-    if not summary["funded"]:
-        return
-    if summary["frozen"]:
-        raise EscrowFrozen("The escrow is frozen by an open dispute: the lease cannot end until it is decided.")
-    if summary["decided"]:
-        return  # the decision put the money where it belongs
-    price, balance = lease.total_price, summary["balance"]
-    fee = min(fee, price)
-    prepaid = min(price, max(price - balance, Decimal("0.00")))
-    if prepaid <= fee:
-        payment_escrow.settle(
-            actor=actor, reference=reference, payee_amount=fee - prepaid, payer_amount=price - fee, memo=memo
-        )
-    else:
-        with transaction.atomic():
+    with transaction.atomic():
+        summary = payment_escrow.locked_summary(reference=reference)
+        if not summary["funded"]:
+            return
+        if summary["frozen"]:
+            raise EscrowFrozen("The escrow is frozen by an open dispute: the lease cannot end until it is decided.")
+        if summary["decided"]:
+            return  # the decision put the money where it belongs
+        price, balance = lease.total_price, summary["balance"]
+        fee = min(fee, price)
+        prepaid = min(price, max(price - balance, Decimal("0.00")))
+        if prepaid <= fee:
+            payment_escrow.settle(
+                actor=actor, reference=reference, payee_amount=fee - prepaid, payer_amount=price - fee, memo=memo
+            )
+        else:
             payment_escrow.refund_to_payer(actor=actor, reference=reference, amount=price - prepaid, memo=memo)
             payment_escrow.reclaim_from_payee(actor=actor, reference=reference, amount=prepaid - fee, memo=memo)
 
