@@ -277,6 +277,7 @@ def main() -> None:
     parser.add_argument("--throughput-clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread or sync)")
     parser.add_argument("--skip-race", action="store_true")
     parser.add_argument("--skip-service", action="store_true", help="no service-only throughput run")
     parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
@@ -350,6 +351,8 @@ def main() -> None:
             str(args.workers),
             "--threads",
             str(args.threads),
+            "-k",
+            args.worker_class,
             "--backlog",
             "2048",
             "--access-logfile",

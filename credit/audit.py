@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from config import rows
 from credit.models import AuditEntry
 
 
@@ -23,14 +24,17 @@ def record_audit(
         if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key")
         else None
     )
-    return AuditEntry.objects.create(
-        actor=user,
+    # Every service writes one: a prepared INSERT (config.rows), not one the ORM compiles.
+    return rows.insert(
+        AuditEntry(
+            actor=user,
         actor_label=actor_label(actor),
         action=action,
         subject_id=subject_id,
         target_type=target._meta.label_lower,
-        target_id=str(target.pk) if target_id is None else str(target_id),
-        old=old,
-        new=new,
-        reason=reason,
+            target_id=str(target.pk) if target_id is None else str(target_id),
+            old=old,
+            new=new,
+            reason=reason,
+        )
     )

@@ -266,6 +266,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Domain defaults (PRODUCT.md), all overridable ---------------------------------------
 ENTREPOT = {
+    # API tokens: each web process keeps a token and its user for this long (0: never), so
+    # a deleted token or a deactivated user is refused within it (config/authentication.py).
+    "TOKEN_CACHE_SECONDS": env.float("TOKEN_CACHE_SECONDS", default=2),
     # Warehouse marketplace (warehouses/services/). Grade ladder A > B > M > C > D.
     "WAREHOUSE_ANSWER_HOURS": 24,  # request-and-approve: the operator answers within this
     # An approved lease is paid into escrow within this many hours of the approval, and

@@ -15,6 +15,7 @@ WHITENOISE_USE_FINDERS = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 # Tests change keys and institutions with queryset updates: no per-process key cache
 # unless a test (or the screening benchmark, through the environment) turns it on.
+ENTREPOT["TOKEN_CACHE_SECONDS"] = env.float("TOKEN_CACHE_SECONDS", default=0)  # noqa: F405
 ENTREPOT["PAYMENTS"]["API_KEY_CACHE_SECONDS"] = env.float("API_KEY_CACHE_SECONDS", default=0)  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "100000/min", "user": "100000/min", "api_key": "100000/min"}  # noqa: F405
 # Static files come from the finders; don't warn that STATIC_ROOT was never collected.

@@ -98,7 +98,9 @@ def test_throttled_is_problem_429_with_retry_after(client, member, monkeypatch):
     assert [client.get("/api/v1/test/open/").status_code for _ in range(2)] == [200, 200]
     response = client.get("/api/v1/test/open/")
     assert_problem(response, 429, "throttled")
-    assert 0 < int(response["Retry-After"]) <= 60
+    # A sliding-window counter: a window filled early keeps weighing on the next one, so
+    # the wait can reach 1.5 windows (here 90 s), never more.
+    assert 0 < int(response["Retry-After"]) <= 90
 
     # Signed-in users have their own, larger bucket.
     client.force_login(member)

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config import rows
 from credit import errors
 from credit.audit import record_audit
 from credit.selectors.accounts import acting_subject, is_member
@@ -138,7 +139,7 @@ def request_lease(
         outcome = gate.check_lease(tenant=tenant, listing=listing)
         ledger.reserve(listing=listing, start=start, end=end, units=units)
         instant = outcome.instant
-        lease = Lease.objects.create(
+        lease = Lease(
             listing=listing,
             tenant=tenant,
             units=units,
@@ -155,6 +156,7 @@ def request_lease(
             note=note,
             requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
+        rows.insert(lease)  # a prepared INSERT: the hot path of every lease request
         record_audit(
             actor=actor,
             action="lease.booked" if instant else "lease.requested",

@@ -73,10 +73,21 @@ def lock_listing(*, listing_id: int) -> Listing:
     try:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute(
-                    "SELECT set_config('lock_timeout', %s, true)", [f"{_config('WAREHOUSE_LOCK_TIMEOUT_MS', 3000)}ms"]
-                )
-            cursor.execute(_listing_lock_sql(), [listing_id])
+                # This transaction's lock timeout. With psycopg's client-side cursor (Django's
+                # default) it goes with the locking SELECT as one message: one round trip
+                # fewer on every lease request; a server-side binding cursor takes one
+                # statement at a time.
+                timeout = f"{int(_config('WAREHOUSE_LOCK_TIMEOUT_MS', 3000))}ms"
+                if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [timeout])
+                    cursor.execute(_listing_lock_sql(), [listing_id])
+                else:
+                    cursor.execute(
+                        f"SELECT set_config('lock_timeout', %s, true); {_listing_lock_sql()}", [timeout, listing_id]
+                    )
+                    cursor.nextset()
+            else:
+                cursor.execute(_listing_lock_sql(), [listing_id])
             row = cursor.fetchone()
     except OperationalError as exc:
         if _is_lock_error(exc):
