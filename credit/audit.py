@@ -28,10 +28,10 @@ def record_audit(
     return rows.insert(
         AuditEntry(
             actor=user,
-        actor_label=actor_label(actor),
-        action=action,
-        subject_id=subject_id,
-        target_type=target._meta.label_lower,
+            actor_label=actor_label(actor),
+            action=action,
+            subject_id=subject_id,
+            target_type=target._meta.label_lower,
             target_id=str(target.pk) if target_id is None else str(target_id),
             old=old,
             new=new,

@@ -39,9 +39,7 @@ urlpatterns = [
     ),
     path("transfers/", views.TransferListView.as_view(), name="api-transfers"),
     path("transfers/<int:transfer_id>/", views.TransferDetailView.as_view(), name="api-transfer"),
-    path(
-        "transfers/<int:transfer_id>/accept/", views.TransferAcceptView.as_view(), name="api-transfer-accept"
-    ),
+    path("transfers/<int:transfer_id>/accept/", views.TransferAcceptView.as_view(), name="api-transfer-accept"),
     path(
         "transfers/<int:transfer_id>/consent/",
         views.TransferConsentView.as_view(),
