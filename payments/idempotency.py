@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from config.db import all_or_nothing
 from credit.errors import Busy, DomainError
 from payments import errors
 from payments.models import IdempotencyKey
@@ -169,7 +170,7 @@ def run_in_one_transaction(
     the first failed: a handler's error rolls the claim back with the work, freeing the
     key). Returns (status, body, replayed)."""
     key = _checked_key(key)
-    with transaction.atomic():
+    with all_or_nothing():  # an error anywhere frees the key with the work: no savepoints inside
         with connection.cursor() as cursor:
             cursor.execute(
                 _sql("claim"),

@@ -23,22 +23,31 @@ def is_member(*, user, subject_id: int) -> bool:
 
 def acting_subject(*, user, subject_id: int | None, field: str) -> Subject:
     """The subject the user acts for: the one given (if the user is an active member of
-    it), or their only one. One prepared query (config.rows): every lease request asks."""
+    it), or their only one, with `has_active_blacklist_entry` set. One prepared query
+    (config.rows): every lease request asks."""
     from credit import errors
 
     if not getattr(user, "is_authenticated", False) or user.pk is None:
         raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
     if subject_id is not None and not 0 < subject_id < 2**63:
         raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
+    from credit.selectors.blacklist import active_entry_exists_sql
+
+    blacklisted, blacklisted_params = active_entry_exists_sql("s.id")
     sql = (
-        f"SELECT {rows.select_list(Subject, 's')} FROM {Subject._meta.db_table} s "
+        f"SELECT {rows.select_list(Subject, 's')}, {blacklisted} FROM {Subject._meta.db_table} s "
         f"JOIN {Membership._meta.db_table} m ON m.subject_id = s.id "
         "WHERE m.user_id = %s AND m.status = %s" + (" AND s.id = %s" if subject_id is not None else "") + " LIMIT 2"
     )
-    params = [user.pk, Membership.Status.ACTIVE.value] + ([subject_id] if subject_id is not None else [])
+    params = [*blacklisted_params, user.pk, Membership.Status.ACTIVE.value]
+    params += [subject_id] if subject_id is not None else []
+    found = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found = [rows.instances(row, (Subject, ()))[0] for row in cursor.fetchall()]
+        for row in cursor.fetchall():
+            subject = rows.instances(row[:-1], (Subject, ()))[0]
+            subject.has_active_blacklist_entry = bool(row[-1])
+            found.append(subject)
     if subject_id is not None and not found:
         raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
     if len(found) == 1:

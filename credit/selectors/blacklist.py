@@ -50,6 +50,18 @@ def active_entries_for(*, subject_id: int) -> QuerySet[BlacklistEntry]:
     ).order_by("publication_ends_on", "id")
 
 
+def active_entry_exists_sql(subject_column: str) -> tuple[str, list]:
+    """An SQL expression (and its parameters) that is true when the subject in
+    `subject_column` has an active entry, for a caller that reads the subject anyway: it
+    sets `has_active_blacklist_entry` on the subject, and `may_subjects` then needs no query
+    of its own for a subject without one."""
+    sql = (
+        f"EXISTS (SELECT 1 FROM {BlacklistEntry._meta.db_table} ab WHERE ab.subject_id = {subject_column} "
+        "AND ab.status = %s AND ab.publication_ends_on > %s)"
+    )
+    return sql, [BlacklistEntry.Status.ACTIVE.value, _today()]
+
+
 def active_entries_for_subjects(*, subject_ids) -> list[BlacklistEntry]:
     """`active_entries_for` over several subjects in one query. A prepared statement
     (config.rows): the lease gate asks this on every lease request."""

@@ -85,10 +85,14 @@ def may_subject(*, subject_id: int, action: str) -> Decision:
 
 def may_subjects(*, checks: list[tuple[Subject, str]]) -> list[Decision]:
     """`may_subject` for subjects already loaded, in one query for all of them (the lease
-    gate asks for the tenant and the operator at once). One Decision per (subject, action)."""
+    gate asks for the tenant and the operator at once), or none when each was read with
+    `active_entry_exists_sql`. One Decision per (subject, action)."""
     for _, action in checks:
         _check_action(action)
     entries: dict[int, list[BlacklistEntry]] = {}
-    for entry in active_entries_for_subjects(subject_ids={subject.pk for subject, _ in checks}):
+    # A subject read with `active_entry_exists_sql` (the lease gate's tenant and operator)
+    # says whether it has an entry: only those that do, or that don't say, are looked up.
+    unknown = {subject.pk for subject, _ in checks if getattr(subject, "has_active_blacklist_entry", True)}
+    for entry in active_entries_for_subjects(subject_ids=unknown):
         entries.setdefault(entry.subject_id, []).append(entry)
     return [_decide(subject=subject, action=action, entries=entries.get(subject.pk, [])) for subject, action in checks]

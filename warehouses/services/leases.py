@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config import rows
+from config.db import service_atomic
 from credit import errors
 from credit.audit import record_audit
 from credit.selectors.accounts import acting_subject, is_member
@@ -124,7 +125,7 @@ def request_lease(
     otherwise the lease is held until the operator answers or the deadline passes."""
     now = timezone.now()
     today = timezone.localdate(now)
-    with transaction.atomic():
+    with service_atomic():
         # The actor must act for the tenant: one query checks that and loads the tenant.
         tenant = acting_subject(user=actor, subject_id=tenant_id, field="tenant")
         tenant_id = tenant.pk

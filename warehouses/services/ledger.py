@@ -23,6 +23,7 @@ from django.db.models import Count, F, Max, Min
 from config import rows
 from credit import errors
 from credit.models import Subject
+from credit.selectors.blacklist import active_entry_exists_sql
 from warehouses.errors import ListingNotFound, NotEnoughCapacity
 from warehouses.models import CapacityDay, Lease, Listing, Warehouse
 
@@ -56,7 +57,7 @@ def _listing_lock_sql() -> str:
         lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else ""
         _lock_sql[vendor] = (
             f"SELECT {rows.select_list(Listing, 'l')}, {rows.select_list(Warehouse, 'w')}, "
-            f"{rows.select_list(Subject, 'o', exclude=OWNER_UNUSED)} "
+            f"{rows.select_list(Subject, 'o', exclude=OWNER_UNUSED)}, {active_entry_exists_sql('o.id')[0]} "
             f"FROM {Listing._meta.db_table} l JOIN {Warehouse._meta.db_table} w ON w.id = l.warehouse_id "
             f"JOIN {Subject._meta.db_table} o ON o.id = w.owner_id WHERE l.id = %s{lock}"
         )
@@ -65,11 +66,12 @@ def _listing_lock_sql() -> str:
 
 def lock_listing(*, listing_id: int) -> Listing:
     """Must run inside transaction.atomic(). Returns the locked listing (warehouse and
-    owner loaded, not locked)."""
+    owner loaded, not locked; the owner with `has_active_blacklist_entry` set)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_listing() needs an open transaction")
     if not 0 < listing_id < 2**63:
         raise ListingNotFound()
+    params = active_entry_exists_sql("o.id")[1]  # the owner's blacklist flag: the gate needs no query
     try:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
@@ -80,14 +82,13 @@ def lock_listing(*, listing_id: int) -> Listing:
                 timeout = f"{int(_config('WAREHOUSE_LOCK_TIMEOUT_MS', 3000))}ms"
                 if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
                     cursor.execute("SELECT set_config('lock_timeout', %s, true)", [timeout])
-                    cursor.execute(_listing_lock_sql(), [listing_id])
+                    cursor.execute(_listing_lock_sql(), [*params, listing_id])
                 else:
-                    cursor.execute(
-                        f"SELECT set_config('lock_timeout', %s, true); {_listing_lock_sql()}", [timeout, listing_id]
-                    )
+                    sql = f"SELECT set_config('lock_timeout', %s, true); {_listing_lock_sql()}"
+                    cursor.execute(sql, [timeout, *params, listing_id])
                     cursor.nextset()
             else:
-                cursor.execute(_listing_lock_sql(), [listing_id])
+                cursor.execute(_listing_lock_sql(), [*params, listing_id])
             row = cursor.fetchone()
     except OperationalError as exc:
         if _is_lock_error(exc):
@@ -95,7 +96,8 @@ def lock_listing(*, listing_id: int) -> Listing:
         raise
     if row is None:
         raise ListingNotFound()
-    listing, warehouse, owner = rows.instances(row, (Listing, ()), (Warehouse, ()), (Subject, OWNER_UNUSED))
+    listing, warehouse, owner = rows.instances(row[:-1], (Listing, ()), (Warehouse, ()), (Subject, OWNER_UNUSED))
+    owner.has_active_blacklist_entry = bool(row[-1])
     warehouse.owner = owner
     listing.warehouse = warehouse
     return listing
