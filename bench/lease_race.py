@@ -225,11 +225,13 @@ def wrk_throughput(args, base: str, listing_ids: list[int], tenants, day, server
 
     from warehouses.models import Lease
 
+    wrk_threads = min(2, args.throughput_clients)
+
     def run_wrk(seconds: int, tag: str) -> tuple[dict, float]:
         script = WRK_SCRIPT % {
             "listings": ", ".join(map(str, listing_ids)),
             "tokens": ", ".join(f'"{t.token}"' for t in tenants),
-            "threads": 2,
+            "threads": wrk_threads,
             "start": str(day),
             "end": str(day + timedelta(days=7)),
             "run": f"{tag}-{uuid.uuid4().hex[:8]}",
@@ -239,7 +241,17 @@ def wrk_throughput(args, base: str, listing_ids: list[int], tenants, day, server
         before = os.times()
         try:
             out = subprocess.run(  # noqa: S603
-                ["wrk", "-t2", f"-c{args.throughput_clients}", f"-d{seconds}s", "--timeout", "30s", "-s", f.name, base],
+                [
+                    "wrk",
+                    f"-t{wrk_threads}",
+                    f"-c{args.throughput_clients}",
+                    f"-d{seconds}s",
+                    "--timeout",
+                    "30s",
+                    "-s",
+                    f.name,
+                    base,
+                ],
                 capture_output=True,
                 text=True,
                 check=True,

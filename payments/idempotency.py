@@ -16,6 +16,9 @@ where `handler()` returns `(status_code, body)`. `owner_for(api_key=...)` or
   unless `store_errors=False`: then the key is freed and a retry runs again (leases);
   an unexpected exception removes the row, so the client can retry with the same key.
 - An `in_flight` row older than IN_FLIGHT_TIMEOUT (a crashed request) may be taken over.
+- `run_in_one_transaction` is the lean form for lease requests: the work and the key,
+  stored with its answer at the end, commit together; a key taken already rolls the
+  work back and replays the stored answer (see its docstring).
 - Keys are kept IDEMPOTENCY_KEY_RETENTION_HOURS (default 24 h), then purged by beat
   (`payments.purge_idempotency_keys`): a retry that late is a new request.
 """
@@ -84,22 +87,16 @@ def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dic
     except IntegrityError:
         pass
     with transaction.atomic():
-        return _existing(owner, key, print_)
-
-
-def _existing(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dict]:
-    """Under the row's lock: the stored (status, body) to replay, a 422 for another body, a
-    409 while the first request is in flight, or the row of a crashed request to take over."""
-    existing = IdempotencyKey.objects.select_for_update(of=("self",)).get(owner=owner, key=key)
-    if existing.fingerprint != print_:
-        raise errors.IdempotencyKeyReused()
-    if existing.status == IdempotencyKey.Status.DONE:
-        return existing.response_status, existing.response_body
-    if existing.created_at > timezone.now() - IN_FLIGHT_TIMEOUT:
-        raise errors.IdempotencyInFlight()
-    existing.created_at = timezone.now()
-    existing.save(update_fields=["created_at"])
-    return existing
+        existing = IdempotencyKey.objects.select_for_update(of=("self",)).get(owner=owner, key=key)
+        if existing.fingerprint != print_:
+            raise errors.IdempotencyKeyReused()
+        if existing.status == IdempotencyKey.Status.DONE:
+            return existing.response_status, existing.response_body
+        if existing.created_at > timezone.now() - IN_FLIGHT_TIMEOUT:
+            raise errors.IdempotencyInFlight()
+        existing.created_at = timezone.now()
+        existing.save(update_fields=["created_at"])
+        return existing
 
 
 def _checked_key(key: str) -> str:
@@ -160,77 +157,81 @@ def _release(pk: int) -> None:
     IdempotencyKey.objects.filter(pk=pk, status=IdempotencyKey.Status.IN_FLIGHT).delete()
 
 
+class _AnsweredAlready(Exception):
+    """Another request under the same key committed first: roll this one's work back."""
+
+
 def run_in_one_transaction(
     *, owner: str, key: str, fingerprint: str, handler: Callable[[], tuple[int, dict]]
 ) -> tuple[int, dict, bool]:
-    """`run_idempotently(..., store_errors=False)` for a hot POST (lease requests): the key
-    is claimed inside the work's own transaction, one INSERT ... ON CONFLICT DO NOTHING,
-    and completed by one UPDATE before the single commit. A duplicate sent while the first
-    is still running waits for it on the unique index, then replays its answer (or runs, if
-    the first failed: a handler's error rolls the claim back with the work, freeing the
-    key). Returns (status, body, replayed)."""
+    """`run_idempotently(..., store_errors=False)` for a hot POST (lease requests), in one
+    transaction and one statement of its own: the handler's work, then the key stored with
+    its answer (INSERT ... ON CONFLICT DO NOTHING), then the commit.
+
+    When the key is taken already (a retry of a request that succeeded, or a copy sent
+    while the first was still running and committed first), this request's work is rolled
+    back and the stored answer replayed; a handler that refuses (a domain error) looks the
+    key up too, so a retry that finds the units gone to its own first attempt still gets
+    that answer. Another body under the key: 422; a key a two-phase request
+    (`run_idempotently`) still holds in flight: 409. A refusal stores nothing, so a retry
+    runs again. Returns (status, body, replayed)."""
     key = _checked_key(key)
-    with all_or_nothing():  # an error anywhere frees the key with the work: no savepoints inside
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _sql("claim"),
-                _prepared(
-                    CLAIM_FIELDS,
-                    owner=owner,
-                    key=key,
-                    fingerprint=fingerprint,
-                    status=IdempotencyKey.Status.IN_FLIGHT,
-                    created_at=timezone.now(),
-                ),
-            )
-            claimed = cursor.fetchone()
-        if claimed is None:
-            existing = _existing(owner, key, fingerprint)
-            if isinstance(existing, tuple):
-                return existing[0], existing[1], True
-            pk = existing.pk  # a crashed request's key, taken over
-        else:
-            pk = claimed[0]
-        status, body = handler()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _sql("complete"),
-                [
-                    *_prepared(
-                        COMPLETE_FIELDS,
-                        status=IdempotencyKey.Status.DONE,
-                        response_status=status,
-                        response_body=body,
-                        completed_at=timezone.now(),
-                    ),
-                    pk,
-                ],
-            )
-    return status, body, False
+    try:
+        with all_or_nothing():  # an error anywhere rolls the work back: no savepoints inside
+            status, body = handler()
+            now = timezone.now()
+            values = dict(owner=owner, key=key, fingerprint=fingerprint, status=IdempotencyKey.Status.DONE)
+            values |= dict(response_status=status, response_body=body, created_at=now, completed_at=now)
+            with connection.cursor() as cursor:
+                cursor.execute(store_sql(), _prepared(STORE_FIELDS, **values))
+                if cursor.fetchone() is None:
+                    raise _AnsweredAlready()
+        return status, body, False
+    except _AnsweredAlready:
+        pass
+    except DomainError:
+        if not IdempotencyKey.objects.filter(owner=owner, key=key).exists():
+            raise
+    return (*_stored_answer(owner, key, fingerprint), True)
 
 
-CLAIM_FIELDS = ("owner", "key", "fingerprint", "status", "created_at")
-COMPLETE_FIELDS = ("status", "response_status", "response_body", "completed_at")
-_sql_cache: dict[str, str] = {}
+def _stored_answer(owner: str, key: str, print_: str) -> tuple[int, dict]:
+    existing = IdempotencyKey.objects.filter(owner=owner, key=key).first()
+    if existing is None:  # purged in between: the client may send it again
+        raise errors.IdempotencyInFlight()
+    if existing.fingerprint != print_:
+        raise errors.IdempotencyKeyReused()
+    if existing.status != IdempotencyKey.Status.DONE:
+        raise errors.IdempotencyInFlight()
+    return existing.response_status, existing.response_body
 
 
-def _sql(name: str) -> str:
-    """The claim and complete statements, built once from the model (the ORM would compile
-    them on every request)."""
-    if name not in _sql_cache:
+STORE_FIELDS = (
+    "owner",
+    "key",
+    "fingerprint",
+    "status",
+    "response_status",
+    "response_body",
+    "created_at",
+    "completed_at",
+)
+_store_sql: list[str] = []
+
+
+def store_sql() -> str:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once from the model (the ORM
+    would compile it on every request)."""
+    if not _store_sql:
         meta = IdempotencyKey._meta
         column = {f.name: f.column for f in meta.concrete_fields}
-        if name == "claim":
-            unique = ", ".join(column[n] for n in meta.constraints[0].fields)
-            _sql_cache[name] = (
-                f"INSERT INTO {meta.db_table} ({', '.join(column[n] for n in CLAIM_FIELDS)}) "
-                f"VALUES ({', '.join(['%s'] * len(CLAIM_FIELDS))}) "
-                f"ON CONFLICT ({unique}) DO NOTHING RETURNING {meta.pk.column}"
-            )
-        else:
-            assignments = ", ".join(f"{column[n]} = %s" for n in COMPLETE_FIELDS)
-            _sql_cache[name] = f"UPDATE {meta.db_table} SET {assignments} WHERE {meta.pk.column} = %s"
-    return _sql_cache[name]
+        unique = ", ".join(column[n] for n in meta.constraints[0].fields)
+        _store_sql.append(
+            f"INSERT INTO {meta.db_table} ({', '.join(column[n] for n in STORE_FIELDS)}) "
+            f"VALUES ({', '.join(['%s'] * len(STORE_FIELDS))}) "
+            f"ON CONFLICT ({unique}) DO NOTHING RETURNING {meta.pk.column}"
+        )
+    return _store_sql[0]
 
 
 def _prepared(names: tuple[str, ...], **values) -> list:
