@@ -97,3 +97,13 @@ def represent(serializer_class: type[serializers.Serializer], instance, *, conte
         return _represent(plan, instance)
     finally:
         serializer._context = {}
+
+
+class FreshFieldsMixin:
+    """Builds a serializer's fields anew from their declarations' arguments instead of
+    deep-copying them (DRF's `get_fields`): the same fields, at a fraction of the cost on a
+    busy input serializer (lease requests). Only for serializers whose fields are declared
+    with immutable arguments (numbers, strings, None)."""
+
+    def get_fields(self):
+        return {name: type(field)(*field._args, **field._kwargs) for name, field in self._declared_fields.items()}

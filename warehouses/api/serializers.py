@@ -9,7 +9,7 @@ from rest_framework import serializers
 from credit.countries import currency_codes
 from credit.models import Subject
 from payments.selectors import escrow_summaries
-from warehouses.api.fast import FastListSerializer, represent
+from warehouses.api.fast import FastListSerializer, FreshFieldsMixin, represent
 from warehouses.models import Lease, LeaseReview, LeaseTransfer, Listing, Warehouse
 from warehouses.selectors import SORTS, haversine_km
 from warehouses.services.escrow import amount_due
@@ -249,7 +249,7 @@ class CalendarDaySerializer(serializers.Serializer):
     free = serializers.IntegerField()
 
 
-class LeaseRequestSerializer(serializers.Serializer):
+class LeaseRequestSerializer(FreshFieldsMixin, serializers.Serializer):
     listing = serializers.IntegerField()
     tenant = serializers.IntegerField(required=False, help_text="Subject id; optional if you act for one subject")
     units = serializers.IntegerField(min_value=1, max_value=10_000_000)
