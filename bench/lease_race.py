@@ -1,14 +1,15 @@
 """Lease race and throughput benchmark, over real HTTP against gunicorn and PostgreSQL.
 
     DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python bench/lease_race.py [--clients 200]
-        [--throughput-leases 2000] [--throughput-clients 32] [--workers 2] [--threads 16]
+        [--throughput-leases 2000] [--throughput-clients 32] [--workers 2] [--threads 4]
         [--skip-race] [--skip-service] [--client wrk|python] [--seconds 15]
 
 1. Creates (if needed) and migrates a dedicated database, `entrepot_bench_leases`
    (override with BENCH_LEASES_DATABASE), on the PostgreSQL server of DATABASE_URL.
-2. Starts gunicorn (gthread; --workers x --threads, so at most that many DB connections,
-   kept open between requests as in production; CONN_MAX_AGE=900 so that none is replaced
-   during a run).
+2. Starts gunicorn with platform/gunicorn.conf.py (gthread, 2 workers x 4 threads by
+   default, as in production; at most that many database connections, kept open between
+   requests as in production; CONN_MAX_AGE=900 so that none is replaced during a run),
+   the per-process token cache as in production (2 s) and no access log.
 3. Race: one listing of 100 units whose first 50 are already leased; CLIENTS concurrent
    clients (one thread and one connection each, released together by a barrier) each POST
    a 1-unit lease for the same days with their own Idempotency-Key. A 409 `busy` (lock
@@ -288,7 +289,7 @@ def main() -> None:
     parser.add_argument("--throughput-leases", type=int, default=2000)
     parser.add_argument("--throughput-clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=4)  # platform/gunicorn.conf.py defaults: 2 x 4
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread or sync)")
     parser.add_argument("--skip-race", action="store_true")
     parser.add_argument("--skip-service", action="store_true", help="no service-only throughput run")
