@@ -22,11 +22,14 @@ def _connection():
 
 
 def converted(model_fields, values) -> list:
+    """Values as the ORM would give them: the backend's converters (SQLite's decimals,
+    dates and booleans), then the field's own, as Django's SQL compiler applies them."""
     connection = _connection()
     out = []
     for field, value in zip(model_fields, values, strict=True):
-        for converter in field.get_db_converters(connection):
-            value = converter(value, field, connection)
+        column = field.cached_col
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            value = converter(value, column, connection)
         out.append(value)
     return out
 
