@@ -747,9 +747,6 @@ TRIGGER_BY_EVENT = {
 }
 
 
-MAX_TRACKED_GAPS = 10_000
-
-
 def _gap_timeout():
     from django.conf import settings
 
@@ -757,45 +754,23 @@ def _gap_timeout():
 
 
 def process_domain_events(*, limit: int = 500) -> int:
-    """Read credit's DomainEvents after our cursor (through credit's selector), turn each
-    into webhook deliveries for the institutions watching the subject, and ask for a
-    compliance check when the subject is itself an institution. The cursor moves in the
-    same transaction as the outbox rows, so an event is handled exactly once.
-
-    Ids come from a sequence and are taken when a row is inserted, not when its transaction
-    commits: a transaction still open can commit a smaller id after a larger one was read.
-    So every id the cursor passes without seeing it is kept as a gap and looked for again
-    on each read, until it appears (handled then) or DOMAIN_EVENT_GAP_TIMEOUT_SECONDS pass
-    (taken as rolled back: sequences also skip ids on rollback)."""
-    from credit.selectors.events import domain_events_after, domain_events_with_ids
+    """Read credit's DomainEvents after our cursor (through credit's selector, which also
+    tracks the ids a still-open transaction may commit late), turn each into webhook
+    deliveries for the institutions watching the subject, and ask for a compliance check
+    when the subject is itself an institution. The cursor moves in the same transaction as
+    the outbox rows, so an event is handled exactly once."""
+    from credit.selectors.events import events_since_cursor
     from payments.models import EventCursor
 
     with transaction.atomic():
         EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)
         cursor = EventCursor.objects.select_for_update(of=("self",)).get(name=DOMAIN_EVENT_CURSOR)
-        now = timezone.now()
-        gaps: dict[str, str] = dict(cursor.gaps or {})
-        late = list(domain_events_with_ids(ids=[int(i) for i in gaps])) if gaps else []
-        fresh = list(domain_events_after(after_id=cursor.last_id, limit=limit))
-        for event in late:
-            gaps.pop(str(event.pk), None)
-        # A cursor that has read nothing yet starts at the first committed event.
-        expected = fresh[0].pk if cursor.last_id == 0 and fresh else cursor.last_id + 1
-        for event in fresh:
-            for missing in range(max(expected, event.pk - MAX_TRACKED_GAPS), event.pk):
-                gaps[str(missing)] = now.isoformat()
-            expected = event.pk + 1
-        cutoff = now - _gap_timeout()
-        gaps = {i: seen for i, seen in gaps.items() if datetime.fromisoformat(seen) >= cutoff}
-        if len(gaps) > MAX_TRACKED_GAPS:
-            gaps = dict(sorted(gaps.items(), key=lambda item: int(item[0]))[-MAX_TRACKED_GAPS:])
-        events = sorted(late + fresh, key=lambda e: e.pk)
+        events, last_id, gaps = events_since_cursor(
+            last_id=cursor.last_id, gaps=cursor.gaps, gap_timeout=_gap_timeout(), limit=limit
+        )
         _fan_out_domain_events(events)
-        changed = bool(fresh) or gaps != (cursor.gaps or {})
-        if fresh:
-            cursor.last_id = fresh[-1].pk
-        if changed:
-            cursor.gaps = gaps
+        if (last_id, gaps) != (cursor.last_id, cursor.gaps or {}):
+            cursor.last_id, cursor.gaps = last_id, gaps
             cursor.save(update_fields=["last_id", "gaps", "updated_at"])
     return len(events)
 

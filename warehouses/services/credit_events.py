@@ -13,14 +13,13 @@ task, with its own cursor (the same reader as payments.services.process_domain_e
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from credit.audit import record_audit
-from credit.selectors.events import domain_events_after, domain_events_with_ids
+from credit.selectors.events import events_since_cursor
 from credit.selectors.standing import may_subject
 from warehouses.models import EventCursor, Listing
 from warehouses.services import ledger
@@ -29,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 DOMAIN_EVENT_CURSOR = "credit.domain_events"
 BLACKLISTED = "subject.blacklisted"
-MAX_TRACKED_GAPS = 10_000
 
 
 def _gap_timeout() -> timedelta:
@@ -41,39 +39,18 @@ def _gap_timeout() -> timedelta:
 
 def process_domain_events(*, limit: int = 500) -> int:
     """Read credit's DomainEvents after our cursor and act on them. The cursor moves in the
-    same transaction as the listings change, so each event is handled once.
-
-    Ids come from a sequence and are taken when a row is inserted, not when it commits: a
-    transaction still open can commit a smaller id after a larger one was read. So each id
-    the cursor passes without seeing it is kept as a gap and looked for on every read until
-    it appears or the gap timeout passes (then taken as rolled back)."""
+    same transaction as the listings change, so each event is handled once; credit's
+    selector keeps the ids a still-open transaction may commit late."""
     with transaction.atomic():
         EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)
         cursor = EventCursor.objects.select_for_update(of=("self",)).get(name=DOMAIN_EVENT_CURSOR)
-        now = timezone.now()
-        gaps: dict[str, str] = dict(cursor.gaps or {})
-        late = list(domain_events_with_ids(ids=[int(i) for i in gaps])) if gaps else []
-        fresh = list(domain_events_after(after_id=cursor.last_id, limit=limit))
-        for event in late:
-            gaps.pop(str(event.pk), None)
-        # A cursor that has read nothing yet starts at the first committed event.
-        expected = fresh[0].pk if cursor.last_id == 0 and fresh else cursor.last_id + 1
-        for event in fresh:
-            for missing in range(max(expected, event.pk - MAX_TRACKED_GAPS), event.pk):
-                gaps[str(missing)] = now.isoformat()
-            expected = event.pk + 1
-        cutoff = now - _gap_timeout()
-        gaps = {i: seen for i, seen in gaps.items() if datetime.fromisoformat(seen) >= cutoff}
-        if len(gaps) > MAX_TRACKED_GAPS:
-            gaps = dict(sorted(gaps.items(), key=lambda item: int(item[0]))[-MAX_TRACKED_GAPS:])
-        events = sorted(late + fresh, key=lambda e: e.pk)
+        events, last_id, gaps = events_since_cursor(
+            last_id=cursor.last_id, gaps=cursor.gaps, gap_timeout=_gap_timeout(), limit=limit
+        )
         for subject_id in dict.fromkeys(e.subject_id for e in events if e.type == BLACKLISTED):
             pause_listings_of_blacklisted_operator(subject_id=subject_id)
-        changed = bool(fresh) or gaps != (cursor.gaps or {})
-        if fresh:
-            cursor.last_id = fresh[-1].pk
-        if changed:
-            cursor.gaps = gaps
+        if (last_id, gaps) != (cursor.last_id, cursor.gaps or {}):
+            cursor.last_id, cursor.gaps = last_id, gaps
             cursor.save(update_fields=["last_id", "gaps", "updated_at"])
     return len(events)
 
