@@ -297,13 +297,14 @@ UNPAID = {
 }
 
 
-def escrow_block(lease, summary: dict) -> dict:
+def escrow_block(lease, summary: dict, prices: dict | None = None) -> dict:
     due = Decimal("0.00")
     if not summary["funded"] and lease.status in ("approved", "active"):
         # What paying charges: the price of every live lease sharing the escrow. Only a
-        # transferor's split leases share one (one query for them, none otherwise).
+        # transferor's split leases share one: a list passes their `prices` (one query for
+        # the page), a single lease reads its own (one query for it, none otherwise).
         if lease.escrow_reference:
-            due = amount_due(lease=lease)
+            due = amount_due(lease=lease, prices=prices)
         else:
             due = lease.total_price
     keys = ("status", "held", "released", "refunded", "balance", "open_dispute")
@@ -362,13 +363,15 @@ class LeaseSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(EscrowBlockSerializer)
     def get_escrow(self, lease) -> dict:
-        # Lists pass every summary of the page in the context (one batch, no N+1).
+        # Lists pass every summary of the page in the context, and the live prices of its
+        # split leases' escrows (one batch each, no N+1).
         summaries = self.context.get("escrow_summaries")
         if lease.status in NEVER_PAID and (summaries is None or lease.escrow_ref not in summaries):
             return represent(EscrowBlockSerializer, escrow_block(lease, UNPAID))  # no queries (lease requests)
         if summaries is None or lease.escrow_ref not in summaries:
             summaries = escrow_summaries(references=[lease.escrow_ref])
-        return represent(EscrowBlockSerializer, escrow_block(lease, summaries[lease.escrow_ref]))
+        block = escrow_block(lease, summaries[lease.escrow_ref], self.context.get("live_prices"))
+        return represent(EscrowBlockSerializer, block)
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_payment_due_at(self, lease) -> str | None:

@@ -249,9 +249,12 @@ class LeaseListView(GenericAPIView):
             qs = qs.filter(status=request.query_params["status"])
         page = self.paginate_queryset(qs.order_by("-requested_at", "-id"))
         summaries = escrow_summaries(references=[lease.escrow_ref for lease in page])  # one batch per page
-        return self.get_paginated_response(
-            s.LeaseSerializer(page, many=True, context={"escrow_summaries": summaries}).data
-        )
+        # A split lease's `due` is the price of every live lease sharing its escrow: one
+        # query for all the shared escrows on the page.
+        live = escrow_services.LIVE
+        shared = {lease.escrow_reference for lease in page if lease.escrow_reference and lease.status in live}
+        context = {"escrow_summaries": summaries, "live_prices": escrow_services.live_prices(references=shared)}
+        return self.get_paginated_response(s.LeaseSerializer(page, many=True, context=context).data)
 
     @extend_schema(
         parameters=[
