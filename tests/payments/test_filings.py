@@ -30,7 +30,7 @@ def test_withdrawn_licence_is_kept_audited_and_the_check_after_commit_suspends(
     p = compliant_institution
     licence = p.licences.get()
     with (
-        mock.patch("payments.services.outbox.publish") as publish,
+        mock.patch("payments.services._common.outbox.publish") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         filings.withdraw_licence(actor=p.manager, institution_id=p.pk, licence_id=licence.pk, reason="Surrendered")

@@ -1,0 +1,247 @@
+"""Compliance runs and the institution's status: run the rules, suspend and reinstate,
+and the checks still requested."""
+
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from credit.audit import record_audit
+from credit.errors import InvalidInput
+from credit.models import Subject
+from payments import compliance, errors
+from payments.models import ComplianceRun, Corridor, InstitutionProfile, Licence, RuleResult
+from payments.services._common import _lock_profile, _require_regulator
+
+
+def _load_facts(profile: InstitutionProfile, today: date) -> compliance.Facts:
+    from payments.selectors import latest_reserve_reports
+
+    subject = Subject.objects.get(pk=profile.pk)
+    licences = tuple(
+        compliance.LicenceFact(
+            id=lic.pk,
+            number=lic.number,
+            issuing_authority=lic.issuing_authority,
+            valid_from=lic.valid_from,
+            valid_to=lic.valid_to,
+            renewal_filed_on=lic.renewal_filed_on,
+            currencies=tuple(lic.currencies),
+            countries=tuple(lic.countries),
+        )
+        for lic in Licence.objects.filter(institution=profile, withdrawn_at__isnull=True).order_by("valid_from", "id")
+    )
+    corridors = tuple(
+        compliance.CorridorFact(
+            id=c.pk,
+            currency=c.currency,
+            country=c.country,
+            fx_registration_reference=c.fx_registration_reference,
+            partner_bank=c.partner_bank,
+        )
+        for c in Corridor.objects.filter(institution=profile, withdrawn_at__isnull=True).order_by("currency", "country")
+    )
+    reports = tuple(
+        compliance.ReportFact(
+            id=r.pk,
+            report_date=r.report_date,
+            currency=r.currency,
+            customer_funds_owed=r.customer_funds_owed,
+            balances=tuple(
+                (b.account.account_reference, b.account.bank, b.account.bank_kind, b.balance) for b in r.balances.all()
+            ),
+            outflows=tuple((o.destination_type, o.amount) for o in r.outflows.all()),
+        )
+        for r in latest_reserve_reports(institution_id=profile.pk)
+    )
+    standing = ()
+    try:
+        from credit.selectors.standing import may_subject
+
+        decision = may_subject(subject_id=profile.pk, action="act_as_payment_institution")
+        standing = tuple(r for r in decision.reasons if r.get("code") != "good_standing")
+    except ImportError:  # pragma: no cover - credit's enforcement selector not installed
+        pass
+    return compliance.Facts(
+        today=today,
+        country=subject.country,
+        paid_in_capital=profile.paid_in_capital,
+        capital_currency=profile.capital_currency,
+        kyb_status=profile.kyb_status,
+        is_blacklisted=subject.is_blacklisted or any(r.get("code") == "blacklisted" for r in standing),
+        grade=subject.grade,
+        licences=licences,
+        corridors=corridors,
+        latest_reports=reports,
+        standing_reasons=standing,
+    )
+
+
+def run_compliance_check(
+    *, institution_id: int, trigger: str, actor=None, today: date | None = None, only_if_requested: bool = False
+) -> ComplianceRun | None:
+    """Evaluate every rule, store the run and each rule's outcome (immutably), switch
+    corridors on or off, and derive the institution's status. Safe to repeat. With
+    `only_if_requested` (queued checks) it does nothing when a run since the request,
+    which saw every edit committed before it, has already cleared the request."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        profile = _lock_profile(institution_id)
+        if only_if_requested and profile.check_requested_at is None:
+            return None
+        evaluation = compliance.evaluate(_load_facts(profile, today))
+        now = timezone.now()
+        run = ComplianceRun.objects.create(
+            institution=profile,
+            as_of=today,
+            started_at=now,
+            trigger=trigger,
+            outcome=evaluation.outcome,
+            derived_status=evaluation.status,
+            summary=evaluation.summary[:4000],
+            parameters=compliance.thresholds(),
+            rules_version=compliance.RULES_VERSION,
+        )
+        RuleResult.objects.bulk_create(
+            RuleResult(
+                run=run,
+                rule=rule.code,
+                outcome=finding.outcome,
+                reason=finding.reason,
+                evidence=finding.evidence,
+                corridor_id=finding.corridor_id,
+                position=position,
+            )
+            for position, (rule, finding) in enumerate(evaluation.results)
+        )
+        _apply_corridor_results(profile, evaluation.failing_corridors)
+        profile.latest_run = run
+        profile.check_requested_at = None
+        profile.check_requested_trigger = ""
+        profile.save(update_fields=["latest_run", "check_requested_at", "check_requested_trigger"])
+        if profile.regulator_suspended:
+            new_status, reason = InstitutionProfile.Status.SUSPENDED, profile.status_reason
+        else:
+            new_status, reason = evaluation.status, evaluation.summary
+        _set_status(
+            profile, status=new_status, reason=reason, actor=actor, cause=f"compliance run {run.pk} ({trigger})"
+        )
+    return run
+
+
+def _apply_corridor_results(profile: InstitutionProfile, failing: dict[int, str]) -> None:
+    for corridor in Corridor.objects.select_for_update(of=("self",)).filter(institution=profile).order_by("pk"):
+        if corridor.withdrawn_at is not None:  # switched off by the institution: stays off
+            continue
+        enabled = corridor.pk not in failing
+        reason = failing.get(corridor.pk, "")
+        if corridor.enabled != enabled or corridor.disabled_reason != reason:
+            corridor.enabled, corridor.disabled_reason = enabled, reason
+            corridor.save(update_fields=["enabled", "disabled_reason"])
+
+
+def _set_status(profile: InstitutionProfile, *, status: str, reason: str, actor, cause: str) -> None:
+    """Inside the caller's transaction: change status, audit it and emit
+    institution.status_changed, only when the status actually changes."""
+    if profile.status == status:
+        if profile.status_reason != reason:
+            profile.status_reason = reason
+            profile.save(update_fields=["status_reason"])
+        return
+    old = profile.status
+    profile.status, profile.status_reason, profile.status_changed_at = status, reason, timezone.now()
+    profile.save(update_fields=["status", "status_reason", "status_changed_at"])
+    record_audit(
+        actor=actor,
+        action="institution.status_changed",
+        target=profile,
+        subject_id=profile.pk,
+        old={"status": old},
+        new={"status": status},
+        reason=f"{reason} [{cause}]",
+    )
+    from payments.webhooks import enqueue_event
+
+    enqueue_event(
+        event_type="institution.status_changed",
+        institution_ids=[profile.pk],
+        data={
+            "institution_id": profile.pk,
+            "old_status": old,
+            "new_status": status,
+            "reason": reason,
+            "changed_at": profile.status_changed_at.isoformat(),
+        },
+    )
+
+
+def suspend_institution(*, actor, institution_id: int, reason: str) -> InstitutionProfile:
+    _require_regulator(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give the reason for the suspension.", field_errors={"reason": ["This field is required."]})
+    with transaction.atomic():
+        profile = _lock_profile(institution_id)
+        if profile.regulator_suspended:
+            return profile
+        profile.regulator_suspended = True
+        profile.save(update_fields=["regulator_suspended"])
+        record_audit(
+            actor=actor,
+            action="institution.suspended",
+            target=profile,
+            subject_id=institution_id,
+            old={"regulator_suspended": False, "status": profile.status},
+            new={"regulator_suspended": True, "status": InstitutionProfile.Status.SUSPENDED},
+            reason=reason,
+        )
+        _set_status(
+            profile,
+            status=InstitutionProfile.Status.SUSPENDED,
+            reason=f"Suspended by a regulator: {reason}",
+            actor=actor,
+            cause="regulator decision",
+        )
+    return profile
+
+
+def reinstate_institution(*, actor, institution_id: int, reason: str) -> InstitutionProfile:
+    """Lift a regulator's suspension. The status is then derived from a fresh compliance
+    run: an institution that still fails a rule stays suspended, for that rule's reason."""
+    _require_regulator(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(
+            "Give the reason for the reinstatement.", field_errors={"reason": ["This field is required."]}
+        )
+    with transaction.atomic():
+        profile = _lock_profile(institution_id)
+        if not profile.regulator_suspended:
+            raise errors.InstitutionNotSuspended()
+        profile.regulator_suspended = False
+        profile.save(update_fields=["regulator_suspended"])
+        record_audit(
+            actor=actor,
+            action="institution.reinstated",
+            target=profile,
+            subject_id=institution_id,
+            old={"regulator_suspended": True},
+            new={"regulator_suspended": False},
+            reason=reason,
+        )
+        run_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.REGULATOR, actor=actor)
+    profile.refresh_from_db()
+    return profile
+
+
+def request_check_by_regulator(*, actor, institution_id: int) -> ComplianceRun:
+    _require_regulator(actor)
+    return run_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.REGULATOR, actor=actor)
+
+
+def due_compliance_checks(*, limit: int = 200) -> list[tuple[int, str]]:
+    return list(
+        InstitutionProfile.objects.filter(check_requested_at__isnull=False)
+        .order_by("check_requested_at")
+        .values_list("pk", "check_requested_trigger")[:limit]
+    )
