@@ -26,12 +26,13 @@ def acting_subject(*, user, subject_id: int | None, field: str) -> Subject:
     it), or their only one, with `has_active_blacklist_entry` set. One prepared query
     (config.rows): every lease request asks."""
     from credit import errors
-
-    if not getattr(user, "is_authenticated", False) or user.pk is None:
-        raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
-    if subject_id is not None and not 0 < subject_id < 2**63:
-        raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
     from credit.selectors.blacklist import active_entry_exists_sql
+
+    not_yours = errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
+    if not getattr(user, "is_authenticated", False) or user.pk is None:
+        raise not_yours
+    if subject_id is not None and not 0 < subject_id < 2**63:
+        raise not_yours
 
     blacklisted, blacklisted_params = active_entry_exists_sql("s.id")
     sql = (
@@ -49,7 +50,7 @@ def acting_subject(*, user, subject_id: int | None, field: str) -> Subject:
             subject.has_active_blacklist_entry = bool(row[-1])
             found.append(subject)
     if subject_id is not None and not found:
-        raise errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
+        raise not_yours
     if len(found) == 1:
         return found[0]
     raise errors.InvalidInput(

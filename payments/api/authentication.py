@@ -83,12 +83,11 @@ def _key_sql() -> str:
     institution may not have registered yet). Built once from the models' metadata."""
     if "key" not in _sql:
         key_table, profile_table = ProviderAPIKey._meta.db_table, InstitutionProfile._meta.db_table
-        columns = [f'k."{f.column}"' for f in rows.fields(ProviderAPIKey)]
-        columns += [f'p."{f.column}"' for f in rows.fields(InstitutionProfile)]
         profile_pk = InstitutionProfile._meta.pk.column
         institution = ProviderAPIKey._meta.get_field("institution").column
         _sql["key"] = (
-            f"SELECT {', '.join(columns)} FROM {key_table} k "
+            f"SELECT {rows.select_list(ProviderAPIKey, 'k')}, {rows.select_list(InstitutionProfile, 'p')} "
+            f"FROM {key_table} k "
             f'LEFT JOIN {profile_table} p ON p."{profile_pk}" = k."{institution}" '
             'WHERE k."prefix" = %s AND NOT k."revoked"'
         )

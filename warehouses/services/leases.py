@@ -188,20 +188,34 @@ def _require_tenant(*, actor, lease: Lease) -> None:
         raise LeaseNotFound()
 
 
-def _expire_locked(*, listing: Listing, lease: Lease, now) -> None:
+def _expire_locked(
+    *, listing: Listing, lease: Lease, action: str, reason: str, fields=(), new_extra: dict | None = None
+) -> None:
+    """End a locked lease as `expired` (an unanswered hold, an unpaid approval): its units
+    go back to the ledger and the audit says why. The caller sets any other `fields` first."""
     old = _snapshot(lease)
     ledger.release(listing=listing, start=lease.start, end=lease.end, units=lease.units)
     lease.status = Lease.Status.EXPIRED
-    lease.decided_at = now
-    lease.save(update_fields=["status", "decided_at"])
+    lease.save(update_fields=["status", *fields])
     record_audit(
         actor=None,
-        action="lease.expired",
+        action=action,
         target=lease,
         subject_id=lease.tenant_id,
         old=old,
-        new=_snapshot(lease),
+        new={**_snapshot(lease), **(new_extra or {})},
+        reason=reason,
+    )
+
+
+def _expire_hold_locked(*, listing: Listing, lease: Lease, now) -> None:
+    lease.decided_at = now
+    _expire_locked(
+        listing=listing,
+        lease=lease,
+        action="lease.expired",
         reason=f"The operator did not answer by {lease.hold_expires_at.isoformat()}; the units are free again.",
+        fields=["decided_at"],
     )
 
 
@@ -213,7 +227,7 @@ def approve_lease(*, actor, lease_id: int) -> Lease:
         if lease.status == Lease.Status.APPROVED:
             return lease
         if lease.status == Lease.Status.HELD and lease.hold_expires_at <= now:
-            _expire_locked(listing=listing, lease=lease, now=now)
+            _expire_hold_locked(listing=listing, lease=lease, now=now)
             expired = True
         else:
             expired = False
@@ -278,7 +292,7 @@ def expire_lease(*, lease_id: int) -> bool:
         listing, lease = _locked_lease(lease_id=lease_id)
         if lease.status != Lease.Status.HELD or lease.hold_expires_at > now:
             return False
-        _expire_locked(listing=listing, lease=lease, now=now)
+        _expire_hold_locked(listing=listing, lease=lease, now=now)
     return True
 
 

@@ -28,11 +28,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from credit import errors
-from credit.audit import record_audit
 from payments.selectors import escrow_summaries
 from warehouses.models import Lease
-from warehouses.services import escrow, ledger
-from warehouses.services.leases import _locked_lease, _snapshot
+from warehouses.services import escrow
+from warehouses.services.leases import _expire_locked, _locked_lease
 
 logger = logging.getLogger(__name__)
 
@@ -97,23 +96,18 @@ def expire_unpaid_lease(*, lease_id: int) -> bool:
         due = payment_due_at(lease=lease)
         if due is None or due > now or escrow.is_funded(lease=lease):
             return False
-        old = _snapshot(lease)
-        ledger.release(listing=listing, start=lease.start, end=lease.end, units=lease.units)
         reason = (
             f"Nothing was paid into escrow by the payment deadline ({due:%Y-%m-%d %H:%M} UTC): "
             "the lease expired and its units are free again."
         )
-        lease.status = Lease.Status.EXPIRED
         lease.decision_reasons = lease.decision_reasons + [{"code": "payment_overdue", "message": reason}]
-        lease.save(update_fields=["status", "decision_reasons"])
-        record_audit(
-            actor=None,
+        _expire_locked(
+            listing=listing,
+            lease=lease,
             action="lease.payment_overdue",
-            target=lease,
-            subject_id=lease.tenant_id,
-            old=old,
-            new={**_snapshot(lease), "payment_due_at": due.isoformat()},
             reason=reason,
+            fields=["decision_reasons"],
+            new_extra={"payment_due_at": due.isoformat()},
         )
     return True
 
