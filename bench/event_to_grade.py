@@ -46,6 +46,8 @@ def ensure_database() -> None:
 
 
 def start_worker() -> subprocess.Popen:
+    from config.celery import QUEUES
+
     log = open("/tmp/entrepot-bench-latency-worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(  # noqa: S603
         [
@@ -53,6 +55,8 @@ def start_worker() -> subprocess.Popen:
             "-A",
             "config",
             "worker",
+            "-Q",
+            ",".join(QUEUES),
             "--pool",
             "solo",
             "--loglevel",

@@ -124,7 +124,7 @@ def main():
     from django.core.management import call_command
     from django.db import transaction
 
-    from config.celery import app
+    from config.celery import QUEUES, app
     from credit.models import Membership, Subject
     from payments import services, webhooks
     from payments.models import InstitutionProfile, WebhookDelivery
@@ -163,6 +163,8 @@ def main():
             "-A",
             "config",
             "worker",
+            "-Q",
+            ",".join(QUEUES),
             "--pool",
             "threads",
             "--concurrency",

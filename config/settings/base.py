@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from config.celery import QUEUES
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PLATFORM_DIR = BASE_DIR / "platform"
 
@@ -201,6 +203,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# Queues (declared once in config/celery.py as QUEUES): a task not named below goes to
+# "default". Declaring them all also makes a worker started without -Q consume every one.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in QUEUES}
+CELERY_TASK_ROUTES = {
+    name: {"queue": queue}
+    for queue, names in {
+        "grades": (
+            "credit.recompute_subject",
+            "credit.flush_recompute_queue",
+            "credit.start_full_recompute",
+            "credit.recompute_chunk",
+        ),
+        "webhooks": ("payments.deliver_webhook", "payments.sweep_webhook_deliveries"),
+        "compliance": ("payments.run_compliance_check", "payments.run_daily_compliance_checks"),
+    }.items()
+    for name in names
+}
 CELERY_BEAT_SCHEDULE = {
     "platform-clear-expired-sessions": {
         "task": "platform.clear_expired_sessions",

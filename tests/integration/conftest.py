@@ -3,10 +3,10 @@
 Real worker
 -----------
 ``celery_worker_process`` (module-scoped) runs ``.venv/bin/celery -A config worker --pool solo``
-as a subprocess against the same Redis the tests use (``REDIS_URL``, one database per
-engineer) and the *test* database (``DATABASE_URL`` rebuilt from the test connection), and
-waits until it answers ``app.control.ping``. The test must use ``transactional_db`` so that
-what it writes is committed and visible to the worker::
+on every queue of ``config.celery.QUEUES`` as a subprocess against the same Redis the tests
+use (``REDIS_URL``, one database per engineer) and the *test* database (``DATABASE_URL``
+rebuilt from the test connection), and waits until it answers ``app.control.ping``. The test
+must use ``transactional_db`` so that what it writes is committed and visible to the worker::
 
     pytestmark = pytest.mark.integration
 
@@ -52,6 +52,8 @@ from urllib.parse import quote
 
 import pytest
 import redis as redis_lib
+
+from config.celery import QUEUES
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY_BIN = REPO / ".venv" / "bin" / "celery"
@@ -111,6 +113,8 @@ class WorkerProcess:
                 "-A",
                 "config",
                 "worker",
+                "-Q",
+                ",".join(QUEUES),
                 "--pool",
                 "solo",
                 "--loglevel",

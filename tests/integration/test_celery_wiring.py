@@ -44,6 +44,14 @@ def test_worker_knows_every_task_the_beat_schedules(celery_worker_process):
     assert scheduled <= names, f"Scheduled but unknown to the worker: {scheduled - names}"
 
 
+def test_worker_consumes_every_queue(celery_worker_process):
+    """The tests' worker stands in for every production worker Deployment at once."""
+    from config.celery import QUEUES, app
+
+    active = app.control.inspect(destination=[celery_worker_process.hostname], timeout=5).active_queues()
+    assert sorted(queue["name"] for queue in active[celery_worker_process.hostname]) == sorted(QUEUES)
+
+
 def test_healthz_is_200_with_database_redis_and_worker(transactional_db, celery_worker_process, client):
     response = client.get("/healthz")
     assert response.status_code == 200, response.content
