@@ -1,13 +1,18 @@
-"""GET /healthz: the database, Redis and a Celery worker, each checked independently."""
+"""GET /healthz: the database, Redis and a Celery worker, each checked independently.
+GET /livez and GET /readyz: the Kubernetes probes (at the end)."""
 
+import logging
 import time
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.views.decorators.http import require_safe
 
 from config.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
 
 
 def _check_database() -> str | None:
@@ -55,3 +60,29 @@ def healthz(request):
         "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
     }
     return JsonResponse(body, status=200 if not down else 503)
+
+
+# --- Kubernetes probes -----------------------------------------------------------------
+# /healthz is for people and monitoring: it answers 503 while Redis or the workers are down,
+# although the pages keep working then, so it suits neither probe. A probe that failed on
+# Redis would restart (liveness) or unroute (readiness) every web pod during a Redis outage.
+
+
+@require_safe
+def livez(request):
+    """GET /livez (liveness): the process answers requests. No I/O at all."""
+    return JsonResponse({"status": "up"})
+
+
+@require_safe
+def readyz(request):
+    """GET /readyz (readiness): the database answers `SELECT 1`; nothing else is checked,
+    and nothing about the failure is disclosed (the log has it)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        logger.warning("Readiness: the database does not answer", exc_info=True)
+        return JsonResponse({"status": "down"}, status=503)
+    return JsonResponse({"status": "up"})
