@@ -389,7 +389,7 @@ def run_queries(n_subjects: int, n_queries: int) -> None:
         reset_queries()
 
     print()
-    print(f"registry search over {n_subjects:,} subjects, {len(queries)} queries ({connection.vendor})")
+    print(f"registry search over {n_subjects:,} subjects, {len(queries)} queries")
     report("selector, first page of 25", selector_ms)
     for kind, values in sorted(by_kind.items()):
         report(f"  selector, {kind}", values)

@@ -26,13 +26,14 @@ def _connection():
 
 
 def converted(model_fields, values) -> list:
-    """Values as the ORM would give them: the backend's converters (SQLite's decimals,
-    dates and booleans), then the field's own, as Django's SQL compiler applies them."""
+    """Values as the ORM would give them: each field's own converters (`from_db_value`),
+    as Django's SQL compiler applies them. psycopg already returns PostgreSQL's types as
+    Python's (numeric as Decimal, date, boolean), so the backend adds none."""
     connection = _connection()
     out = []
     for field, value in zip(model_fields, values, strict=True):
         column = field.cached_col
-        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+        for converter in column.get_db_converters(connection):
             value = converter(value, column, connection)
         out.append(value)
     return out
@@ -51,7 +52,7 @@ def instances(row, *models_and_excludes):
     return result
 
 
-_insert_sql: dict[tuple, str | None] = {}
+_insert_sql: dict[type, str | None] = {}
 
 
 def insert(obj):
@@ -61,19 +62,18 @@ def insert(obj):
     override neither save() nor listen to save signals, which this does not send."""
     connection = _connection()
     model = type(obj)
-    key = (model, connection.vendor)
-    if key not in _insert_sql:
+    if model not in _insert_sql:
         meta = model._meta
         writable = [f for f in meta.concrete_fields if not f.primary_key]
-        if not connection.features.can_return_columns_from_insert or any(f.has_db_default() for f in writable):
-            _insert_sql[key] = None
+        if any(f.has_db_default() for f in writable):
+            _insert_sql[model] = None
         else:
             columns = ", ".join(connection.ops.quote_name(f.column) for f in writable)
-            _insert_sql[key] = (
+            _insert_sql[model] = (
                 f"INSERT INTO {meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(writable))}) "
                 f"RETURNING {connection.ops.quote_name(meta.pk.column)}"
             )
-    sql = _insert_sql[key]
+    sql = _insert_sql[model]
     if sql is None:
         obj.save(force_insert=True)
         return obj

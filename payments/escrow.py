@@ -8,7 +8,7 @@ Accounts (payments.models.LedgerAccount), one per currency:
 - `operator` per payee subject, and one `platform_fee` account.
 
 Every journal transaction's entries sum to zero per currency. The services check it under
-the escrow row's lock; on PostgreSQL the database checks it again at commit (a deferred
+the escrow row's lock; the database checks it again at commit (a deferred
 constraint trigger, see migration 0003_escrow) and refuses any UPDATE or DELETE.
 
 Services take the escrow row's lock (`select_for_update`) and run inside the caller's

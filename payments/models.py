@@ -563,7 +563,7 @@ class Escrow(models.Model):
 
 class EscrowTransaction(models.Model):
     """A journal transaction: its entries sum to zero per currency (checked by the database
-    at commit on PostgreSQL). Append-only."""
+    at commit). Append-only."""
 
     class Kind(models.TextChoices):
         HOLD = "hold", "Payment into escrow"

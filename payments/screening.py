@@ -11,7 +11,7 @@ Decision rules, in order:
 - otherwise allow, `good_standing`.
 
 Registration-number lookups for a whole batch take one query; name lookups use the
-registry's typo-tolerant search (pg_trgm on PostgreSQL).
+registry's typo-tolerant search (pg_trgm).
 """
 
 import time

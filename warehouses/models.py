@@ -63,7 +63,7 @@ class Warehouse(models.Model):
     services = models.JSONField(default=list, blank=True)
     certifications = models.JSONField(default=list, blank=True, help_text="e.g. ISO 9001, TAPA FSR, AEO")
     # Space-padded search tags derived from the features above (" bonded temp hazmat:3 ... ")
-    # so feature filters work the same on PostgreSQL and SQLite.
+    # so every feature filter is one substring test on one column.
     feature_tags = models.CharField(max_length=1000, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -121,7 +121,7 @@ def search_listings(*, search: ListingSearch) -> QuerySet[Listing]:
             )
         ).order_by("-operator_rank", "price_per_unit_day", "id")
     elif search.sort == "distance" and search.lat is not None and search.lon is not None:
-        # Equirectangular approximation: fine for ranking, the same on PostgreSQL and SQLite.
+        # Equirectangular approximation: fine for ranking, and plain arithmetic (no PostGIS).
         k = math.cos(math.radians(search.lat))
         dlat = Cast("warehouse__latitude", FloatField()) - Value(float(search.lat))
         dlon = (Cast("warehouse__longitude", FloatField()) - Value(float(search.lon))) * Value(k)

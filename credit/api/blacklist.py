@@ -266,7 +266,7 @@ ENTRY_FILTERS = [
 def _int_or_none(value):
     try:
         number = int(value) if value not in (None, "") else None
-        if number is not None and not 0 < number < 2**63:  # beyond any id; overflows SQLite
+        if number is not None and not 0 < number < 2**63:  # beyond any id; overflows bigint
             raise ValueError
         return number
     except ValueError:

@@ -1,5 +1,5 @@
-# The credit event catalogue and scoring model v1 (active), plus, on PostgreSQL, triggers
-# that make credit events and ratings append-only in the database itself.
+# The credit event catalogue and scoring model v1 (active), plus triggers that make credit
+# events and ratings append-only in the database itself.
 
 from django.db import migrations
 
@@ -79,8 +79,6 @@ def remove_catalogue(apps, schema_editor):
 
 
 def add_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(
         """
         CREATE OR REPLACE FUNCTION credit_forbid_change() RETURNS trigger AS $$
@@ -100,8 +98,6 @@ def add_triggers(apps, schema_editor):
 
 
 def drop_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for table in APPEND_ONLY_TABLES:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
     schema_editor.execute("DROP FUNCTION IF EXISTS credit_forbid_change();")

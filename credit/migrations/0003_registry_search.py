@@ -1,4 +1,4 @@
-"""Registry search structures (PostgreSQL only; a no-op on SQLite).
+"""Registry search structures (pg_trgm, GIN indexes, a trigger).
 
 Names are cut two ways, kept current by a trigger (only when a name changes, so set-based
 updates of scores never pay for it):
@@ -101,8 +101,6 @@ BACKWARD = [
 
 
 def _run(schema_editor, statements):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     # A plain cursor (no parameters), so pg_trgm's `%` operator needs no escaping.
     with schema_editor.connection.cursor() as cursor:
         for statement in statements:

@@ -1,6 +1,5 @@
-# Blacklist decisions, appeals and repair applications are never deleted. On PostgreSQL a
-# trigger rejects any DELETE of their rows (TRUNCATE, used by test teardown, is not affected).
-# SQLite (the demo) relies on the services and the read-only admin instead.
+# Blacklist decisions, appeals and repair applications are never deleted: a trigger rejects
+# any DELETE of their rows (TRUNCATE, used by test teardown, is not affected).
 
 from django.db import migrations
 
@@ -17,8 +16,6 @@ $$ LANGUAGE plpgsql;
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(FUNCTION, params=None)
     for table in TABLES:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete ON {table};")
@@ -29,8 +26,6 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for table in TABLES:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete ON {table};")
     schema_editor.execute("DROP FUNCTION IF EXISTS credit_forbid_delete();")

@@ -1,4 +1,4 @@
-# Covering indexes for the set-based full recompute (PostgreSQL only): a chunk of subjects
+# Covering indexes for the set-based full recompute: a chunk of subjects
 # reads its counted events, and each subject's latest rating, from indexes alone, in
 # subject order, without visiting the heap (whose event rows are in time order, so every
 # subject's events are spread over the whole table).
@@ -11,8 +11,6 @@ LATEST_RATING = "credit_rating_latest"
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(
         f"CREATE INDEX IF NOT EXISTS {INDEX} ON credit_creditevent (subject_id, kind_id) "
         "INCLUDE (id, occurred_at, magnitude, reverses_id)",
@@ -33,8 +31,6 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}", params=None)
     schema_editor.execute(f"DROP INDEX IF EXISTS {REVERSALS}", params=None)
     schema_editor.execute(f"DROP INDEX IF EXISTS {LATEST_RATING}", params=None)

@@ -3,7 +3,7 @@
 Everything here is public: these selectors only ever return what anyone may see (no
 member e-mails, no evidence, no appeal texts).
 
-Search on PostgreSQL combines three strategies, all index-backed (migration 0003):
+Search combines three strategies, all index-backed (migration 0003):
 
 * registration number, exact after normalisation (spaces removed, upper case);
 * words, typo-tolerant (Latin, Cyrillic, Arabic...): each query word is expanded through
@@ -19,19 +19,17 @@ Search on PostgreSQL combines three strategies, all index-backed (migration 0003
 
 Results are ranked by pg_trgm word similarity of the whole query to the name, plus
 similarity to the legal name, plus bonuses for a CJK substring or a registration number.
-On SQLite (the demo) it falls back to a case-insensitive substring match.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from itertools import combinations
 
 from django.db import connection
-from django.db.models import BooleanField, Case, FloatField, Q, QuerySet, Value, When
+from django.db.models import BooleanField, FloatField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -132,46 +130,7 @@ def search_subjects(*, q: str, country: str | None = None) -> QuerySet[Subject]:
         return qs.annotate(rank=Value(0.0, output_field=FloatField())).order_by("legal_name", "id")
 
     registration = normalize_registration_number(q)
-    registration_ok = bool(_REGISTRATION_RE.match(registration))
-    if connection.vendor == "postgresql":
-        return _search_postgresql(qs, q=q, registration=registration if registration_ok else None)
-
-    condition = Q(legal_name__icontains=q) | Q(trading_name__icontains=q)
-    if registration_ok:
-        condition |= Q(registration_number=registration)
-    if not qs.filter(condition).exists():
-        condition = Q(pk__in=_close_name_matches(qs, q))
-    return (
-        qs.filter(condition)
-        .annotate(
-            registration_match=Case(
-                When(registration_number=registration, then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            ),
-            rank=Case(
-                When(registration_number=registration, then=Value(2.0)),
-                When(legal_name__iexact=q, then=Value(1.0)),
-                When(legal_name__istartswith=q, then=Value(0.8)),
-                default=Value(0.5),
-                output_field=FloatField(),
-            ),
-        )
-        .order_by("-rank", "legal_name", "id")
-    )
-
-
-def _close_name_matches(qs: QuerySet[Subject], q: str, *, cutoff: float = 0.75) -> list[int]:
-    """Typo tolerance for the embedded SQLite database (`make run`), which has no trigram
-    index: compare the query's words with every name's words in Python. Fine for a demo
-    registry; PostgreSQL never takes this path."""
-    wanted = query_words(q) or [q.lower()]
-    matches = []
-    for pk, *names in qs.values_list("pk", "legal_name", "trading_name"):
-        words = [w for name in names for w in query_words(name or "")]
-        if words and all(difflib.get_close_matches(w, words, n=1, cutoff=cutoff) for w in wanted):
-            matches.append(pk)
-    return matches
+    return _search(qs, q=q, registration=registration if _REGISTRATION_RE.match(registration) else None)
 
 
 def _swaps(word: str) -> list[str]:
@@ -221,7 +180,7 @@ WORD_SQL = "(credit_subject.search_words && %s::text[])"
 BIGRAM_SQL = "(credit_subject.search_bigrams @> %s::text[])"
 
 
-def _search_postgresql(qs: QuerySet[Subject], *, q: str, registration: str | None) -> QuerySet[Subject]:
+def _search(qs: QuerySet[Subject], *, q: str, registration: str | None) -> QuerySet[Subject]:
     if registration and sum(c.isdigit() for c in registration) >= 4:
         # Looks like a registration number: when one matches, that is the answer.
         if _exists("credit_subject.registration_number = %s", [registration]):

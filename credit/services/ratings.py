@@ -1,7 +1,7 @@
 """Writes of ratings: the recompute outbox, one subject's recompute, the chunked full
-recompute (set-based SQL on PostgreSQL), and publishing a scoring model version.
+recompute (set-based SQL), and publishing a scoring model version.
 
-Locking protocol (PostgreSQL):
+Locking protocol:
 - Subject ids fall in buckets of LOCK_BUCKET ids, each with a transaction advisory lock
   (RATING_LOCK, bucket). A single-subject recompute takes its bucket's lock SHARED, then
   the subject's row lock; a full-run chunk takes the locks of every bucket its id range
@@ -12,7 +12,6 @@ Locking protocol (PostgreSQL):
   it, recomputes and deletes it in one transaction, so an event committed while a
   recompute runs leaves a new row (and a new task) behind: no lost update.
 - Only one full run at a time: the partial unique constraint recomputerun_one_running.
-On SQLite the writers are serialised by the database (IMMEDIATE transactions).
 """
 
 from __future__ import annotations
@@ -51,10 +50,6 @@ STALLED_CHUNK_AFTER = timedelta(minutes=10)
 MAX_STALLED_RESUMES = 3  # automatic re-dispatches without progress before a run is failed
 
 
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 # --- The outbox -------------------------------------------------------------------------
 
 
@@ -64,22 +59,16 @@ def request_recompute(*, subject_id: int) -> None:
     outbox row and schedules one task. If Redis is down the row stays and the beat task
     `credit.flush_recompute_queue` picks it up."""
     now = timezone.now()
-    if _is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO credit_recomputerequest (subject_id, requested_at) VALUES (%s, %s)
-                ON CONFLICT (subject_id) DO UPDATE SET requested_at = EXCLUDED.requested_at
-                RETURNING (xmax = 0)
-                """,
-                [subject_id, now],
-            )
-            inserted = cursor.fetchone()[0]
-    else:
-        updated = RecomputeRequest.objects.filter(subject_id=subject_id).update(requested_at=now)
-        inserted = not updated
-        if inserted:
-            RecomputeRequest.objects.create(subject_id=subject_id, requested_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO credit_recomputerequest (subject_id, requested_at) VALUES (%s, %s)
+            ON CONFLICT (subject_id) DO UPDATE SET requested_at = EXCLUDED.requested_at
+            RETURNING (xmax = 0)
+            """,
+            [subject_id, now],
+        )
+        inserted = cursor.fetchone()[0]
     if inserted:
         transaction.on_commit(partial(_enqueue_subject_recompute, subject_id))
 
@@ -96,11 +85,7 @@ def process_recompute_request(*, subject_id: int) -> Rating | None:
     the lock rather than skipping: the holder may be an event's transaction that has
     just upserted the row, and its event must be counted now, not at the next flush."""
     with transaction.atomic():
-        pending = list(
-            RecomputeRequest.objects.select_for_update().filter(subject_id=subject_id)
-            if _is_postgres()
-            else RecomputeRequest.objects.filter(subject_id=subject_id)
-        )
+        pending = list(RecomputeRequest.objects.select_for_update().filter(subject_id=subject_id))
         if not pending:
             return None
         rating = recompute_subject(subject_id=subject_id, trigger="event")
@@ -154,11 +139,8 @@ def recompute_subject(
     None when nothing material changed."""
     at = at or timezone.now()
     with transaction.atomic():
-        if _is_postgres():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock_shared(%s, %s)", [RATING_LOCK, int(subject_id) // LOCK_BUCKET]
-                )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [RATING_LOCK, int(subject_id) // LOCK_BUCKET])
         try:
             # NO KEY UPDATE: does not conflict with the KEY SHARE lock an event insert takes
             # on its subject (foreign key), so a recompute and a new event never deadlock.
@@ -353,27 +335,26 @@ def process_recompute_chunk(*, chunk_id: int, at: datetime | None = None) -> boo
     Returns True when this call did the chunk."""
     at = at or timezone.now()
     with transaction.atomic():
-        query = RecomputeChunk.objects.select_related("run", "run__model").filter(pk=chunk_id)
-        if _is_postgres():
-            query = query.select_for_update(skip_locked=True, of=("self",))
-        chunk = query.first()
+        chunk = (
+            RecomputeChunk.objects.select_related("run", "run__model")
+            .filter(pk=chunk_id)
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
         if chunk is None or chunk.done_at is not None or chunk.run.status != RecomputeRun.Status.RUNNING:
             return False
         run = chunk.run
-        if _is_postgres():
-            with connection.cursor() as cursor:
-                # Small per-chunk plans: JIT compilation would cost more than it saves.
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-                cursor.execute("SET LOCAL jit = off")
-                cursor.execute(
-                    "SELECT count(pg_advisory_xact_lock(%s, bucket::int)) FROM generate_series(%s, %s) AS bucket",
-                    [RATING_LOCK, chunk.first_subject_id // LOCK_BUCKET, chunk.last_subject_id // LOCK_BUCKET],
-                )
-            counts = recompute_range_sql(
-                model=run.model, first_id=chunk.first_subject_id, last_id=chunk.last_subject_id, at=at
+        with connection.cursor() as cursor:
+            # Small per-chunk plans: JIT compilation would cost more than it saves.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(%s, bucket::int)) FROM generate_series(%s, %s) AS bucket",
+                [RATING_LOCK, chunk.first_subject_id // LOCK_BUCKET, chunk.last_subject_id // LOCK_BUCKET],
             )
-        else:
-            counts = recompute_range_python(first_id=chunk.first_subject_id, last_id=chunk.last_subject_id, at=at)
+        counts = recompute_range_sql(
+            model=run.model, first_id=chunk.first_subject_id, last_id=chunk.last_subject_id, at=at
+        )
         chunk.done_at = timezone.now()
         chunk.subjects = counts["subjects"]
         chunk.save(update_fields=["done_at", "subjects"])
@@ -406,10 +387,11 @@ def fail_recompute_run(*, run_id: int, error: str) -> None:
 
 
 def run_full_recompute_inline(*, actor=None, chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> RecomputeRun:
-    """Start a run and do every chunk in this process (SQLite, the demo, benchmarks).
-    If a run is already running (e.g. its process or worker died), join it and do its
-    undone chunks here instead: a crashed run is resumable without a broker.
-    `progress(run)` is called after each chunk."""
+    """Start a run and do every chunk in this process, with the same set-based SQL as the
+    workers (the demo seed, benchmarks, a machine without a worker). If a run is already
+    running (e.g. its process or worker died), join it and do its undone chunks here
+    instead: a crashed run is resumable without a broker. `progress(run)` is called after
+    each chunk."""
     try:
         run = start_full_recompute(actor=actor, chunk_size=chunk_size, dispatch=False)
     except errors.Conflict:
@@ -426,18 +408,6 @@ def run_full_recompute_inline(*, actor=None, chunk_size: int = DEFAULT_CHUNK_SIZ
             progress(run)
     run.refresh_from_db()
     return run
-
-
-def recompute_range_python(*, first_id: int, last_id: int, at: datetime) -> dict:
-    """The portable path (SQLite): the pure scorer, subject by subject."""
-    subject_ids = list(
-        Subject.objects.filter(pk__gte=first_id, pk__lte=last_id).order_by("pk").values_list("pk", flat=True)
-    )
-    written = 0
-    for subject_id in subject_ids:
-        if recompute_subject(subject_id=subject_id, trigger="full_run", at=at) is not None:
-            written += 1
-    return {"subjects": len(subject_ids), "ratings": written}
 
 
 def _zero_components_json() -> str:

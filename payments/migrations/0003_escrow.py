@@ -4,12 +4,11 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-# On PostgreSQL the database itself keeps the ledger honest:
+# The database itself keeps the ledger honest:
 # - a DEFERRABLE INITIALLY DEFERRED constraint trigger on every entry checks, at commit,
 #   that the entries of its journal transaction sum to zero per currency and that an
 #   escrow account's balance is not negative;
 # - journal transactions and entries are append-only (no UPDATE, no DELETE).
-# SQLite (make run) gets the same checks in the services only.
 
 LEDGER_SQL = """
 CREATE OR REPLACE FUNCTION payments_ledger_check() RETURNS trigger AS $$
@@ -69,13 +68,11 @@ DROP FUNCTION IF EXISTS payments_forbid_change();
 
 
 def add_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(LEDGER_SQL, params=None)
+    schema_editor.execute(LEDGER_SQL, params=None)
 
 
 def drop_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL, params=None)
+    schema_editor.execute(DROP_SQL, params=None)
 
 
 class Migration(migrations.Migration):

@@ -162,7 +162,6 @@ def test_database_constraint_backs_the_duplicate_check(regulator, subject):
         )
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigger is PostgreSQL only")
 def test_entries_appeals_and_repairs_can_never_be_deleted(regulator, subject):
     entry = make_entry(regulator, subject)
     with pytest.raises(Exception, match="never deleted"), transaction.atomic():

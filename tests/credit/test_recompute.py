@@ -236,7 +236,7 @@ def test_full_run_in_chunks_is_locked_idempotent_and_reports_progress(regulator,
 
 
 def test_a_full_run_grade_change_is_audited_and_announced_exactly_once(regulator):
-    """The set-based (PostgreSQL) path must audit a grade change like recompute_subject does."""
+    """The set-based SQL path must audit a grade change like recompute_subject does."""
     subject = SubjectFactory()
     for days in (400, 300, 200):
         record(regulator, subject, "lease_completed", days_ago=days)
@@ -307,19 +307,27 @@ def test_a_chunk_that_keeps_failing_fails_the_run_and_releases_the_lock():
 
 
 def test_recompute_grades_command_inline_shows_progress(regulator):
+    """`--inline` (the demo, the benchmarks) runs the workers' set-based SQL in this process."""
     subject = SubjectFactory()
     for days in (400, 300, 200):
         record(regulator, subject, "lease_completed", days_ago=days)
+    RecomputeRequest.objects.all().delete()
     out = StringIO()
-    call_command("recompute_grades", "--inline", "--chunk-size", "5000", stdout=out)
+    with (
+        mock.patch.object(rating_services, "recompute_range_sql", wraps=rating_services.recompute_range_sql) as sql,
+        mock.patch.object(rating_services, "recompute_subject", wraps=rating_services.recompute_subject) as single,
+    ):
+        call_command("recompute_grades", "--inline", "--chunk-size", "5000", stdout=out)
+    assert sql.called and not single.called
     assert "100.0%" in out.getvalue() and "completed" in out.getvalue()
     subject.refresh_from_db()
     assert subject.grade == "B"
+    assert Rating.objects.filter(subject=subject).latest("computed_at").trigger == "full_run"
 
 
 def test_recompute_grades_inline_resumes_a_run_whose_process_died(regulator):
-    """A run left `running` by a crashed process (no broker, e.g. the SQLite demo) must not
-    block `--inline` forever: it joins the run and finishes its undone chunks."""
+    """A run left `running` by a crashed process (e.g. the demo, which has no worker for
+    it) must not block `--inline` forever: it joins the run and finishes its undone chunks."""
     subjects = spaced_subjects(2)
     for days in (400, 300, 200):
         record(regulator, subjects[1], "lease_completed", days_ago=days)

@@ -1,14 +1,11 @@
 """Registry search (credit.selectors.registry.search_subjects): typo-tolerant, any script,
-registration numbers exact after normalisation, ranked; PostgreSQL indexes; SQLite fallback."""
-
-from types import SimpleNamespace
+registration numbers exact after normalisation, ranked; PostgreSQL indexes."""
 
 import pytest
 from django.db import connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credit.selectors import registry
 from credit.selectors.registry import name_bigrams, search_subjects
 from tests.factories import SubjectFactory
 
@@ -129,14 +126,6 @@ def test_unrelated_query_finds_nothing(subjects):
     assert names(search_subjects(q="Quokka Biscuits")) == []
 
 
-def test_sqlite_fallback_is_a_substring_search(subjects, monkeypatch):
-    monkeypatch.setattr(registry, "connection", SimpleNamespace(vendor="sqlite"))
-    assert names(search_subjects(q="gateway")) == ["Pacific Gateway Warehousing LLC"]
-    assert names(search_subjects(q="海贸")) == ["深圳市海贸跨境电子商务有限公司"]
-    result = list(search_subjects(q="kvk-12345678"))
-    assert [s.legal_name for s in result] == ["Rotterdam Fulfilment B.V."] and result[0].registration_match
-
-
 def test_search_uses_the_trigram_index(subjects):
     """On a big table the planner must reach for the GIN indexes (not a sequential scan)."""
     qs = search_subjects(q="Pacifc Gatway")[:25]
@@ -162,11 +151,26 @@ def test_python_bigrams_match_the_indexed_sql_function(text):
     assert sorted(from_sql) == name_bigrams(text)
 
 
-def test_embedded_database_fallback_forgives_typos_word_by_word():
-    """`make run` uses SQLite, which has no trigram index: the Python fallback still finds
-    a misspelt name, and only names where every query word has a close match."""
-    rotterdam = SubjectFactory(legal_name="Rotterdam Fulfilment B.V.")
-    SubjectFactory(legal_name="Frankfurt Cargo Lager GmbH")
-    qs = registry.public_subjects()
-    assert registry._close_name_matches(qs, "Roterdam fulfilmnt") == [rotterdam.pk]
-    assert registry._close_name_matches(qs, "Rotterdam Zeppelin") == []
+def test_every_misspelt_word_must_find_its_match(subjects):
+    """Typo tolerance is word by word: each misspelt word finds its word in the name, and a
+    two-word query whose second word is in no name finds nothing."""
+    assert names(search_subjects(q="Roterdam fulfilmnt")) == ["Rotterdam Fulfilment B.V."]
+    assert names(search_subjects(q="Rotterdam Zeppelin")) == []
+
+
+def test_substring_and_registration_number_in_lower_case_are_found(subjects):
+    assert names(search_subjects(q="gateway"))[0] == "Pacific Gateway Warehousing LLC"
+    result = list(search_subjects(q="kvk-12345678"))
+    assert result[0].legal_name == "Rotterdam Fulfilment B.V." and result[0].registration_match
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("深圳市海貿跨境", "深圳市海贸跨境电子商务有限公司"),  # 貿: the traditional form of 贸
+        ("上海遠洋仓储", "上海远洋仓储物流有限公司"),  # 遠 for 远
+        ("北京通汇付", "北京通汇支付有限公司"),  # 支 missing
+    ],
+)
+def test_chinese_name_with_a_traditional_or_missing_character_is_found(subjects, query, found):
+    assert names(search_subjects(q=query))[0] == found

@@ -1,6 +1,6 @@
-"""PostgreSQL fast path: the partial index of reserved days also carries capacity and
-reserved, so the availability check of a search is an index-only scan. The index keeps
-its name (the model declares it without INCLUDE, which SQLite does not support)."""
+"""The partial index of reserved days also carries capacity and reserved, so the
+availability check of a search is an index-only scan. The index keeps its name (the model
+declares it without INCLUDE)."""
 
 from django.db import migrations
 
@@ -12,15 +12,13 @@ PLAIN = "CREATE INDEX capacityday_reserved_days ON warehouses_capacityday (listi
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS capacityday_reserved_days")
-        schema_editor.execute(COVERING)
+    schema_editor.execute("DROP INDEX IF EXISTS capacityday_reserved_days")
+    schema_editor.execute(COVERING)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS capacityday_reserved_days")
-        schema_editor.execute(PLAIN)
+    schema_editor.execute("DROP INDEX IF EXISTS capacityday_reserved_days")
+    schema_editor.execute(PLAIN)
 
 
 class Migration(migrations.Migration):

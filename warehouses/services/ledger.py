@@ -9,11 +9,9 @@ Locking protocol (every writer of a listing's ledger follows it):
    (`reserved + n <= capacity`) and counts them: all days, or nothing is kept. The CHECK
    constraints (0 <= reserved <= capacity) catch anything a code path forgets; an
    IntegrityError becomes NotEnoughCapacity.
-
-On SQLite (`make run`) SELECT FOR UPDATE is a no-op; the IMMEDIATE transaction mode takes
-the database write lock at BEGIN, so writers are serialised all the same.
 """
 
+import functools
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -41,27 +39,22 @@ def days_between(start: date, end: date) -> list[date]:
 def _is_lock_error(exc: OperationalError) -> bool:
     cause = exc.__cause__
     code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-    return code in LOCK_ERROR_CODES or "database is locked" in str(exc)
+    return code in LOCK_ERROR_CODES
 
 
 OWNER_UNUSED = ("description", "address", "website")  # never read under the lock: deferred
-_lock_sql: dict[str, str] = {}
 
 
+@functools.cache
 def _listing_lock_sql() -> str:
     """The listing (locked), its warehouse and the warehouse's owner in one SELECT, built
-    once per database vendor (config.rows: the ORM would compile this join on every
-    lease request)."""
-    vendor = connection.vendor
-    if vendor not in _lock_sql:
-        lock = " FOR UPDATE OF l" if connection.features.has_select_for_update_of else ""
-        _lock_sql[vendor] = (
-            f"SELECT {rows.select_list(Listing, 'l')}, {rows.select_list(Warehouse, 'w')}, "
-            f"{rows.select_list(Subject, 'o', exclude=OWNER_UNUSED)}, {active_entry_exists_sql('o.id')[0]} "
-            f"FROM {Listing._meta.db_table} l JOIN {Warehouse._meta.db_table} w ON w.id = l.warehouse_id "
-            f"JOIN {Subject._meta.db_table} o ON o.id = w.owner_id WHERE l.id = %s{lock}"
-        )
-    return _lock_sql[vendor]
+    once (config.rows: the ORM would compile this join on every lease request)."""
+    return (
+        f"SELECT {rows.select_list(Listing, 'l')}, {rows.select_list(Warehouse, 'w')}, "
+        f"{rows.select_list(Subject, 'o', exclude=OWNER_UNUSED)}, {active_entry_exists_sql('o.id')[0]} "
+        f"FROM {Listing._meta.db_table} l JOIN {Warehouse._meta.db_table} w ON w.id = l.warehouse_id "
+        f"JOIN {Subject._meta.db_table} o ON o.id = w.owner_id WHERE l.id = %s FOR UPDATE OF l"
+    )
 
 
 def lock_listing(*, listing_id: int) -> Listing:
@@ -74,21 +67,18 @@ def lock_listing(*, listing_id: int) -> Listing:
     params = active_entry_exists_sql("o.id")[1]  # the owner's blacklist flag: the gate needs no query
     try:
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # This transaction's lock timeout. With psycopg's client-side cursor (Django's
-                # default) it goes with the locking SELECT as one message: one round trip
-                # fewer on every lease request; a server-side binding cursor takes one
-                # statement at a time.
-                timeout = f"{int(_config('WAREHOUSE_LOCK_TIMEOUT_MS', 3000))}ms"
-                if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
-                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [timeout])
-                    cursor.execute(_listing_lock_sql(), [*params, listing_id])
-                else:
-                    sql = f"SELECT set_config('lock_timeout', %s, true); {_listing_lock_sql()}"
-                    cursor.execute(sql, [timeout, *params, listing_id])
-                    cursor.nextset()
-            else:
+            # This transaction's lock timeout. With psycopg's client-side cursor (Django's
+            # default) it goes with the locking SELECT as one message: one round trip fewer
+            # on every lease request; a server-side binding cursor takes one statement at a
+            # time.
+            timeout = f"{int(_config('WAREHOUSE_LOCK_TIMEOUT_MS', 3000))}ms"
+            if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [timeout])
                 cursor.execute(_listing_lock_sql(), [*params, listing_id])
+            else:
+                sql = f"SELECT set_config('lock_timeout', %s, true); {_listing_lock_sql()}"
+                cursor.execute(sql, [timeout, *params, listing_id])
+                cursor.nextset()
             row = cursor.fetchone()
     except OperationalError as exc:
         if _is_lock_error(exc):
@@ -194,8 +184,7 @@ def set_capacity(*, listing: Listing, units: int) -> None:
 
 def reconcile(*, listing_ids: list[int] | None = None) -> list[dict]:
     """Recompute every day's reservations from the leases and return the days that drift:
-    [{listing_id, day, reserved, expected}]. Set-based SQL, the same on PostgreSQL and
-    SQLite."""
+    [{listing_id, day, reserved, expected}]. One set-based query."""
     day_table = CapacityDay._meta.db_table
     lease_table = Lease._meta.db_table
     statuses = [str(s) for s in Lease.RESERVING]
@@ -223,9 +212,9 @@ def reconcile(*, listing_ids: list[int] | None = None) -> list[dict]:
     return [
         {
             "listing_id": listing_id,
-            "day": day if isinstance(day, date) else date.fromisoformat(day),
+            "day": day,
             "reserved": reserved,
-            "expected": int(expected),
+            "expected": expected,
         }
         for listing_id, day, reserved, expected in rows
     ]

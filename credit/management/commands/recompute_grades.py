@@ -2,7 +2,7 @@
 
 manage.py recompute_grades            start a run on the workers and return
 manage.py recompute_grades --wait     start a run (or join the running one) and follow it
-manage.py recompute_grades --inline   do the whole run in this process (SQLite, demo)
+manage.py recompute_grades --inline   do the whole run in this process, no worker needed (demo, benchmarks)
 manage.py recompute_grades --resume   re-dispatch the undone chunks of the running run
 """
 
