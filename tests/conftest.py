@@ -65,6 +65,30 @@ def other_member():
     return user
 
 
+# The concurrency tests that `make test` runs a second time through a real PgBouncer in
+# transaction pooling (`make test-pgbouncer`, marker `pgbouncer`): production's connection
+# path, where nothing may keep session state past a transaction.
+PGBOUNCER_MODULES = {
+    "tests/foundation/test_pgbouncer.py",  # proves the run really goes through PgBouncer
+    "tests/warehouses/test_race.py",  # the lease race
+    "tests/warehouses/test_lifecycle_races.py",
+    "tests/warehouses/test_escrow_race.py",
+    "tests/payments/test_escrow_race.py",
+    "tests/warehouses/test_lease_idempotency.py",
+    "tests/payments/test_idempotency.py",
+    "tests/credit/test_recompute.py",  # chunked full run: fan-out, bucket locks
+    "tests/integration/test_grade_recompute.py",  # the fan-out through a real worker
+    "tests/payments/test_domain_event_gaps.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    root = config.rootpath
+    for item in items:
+        if item.path.relative_to(root).as_posix() in PGBOUNCER_MODULES:
+            item.add_marker(pytest.mark.pgbouncer)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """A transactional test's teardown flushes every table, including the reference data

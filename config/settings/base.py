@@ -73,18 +73,16 @@ TEMPLATES = [
     },
 ]
 
-# SQLite is the embedded default for `make run`; IMMEDIATE transactions take the write
-# lock up front so concurrent writers (web, worker, beat) queue instead of failing with
-# "database is locked" half-way through a transaction.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
-    )
+# PostgreSQL everywhere: `make run` (a project-local cluster, config/settings/local.py),
+# the tests and production. No default: each environment names its database.
+DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=0))
+# Production reaches PostgreSQL through PgBouncer in transaction pooling, where nothing may
+# outlive a transaction. Django's server-side cursors (QuerySet.iterator() outside a
+# transaction) are held past their transaction on one server connection: off everywhere,
+# so what the tests prove is what production runs.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

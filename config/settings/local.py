@@ -1,13 +1,17 @@
-"""`make run`: SQLite and a Redis started by the local stack, demo-friendly defaults."""
+"""`make run`: the project-local PostgreSQL cluster and Redis started by the local stack
+(platform/scripts/run.sh), demo-friendly defaults."""
 
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "local-only-insecure-key-not-for-production")
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
-# The local stack runs its own Redis on a port of its own so it never collides with a
-# system Redis on 6379.
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6390/0")
+# The local stack runs its own PostgreSQL and Redis on ports of their own, so they never
+# collide with a system PostgreSQL on 5432 or a system Redis on 6379.
+os.environ.setdefault(
+    "DATABASE_URL", f"postgres://postgres@127.0.0.1:{os.environ.get('LOCAL_PG_PORT', '54329')}/entrepot"
+)
+os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:{os.environ.get('LOCAL_REDIS_PORT', '6390')}/0")
 
 from .base import *  # noqa: E402,F403
 

@@ -6,6 +6,13 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-insecure-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/entrepot")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "*")
+# Under pytest-xdist each worker process (gw0, gw1, ...) has a test database of its own
+# (pytest-django adds the suffix) and needs a Redis database of its own too: the Celery
+# broker of the integration tests, throttles and caches must not be shared between them.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw"):
+    _redis_base, _, _redis_db = os.environ["REDIS_URL"].rpartition("/")
+    os.environ["REDIS_URL"] = f"{_redis_base}/{(int(_redis_db or 0) + 1 + int(_xdist_worker[2:])) % 16}"
 
 from .base import *  # noqa: E402,F403
 

