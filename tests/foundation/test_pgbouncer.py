@@ -25,7 +25,9 @@ SESSION_STATE = {
     "LISTEN": re.compile(r"""["']\s*LISTEN\s+\w""", re.I),
     "temporary table": re.compile(r"CREATE\s+(GLOBAL\s+|LOCAL\s+)?TEMP(ORARY)?\s+TABLE", re.I),
     "WITH HOLD cursor": re.compile(r"WITH\s+HOLD", re.I),
-    "server-side prepared statement": re.compile(r"\bprepare\s*=\s*True|prepare_threshold\s*=\s*\d|\bPREPARE\s+\w+\s*(\(|AS\b)"),
+    "server-side prepared statement": re.compile(
+        r"\bprepare\s*=\s*True|prepare_threshold\s*=\s*\d|\bPREPARE\s+\w+\s*(\(|AS\b)"
+    ),
 }
 
 
