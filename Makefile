@@ -50,7 +50,7 @@ browser:
 # The whole suite in parallel (pytest-xdist; each process has its own test database and
 # Redis database), then the concurrency tests again through PgBouncer in transaction mode.
 test: install services pgbouncer browser
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db -n $(XDIST) $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db -n $(XDIST) --dist loadfile $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pgbouncer
 
 # The tests marked `pgbouncer` (lease race, escrow races, recompute fan-out, idempotency),
