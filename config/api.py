@@ -1,18 +1,23 @@
 """Project-wide API wiring: RFC 9457 problem+json errors, pagination and throttles."""
 
+import codecs
 import logging
 import math
+import re
 import threading
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext
 from redis.exceptions import RedisError
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser as BaseJSONParser
+from rest_framework.parsers import get_encoding
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.utils import json
 
 from credit import errors
 
@@ -140,14 +145,64 @@ def problem_response(status_code: int, *, code: str, detail: str) -> JsonRespons
     )
 
 
+# A \uXXXX escape of a UTF-16 surrogate (D800-DFFF). Valid JSON, but unless a high one is
+# followed by a low one it decodes to a lone surrogate: a str that cannot be encoded, so
+# every later step that encodes it (PostgreSQL, the renderer echoing it in an error) fails.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 class JSONParser(BaseJSONParser):
-    """JSON bodies nested deeper than Python's recursion limit are a 400, not a 500."""
+    """DRF's JSON parser, refusing with a 400 what would otherwise fail later as a 500:
+    bodies nested deeper than Python's recursion limit, and strings (values or keys) that
+    hold a lone surrogate escape such as "\\ud800" (code `invalid_unicode`)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return super().parse(stream, media_type, parser_context)
+            text = codecs.getreader(get_encoding(parser_context or {}))(stream).read()
+            data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
         except RecursionError:
             raise exceptions.ParseError("JSON parse error - the document is nested too deeply.") from None
+        except ValueError as exc:
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+        # Only a surrogate escape in the text can make one: most bodies skip the walk.
+        if _SURROGATE_ESCAPE.search(text):
+            where = lone_surrogate_at(data)
+            if where is not None:
+                raise exceptions.ParseError(
+                    gettext("The JSON text is not valid Unicode: %(field)s holds an unpaired surrogate escape.")
+                    % {"field": where or gettext("the document")},
+                    code="invalid_unicode",
+                )
+        return data
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lone_surrogate_at(data, path: str = "") -> str | None:
+    """The dotted path ("items.3.name") of the first string, or key, holding a lone
+    surrogate in parsed JSON; "" for the document itself; None when there is none."""
+    if isinstance(data, str):
+        return None if _encodable(data) else path
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = ((str(i), v) for i, v in enumerate(data))
+    else:
+        return None
+    for key, value in items:
+        here = f"{path}.{key}" if path else key
+        if isinstance(key, str) and not _encodable(key):
+            return path or "(key)"
+        found = lone_surrogate_at(value, here)
+        if found is not None:
+            return found
+    return None
 
 
 class Pagination(PageNumberPagination):

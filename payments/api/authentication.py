@@ -35,6 +35,8 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         key = key.strip()
         if not key:
             raise exceptions.AuthenticationFailed("The Api-Key header carries no key.")
+        if not (key.isascii() and key.isprintable()):  # never a key (a NUL cannot even be looked up): no query
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         api_key = key_with_institution(key.partition(".")[0])
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
