@@ -6,8 +6,9 @@ import math
 import re
 import threading
 
+from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext
 from redis.exceptions import RedisError
@@ -43,12 +44,26 @@ TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+    def __init__(self):
+        super().__init__(too_large_detail(), code=self.default_code)
+
+
+def too_large_detail() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    return gettext("The request body is larger than %(limit)s bytes; send less at a time.") % {"limit": f"{limit:,}"}
 
 
 def problem(status_code: int, *, code: str, detail: str, errors_by_field=None, headers=None) -> dict:
@@ -99,6 +114,8 @@ def problem_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # a body with no Content-Length, read past the limit
+        exc = RequestTooLarge()
 
     if isinstance(exc, errors.DomainError):
         status_code = next(code for cls, code in DOMAIN_STATUS if isinstance(exc, cls))

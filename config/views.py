@@ -1,11 +1,12 @@
 """Error pages: problem+json under /api/, HTML elsewhere. Nothing answers a bare 500."""
 
-from django.http import HttpResponseBadRequest, HttpResponseForbidden, HttpResponseServerError
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.csrf import csrf_exempt
 
-from config.api import problem_response
+from config.api import problem_response, too_large_detail
 
 
 @csrf_exempt
@@ -15,9 +16,19 @@ def api_not_found(request, rest=""):
 
 def handler_400(request, exception=None):
     """Bad requests Django itself rejects (a disallowed Host header, too many fields...)."""
+    if isinstance(exception, RequestDataTooBig):
+        return handler_413(request)
     if request.path.startswith("/api/"):
         return problem_response(400, code="bad_request", detail="The request could not be understood.")
     return HttpResponseBadRequest(loader.render_to_string("400.html"))
+
+
+def handler_413(request, exception=None):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (RejectOversizedBodiesMiddleware, or Django
+    finding out while reading one)."""
+    if request.path.startswith("/api/"):
+        return problem_response(413, code="request_too_large", detail=too_large_detail())
+    return HttpResponse(loader.render_to_string("413.html"), status=413)
 
 
 def handler_403(request, exception=None):
