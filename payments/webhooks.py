@@ -23,7 +23,6 @@ either secret verifies.
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import random
@@ -33,7 +32,7 @@ import time
 import uuid
 from datetime import timedelta
 from functools import partial
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpcore
 import httpx
@@ -42,13 +41,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from credit import outbox
+from payments import ssrf
 from payments.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
-
-
-def _is_public(address: str) -> bool:
-    return ipaddress.ip_address(address).is_global
 
 
 def url_target_problem(url: str, *, resolve: bool = False) -> str | None:
@@ -65,17 +61,20 @@ def _vet_target(url: str, *, resolve: bool) -> tuple[str | None, list[str]]:
     addresses are empty when private hosts are allowed or `resolve` is off: nothing to pin."""
     if _config("WEBHOOK_ALLOW_PRIVATE_HOSTS"):
         return None, []
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    try:
+        # The host as httpx will dial it (IDNA, full-width dots folded), else as written.
+        host = httpx.URL(url).host or urlsplit(url).hostname or ""
+    except httpx.InvalidURL:
+        host = urlsplit(url).hostname or ""
+    host = host.rstrip(".").lower()
     if not host:
         return "The URL has no host.", []
     if host == "localhost" or host.endswith(".localhost"):
         return "Webhooks cannot be sent to localhost.", []
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
+    # Every address form, IPv6 ones embedding IPv4 included, normalised (payments.ssrf).
+    literal = ssrf.parse(unquote(host))
     if literal is not None:
-        if not literal.is_global:
+        if not ssrf.is_public(literal):
             return "Webhooks must go to a public address, not a private or reserved one.", []
         return None, [str(literal)] if resolve else []
     if not resolve:
@@ -92,7 +91,7 @@ def _vet_target(url: str, *, resolve: bool) -> tuple[str | None, list[str]]:
     if not addresses:
         return f"The host {host} could not be resolved (no addresses).", []
     # One private answer refuses the whole host: a name that mixes them is not a public receiver.
-    if not all(_is_public(address) for address in addresses):
+    if not all(ssrf.is_public(address) for address in addresses):
         return f"The host {host} resolves to a private or reserved address.", []
     return None, addresses
 
