@@ -89,7 +89,7 @@ def secret_data() -> dict:
 
 def test_the_manifests_are_there():
     names = {path.name for path in manifest_files()}
-    assert {"config.yaml", "web.yaml", "workers.yaml", "pgbouncer.yaml", "migrate.yaml"} <= names
+    assert {"config.yaml", "secret.yaml", "web.yaml", "workers.yaml", "pgbouncer.yaml", "migrate.yaml"} <= names
     assert len(DOCUMENTS) >= 15
 
 
