@@ -119,7 +119,7 @@ def problem_exception_handler(exc, context):
 
     if isinstance(exc, errors.DomainError):
         status_code = next(code for cls, code in DOMAIN_STATUS if isinstance(exc, cls))
-        if isinstance(exc, errors.Busy):
+        if getattr(exc, "retry_after_seconds", None):  # busy, or a copy still in flight
             headers["Retry-After"] = str(exc.retry_after_seconds)
         body = problem(
             status_code,

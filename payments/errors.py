@@ -51,6 +51,7 @@ class IdempotencyKeyReused(DomainError):
 class IdempotencyInFlight(Conflict):
     code = "idempotency_in_flight"
     default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
+    retry_after_seconds = 1
 
 
 class DuplicatePaymentReport(Conflict):

@@ -7,6 +7,8 @@ where `handler()` returns `(status_code, body)`. `owner_for(api_key=...)` or
 
 - The first request under a key inserts an `in_flight` row and commits it at once, so a
   concurrent duplicate finds it (waiting on the unique index if needed) and answers 409.
+  A duplicate that finds the row gone when it reads it (the first copy failed and freed
+  the key) claims the key itself and runs: a race never answers 500.
 - When the handler finishes, its status and body are stored (`done`) and any later request
   with the same key and the same fingerprint (method + path + body) replays them.
 - The same key with a different fingerprint answers 422.
@@ -79,24 +81,35 @@ def purge_expired_keys(*, now=None, batch_size: int = 5000) -> int:
         total += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]
 
 
+CLAIM_ATTEMPTS = 3
+
+
 def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dict]:
-    """Insert the in-flight row, or return the stored (status, body) to replay."""
-    try:
+    """Insert the in-flight row, or return the stored (status, body) to replay.
+
+    The row found taken may be gone by the time it is read: the copy that held it failed
+    and freed the key (or it was purged). The key is free then, so this copy claims it
+    again and runs; only a key that keeps changing hands answers 409."""
+    for _attempt in range(CLAIM_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(owner=owner, key=key, fingerprint=print_)
+        except IntegrityError:
+            pass
         with transaction.atomic():
-            return IdempotencyKey.objects.create(owner=owner, key=key, fingerprint=print_)
-    except IntegrityError:
-        pass
-    with transaction.atomic():
-        existing = IdempotencyKey.objects.select_for_update(of=("self",)).get(owner=owner, key=key)
-        if existing.fingerprint != print_:
-            raise errors.IdempotencyKeyReused()
-        if existing.status == IdempotencyKey.Status.DONE:
-            return existing.response_status, existing.response_body
-        if existing.created_at > timezone.now() - IN_FLIGHT_TIMEOUT:
-            raise errors.IdempotencyInFlight()
-        existing.created_at = timezone.now()
-        existing.save(update_fields=["created_at"])
-        return existing
+            existing = IdempotencyKey.objects.select_for_update(of=("self",)).filter(owner=owner, key=key).first()
+            if existing is None:
+                continue
+            if existing.fingerprint != print_:
+                raise errors.IdempotencyKeyReused()
+            if existing.status == IdempotencyKey.Status.DONE:
+                return existing.response_status, existing.response_body
+            if existing.created_at > timezone.now() - IN_FLIGHT_TIMEOUT:
+                raise errors.IdempotencyInFlight()
+            existing.created_at = timezone.now()
+            existing.save(update_fields=["created_at"])
+            return existing
+    raise errors.IdempotencyInFlight()
 
 
 def _checked_key(key: str) -> str:
