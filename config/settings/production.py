@@ -15,6 +15,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)  # noqa: F405
+# A kept connection is checked before a request reuses it: after a PgBouncer or PostgreSQL
+# restart the first request on each stale connection would otherwise fail.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 REDIS_URL = env("REDIS_URL")
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
