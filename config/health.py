@@ -8,6 +8,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from config.celery import app as celery_app
@@ -46,20 +47,31 @@ def _check_celery() -> str | None:
 
 
 def healthz(request):
+    """Up or down per component, for anyone. Why a component is down (exception text that
+    names hosts, ports, database users) and the timing are for signed-in staff only; the
+    log always has them."""
     started = time.monotonic()
     checks = {"database": _check_database(), "redis": _check_redis()}
     # Without Redis the broker is unreachable, so the worker cannot be asked.
     checks["celery"] = _check_celery() if checks["redis"] is None else "unreachable: Redis is down"
     down = [name for name, error in checks.items() if error]
+    for name in down:
+        logger.warning("Health check: %s is down: %s", name, checks[name])
+    staff = getattr(getattr(request, "user", None), "is_staff", False)
     body = {
         "status": "ok" if not down else "unavailable",
         "down": down,
         "checks": {
-            name: {"ok": error is None, **({"error": error} if error else {})} for name, error in checks.items()
+            name: {"ok": error is None, **({"error": error} if error and staff else {})}
+            for name, error in checks.items()
         },
-        "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
     }
-    return JsonResponse(body, status=200 if not down else 503)
+    if staff:
+        body["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
+    response = JsonResponse(body, status=200 if not down else 503)
+    response["Cache-Control"] = "no-store"
+    patch_vary_headers(response, ["Cookie"])  # staff see more than the public
+    return response
 
 
 # --- Kubernetes probes -----------------------------------------------------------------
