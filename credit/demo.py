@@ -159,7 +159,7 @@ def _seed_credit_history(by_number) -> None:
 
     from django.utils import timezone
 
-    from credit.audit import record_audit
+    from core.audit import record_audit
     from credit.models import CreditEvent, Rating, RecomputeRequest
     from credit.services.ratings import ensure_scoring_catalogue, recompute_subject
 

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from credit.audit import actor_label, record_audit
+from core.audit import actor_label, record_audit
 from credit.errors import InvalidInput
 from payments import errors
 from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount, LedgerEntry

@@ -8,7 +8,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
-from credit.audit import record_audit
+from core.audit import record_audit
 from credit.errors import InvalidInput
 from payments import errors
 from payments.models import ComplianceRun, Corridor, Licence, ReserveAccount, ReserveBalance

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from config.db import all_or_nothing
+from core.db import all_or_nothing
 from credit.errors import Busy, DomainError
 from payments import errors
 from payments.models import IdempotencyKey

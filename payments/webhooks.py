@@ -334,7 +334,7 @@ def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
 
 
 def _disable_endpoint(endpoint_id: int, *, reason: str) -> None:
-    from credit.audit import record_audit
+    from core.audit import record_audit
 
     endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint_id)
     if not endpoint.enabled:

@@ -7,8 +7,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.audit import record_audit
 from credit import errors
-from credit.audit import record_audit
 from credit.countries import country_codes
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, Membership, Subject
 from credit.selectors.accounts import normalize_registration_number

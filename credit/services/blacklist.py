@@ -25,8 +25,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import record_audit
 from credit import errors
-from credit.audit import record_audit
 from credit.countries import currency_codes
 from credit.models import Appeal, BlacklistEntry, DomainEvent, RepairApplication, Severity, Subject
 from credit.roles import is_regulator

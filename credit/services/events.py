@@ -11,8 +11,8 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import record_audit
 from credit import errors
-from credit.audit import record_audit
 from credit.models import CreditEvent, EventKind, Subject
 from credit.services.ratings import request_recompute
 

@@ -25,8 +25,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.audit import record_audit
 from credit import errors, outbox, scoring
-from credit.audit import record_audit
 from credit.models import (
     AuditEntry,
     DomainEvent,

@@ -6,7 +6,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
-from credit.audit import record_audit
+from core.audit import record_audit
 from credit.errors import InvalidInput
 from credit.models import Subject
 from payments import compliance, errors

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from credit.audit import record_audit
+from core.audit import record_audit
 from credit.errors import InvalidInput
 from payments import errors
 from payments.models import ProviderAPIKey

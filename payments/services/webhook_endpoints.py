@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from credit.audit import record_audit
+from core.audit import record_audit
 from credit.models import Subject
 from payments import errors
 from payments.services._common import _lock_profile, _raise_if, _require_manager

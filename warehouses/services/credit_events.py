@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from credit.audit import record_audit
+from core.audit import record_audit
 from credit.selectors.events import events_since_cursor
 from credit.selectors.standing import may_subject
 from warehouses.models import EventCursor, Listing

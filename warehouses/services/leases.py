@@ -28,9 +28,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from config import rows
-from config.db import service_atomic
+from core.audit import record_audit
+from core.db import service_atomic
 from credit import errors
-from credit.audit import record_audit
 from credit.selectors.accounts import acting_subject, is_member
 from warehouses.errors import InvalidTransition, LeaseNotFound, ListingNotFound
 from warehouses.models import Lease, Listing

@@ -226,7 +226,7 @@ def report_drift(*, listing_ids: list[int] | None = None) -> list[dict]:
     means a bug, and a person decides the fix."""
     import logging
 
-    from credit.audit import record_audit
+    from core.audit import record_audit
 
     if listing_ids is None:  # everything, in chunks of listings so no query runs for long
         all_ids = list(Listing.objects.order_by("id").values_list("id", flat=True))

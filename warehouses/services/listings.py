@@ -7,8 +7,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import record_audit
 from credit import errors
-from credit.audit import record_audit
 from credit.countries import country_codes, currency_codes
 from credit.models import Subject
 from credit.selectors.accounts import is_member

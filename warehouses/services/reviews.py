@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import record_audit
 from credit import errors
-from credit.audit import record_audit
 from credit.selectors.accounts import is_member
 from warehouses.errors import LeaseNotFound, ReviewNotAllowed
 from warehouses.models import Lease, LeaseReview

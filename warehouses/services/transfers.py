@@ -50,8 +50,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import record_audit
 from credit import errors
-from credit.audit import record_audit
 from credit.models import Subject
 from credit.selectors.accounts import is_member
 from payments import escrow as payment_escrow
