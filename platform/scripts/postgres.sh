@@ -83,6 +83,8 @@ if [ "$(id -u)" = 0 ]; then
   fi
 fi
 pg() { "${as_owner[@]}" "$@"; }
+# The cluster's owner may not be allowed into the project directory (a clone under /root).
+cd "$run_dir"
 
 answers() { "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; }
 
