@@ -126,7 +126,7 @@ clear_stale_pid() {
   local pid
   pid="$(head -1 "$data/postmaster.pid")"
   if ! [ -e "/proc/$pid" ] || ! grep -q postgres "/proc/$pid/comm" 2>/dev/null; then
-    echo "Removing a stale $data/postmaster.pid (process $pid is gone)"
+    echo "Removing a stale $data/postmaster.pid (process $pid is not a running PostgreSQL)"
     rm -f "$data/postmaster.pid"
   fi
 }
