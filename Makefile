@@ -73,6 +73,6 @@ bench-search: install services
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/registry_search.py $(SCALE)
 
 clean:
-	bash platform/scripts/postgres.sh stop || true
+	bash platform/scripts/postgres.sh remove || true
 	bash platform/scripts/pgbouncer.sh stop || true
 	rm -rf .run staticfiles

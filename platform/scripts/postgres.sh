@@ -17,6 +17,7 @@
 #   postgres.sh stop         fast shutdown (open sessions are ended), if it runs
 #   postgres.sh foreground   run it in the foreground (honcho); INT/TERM stop it fast
 #   postgres.sh wait         wait until it answers (other honcho processes start after it)
+#   postgres.sh remove       stop it and delete the cluster (`make clean`)
 #   postgres.sh url          print the DATABASE_URL
 #   postgres.sh info         print which binaries and version are used
 #   postgres.sh psql [ARGS]  psql on the local database
@@ -76,14 +77,25 @@ if [ "$(id -u)" = 0 ]; then
     id "$owner" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$owner"
   fi
   as_owner=(setpriv --reuid="$owner" --regid="$(id -g "$owner")" --init-groups --)
-  if ! "${as_owner[@]}" test -x "$bin/postgres" -a -x "$run_dir"; then
-    echo "User $owner cannot reach $bin or $run_dir (a parent directory is private)." >&2
-    echo "Set ENTREPOT_RUN_DIR to a directory it can reach, or clone the project elsewhere." >&2
+  if ! "${as_owner[@]}" test -x "$bin/postgres"; then
+    echo "User $owner cannot run $bin/postgres (a parent directory is private): install PostgreSQL" >&2
+    echo "from the system's packages, or clone the project where $owner can read it." >&2
     exit 1
+  fi
+  if ! "${as_owner[@]}" test -x "$run_dir"; then
+    # A clone under a private directory (/root): the cluster's files live where its owner
+    # can reach them, and $run_dir/postgres points there, so the cluster stays the
+    # project's own and survives between runs.
+    home="/var/tmp/entrepot-postgres-$(printf %s "$run_dir" | sha1sum | cut -c1-12)"
+    mkdir -p "$home"
+    chmod 755 "$home"
+    [ -L "$run_dir/postgres" ] || [ -e "$run_dir/postgres" ] || ln -s "$home/postgres" "$run_dir/postgres"
+    data="$home/postgres"
+    run_dir="$home"
   fi
 fi
 pg() { "${as_owner[@]}" "$@"; }
-# The cluster's owner may not be allowed into the project directory (a clone under /root).
+# The cluster's owner may not be allowed into the project directory.
 cd "$run_dir"
 
 answers() { "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; }
@@ -180,6 +192,10 @@ case "${1:-}" in
   wait)
     wait_until_answers
     ;;
+  remove)
+    if running; then pg "$bin/pg_ctl" -D "$data" -w -t 60 -m fast stop >/dev/null; fi
+    rm -rf "$data" "$run_dir/postgres.log"
+    ;;
   url)
     echo "postgres://postgres@127.0.0.1:$port/$database"
     ;;
@@ -191,7 +207,7 @@ case "${1:-}" in
     exec "$bin/psql" "postgres://postgres@127.0.0.1:$port/$database" "$@"
     ;;
   *)
-    echo "usage: $0 start|stop|foreground|wait|url|info|psql" >&2
+    echo "usage: $0 start|stop|foreground|wait|remove|url|info|psql" >&2
     exit 2
     ;;
 esac
