@@ -47,9 +47,11 @@ pgbouncer:
 browser:
 	bash platform/scripts/ensure-browser.sh
 
-# The whole suite in parallel (pytest-xdist; each process has its own test database and
+# The import contracts first (.importlinter: a broken one fails the suite), then the whole
+# suite in parallel (pytest-xdist; each process has its own test database and
 # Redis database), then the concurrency tests again through PgBouncer in transaction mode.
 test: install services pgbouncer browser
+	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --create-db -n $(XDIST) --dist loadfile $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-pgbouncer
 
@@ -62,6 +64,7 @@ test-pgbouncer: install services pgbouncer
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench-credit: install services
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) bench/credit_recompute.py $(SCALE)
