@@ -3,7 +3,7 @@
 from django.db import models
 
 from config import rows
-from credit.models import AuditEntry
+from core.models import AuditEntry
 
 
 def actor_label(actor) -> str:

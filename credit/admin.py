@@ -1,11 +1,11 @@
 """Django admin for the registry. History (events, ratings, runs) is read-only here:
 changes go through services, which write their audit records."""
 
+from core.models import AuditEntry
 from django.contrib import admin, messages
 
 from credit.models import (
     Appeal,
-    AuditEntry,
     BlacklistEntry,
     CreditEvent,
     EventKind,

@@ -118,29 +118,6 @@ class Membership(models.Model):
         return f"{self.user} @ {self.subject} ({self.role}, {self.status})"
 
 
-class AuditEntry(models.Model):
-    """Append-only: who changed what, the old and new values, and why."""
-
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
-    actor_label = models.CharField(max_length=200, help_text="User name, API key prefix or 'system'")
-    action = models.CharField(max_length=80, db_index=True)
-    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    target_type = models.CharField(max_length=80)
-    target_id = models.CharField(max_length=80)
-    old = models.JSONField(null=True, blank=True)
-    new = models.JSONField(null=True, blank=True)
-    reason = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["target_type", "target_id"])]
-
-    def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_type}#{self.target_id}"
-
-
 # --- Credit events and the scoring model -----------------------------------------------
 
 
@@ -309,22 +286,13 @@ class RecomputeChunk(models.Model):
         ]
 
 
-class DomainEvent(models.Model):
-    """What the registry tells the apps above it (grade changed, blacklisted, lifted).
-    They read these through credit.selectors by increasing id."""
+class DomainEventType(models.TextChoices):
+    """The types of the domain events (core.models.DomainEvent) the registry publishes to
+    the apps above it."""
 
-    class Type(models.TextChoices):
-        GRADE_CHANGED = "subject.grade_changed", "Grade changed"
-        BLACKLISTED = "subject.blacklisted", "Blacklisted"
-        BLACKLIST_LIFTED = "subject.blacklist_lifted", "Blacklist entry lifted"
-
-    type = models.CharField(max_length=40, choices=Type.choices)
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
-    payload = models.JSONField(default=dict)
-    occurred_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["id"]
+    GRADE_CHANGED = "subject.grade_changed", "Grade changed"
+    BLACKLISTED = "subject.blacklisted", "Blacklisted"
+    BLACKLIST_LIFTED = "subject.blacklist_lifted", "Blacklist entry lifted"
 
 
 # --- Blacklist, appeals and repair -----------------------------------------------------

@@ -30,14 +30,14 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
+from core.db import all_or_nothing
+from core.models import IdempotencyKey
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.db import all_or_nothing
 from credit.errors import Busy, DomainError
 from payments import errors
-from payments.models import IdempotencyKey
 
 IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255

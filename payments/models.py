@@ -329,28 +329,6 @@ class APICallRecord(models.Model):
         indexes = [models.Index(fields=["institution", "-at"], name="apicallrecord_institution_at")]
 
 
-class IdempotencyKey(models.Model):
-    """One `Idempotency-Key` per owner (an API key prefix or a user). The fingerprint is a
-    hash of method, path and body: another payload under the same key is refused."""
-
-    class Status(models.TextChoices):
-        IN_FLIGHT = "in_flight", "In flight"
-        DONE = "done", "Done"
-
-    owner = models.CharField(max_length=60, help_text="'key:<prefix>' or 'user:<id>'")
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.IN_FLIGHT)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_unique_owner_key")]
-        indexes = [models.Index(fields=["created_at"], name="idempotencykey_created_at")]
-
-
 class PaymentReport(models.Model):
     """A payment outcome an institution reported about a subject, and the credit event it became."""
 
@@ -472,18 +450,6 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-
-
-class EventCursor(models.Model):
-    """How far payments has read another app's event stream (credit's DomainEvent)."""
-
-    name = models.CharField(max_length=40, primary_key=True)
-    last_id = models.BigIntegerField(default=0)
-    gaps = models.JSONField(
-        default=dict,
-        help_text="Ids at or below last_id not seen yet (a transaction may still commit them): id -> first seen",
-    )
-    updated_at = models.DateTimeField(auto_now=True)
 
 
 # --- Escrow: a double-entry ledger (append-only) and disputes ----------------------------

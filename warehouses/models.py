@@ -382,19 +382,3 @@ class LeaseReview(models.Model):
 
     def __str__(self):
         return f"{self.stars}★ on lease {self.lease_id} by {self.reviewer_id}"
-
-
-class EventCursor(models.Model):
-    """How far the marketplace has read another app's event stream (credit's DomainEvent),
-    kept the way payments keeps its own (payments.EventCursor)."""
-
-    name = models.CharField(max_length=40, primary_key=True)
-    last_id = models.BigIntegerField(default=0)
-    gaps = models.JSONField(
-        default=dict,
-        help_text="Ids at or below last_id not seen yet (a transaction may still commit them): id -> first seen",
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self):
-        return f"{self.name} at {self.last_id}"

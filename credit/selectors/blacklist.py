@@ -9,13 +9,14 @@
 from dataclasses import dataclass, field
 from datetime import date
 
+from core.models import AuditEntry
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from config import rows
 from credit import errors
-from credit.models import Appeal, AuditEntry, BlacklistEntry, CreditEvent, RepairApplication, Subject
+from credit.models import Appeal, BlacklistEntry, CreditEvent, RepairApplication, Subject
 from credit.roles import is_regulator
 from credit.selectors.accounts import get_subject, is_member
 

@@ -3,11 +3,12 @@ above it (grade changed, blacklisted, lifted)."""
 
 from datetime import datetime, timedelta
 
+from core.models import DomainEvent
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from credit import errors
-from credit.models import CreditEvent, DomainEvent, EventKind
+from credit.models import CreditEvent, EventKind
 from credit.roles import is_regulator
 from credit.selectors.accounts import get_subject, is_member
 

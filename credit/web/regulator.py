@@ -7,6 +7,7 @@ Every write goes through a service; a service's error is shown beside the field 
 
 from functools import wraps
 
+from core.models import AuditEntry
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 from config import csv_export
 from credit import errors
 from credit.countries import country_choices
-from credit.models import AuditEntry, BlacklistEntry, CreditEvent, EventKind, RecomputeRun, Severity
+from credit.models import BlacklistEntry, CreditEvent, EventKind, RecomputeRun, Severity
 from credit.roles import is_regulator
 from credit.selectors import blacklist as selectors
 from credit.selectors.accounts import find_subject_by_registration, get_subject

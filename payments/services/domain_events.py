@@ -6,7 +6,7 @@ from django.utils import timezone
 from payments.models import ComplianceRun, InstitutionProfile
 from payments.services._common import request_compliance_check
 
-DOMAIN_EVENT_CURSOR = "credit.domain_events"
+DOMAIN_EVENT_CURSOR = "payments.credit_domain_events"
 TRIGGER_BY_EVENT = {
     "subject.grade_changed": ComplianceRun.Trigger.GRADE_CHANGED,
     "subject.blacklisted": ComplianceRun.Trigger.BLACKLISTED,
@@ -26,8 +26,9 @@ def process_domain_events(*, limit: int = 500) -> int:
     deliveries for the institutions watching the subject, and ask for a compliance check
     when the subject is itself an institution. The cursor moves in the same transaction as
     the outbox rows, so an event is handled exactly once."""
+    from core.models import EventCursor
+
     from credit.selectors.events import events_since_cursor
-    from payments.models import EventCursor
 
     with transaction.atomic():
         EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)

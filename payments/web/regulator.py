@@ -7,6 +7,7 @@ Only regulators get in: anonymous visitors are sent to sign in, everyone else ge
 import json
 from functools import wraps
 
+from core.models import AuditEntry
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -17,7 +18,6 @@ from django.views.decorators.http import require_POST
 
 from config import csv_export
 from credit import errors
-from credit.models import AuditEntry
 from credit.roles import is_regulator
 from credit.web.views.accounts import add_domain_error
 from payments import services

@@ -4,11 +4,12 @@ reply and decision, what upholding does, when repair becomes possible, and the a
 import datetime as dt
 
 import pytest
+from core.models import AuditEntry, DomainEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
 from credit import errors
-from credit.models import AuditEntry, BlacklistEntry, DomainEvent
+from credit.models import BlacklistEntry
 from credit.selectors.blacklist import appeal_queue, public_blacklist, repair_eligibility, repair_queue
 from credit.services import blacklist as services
 from credit.workdays import add_working_days, is_working_day, working_days_between

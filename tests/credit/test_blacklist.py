@@ -6,11 +6,12 @@ import threading
 from decimal import Decimal
 
 import pytest
+from core.models import AuditEntry, DomainEvent
 from django.db import connection, transaction
 from django.utils import timezone
 
 from credit import errors
-from credit.models import AuditEntry, BlacklistEntry, DomainEvent, RecomputeRequest
+from credit.models import BlacklistEntry, RecomputeRequest
 from credit.selectors.blacklist import active_entries_for, public_blacklist
 from credit.services import blacklist as services
 from credit.tasks import expire_blacklist_entries_task

@@ -4,11 +4,12 @@ permissions and problem+json errors."""
 from datetime import timedelta
 
 import pytest
+from core.models import AuditEntry
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from credit import errors
-from credit.models import AuditEntry, CreditEvent, Rating, RecomputeRequest
+from credit.models import CreditEvent, Rating, RecomputeRequest
 from credit.selectors import ratings as rating_selectors
 from credit.selectors.events import domain_events_after, events_for_subject
 from credit.services.events import record_credit_event, reverse_credit_event

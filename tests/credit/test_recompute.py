@@ -8,12 +8,13 @@ from io import StringIO
 from unittest import mock
 
 import pytest
+from core.models import AuditEntry, DomainEvent
 from django.core.management import call_command
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from credit import errors, outbox
-from credit.models import AuditEntry, DomainEvent, Rating, RecomputeChunk, RecomputeRequest, RecomputeRun, Subject
+from credit.models import Rating, RecomputeChunk, RecomputeRequest, RecomputeRun, Subject
 from credit.selectors import ratings as rating_selectors
 from credit.services import ratings as rating_services
 from credit.services.events import record_credit_event

@@ -5,9 +5,10 @@ import datetime as dt
 import io
 
 import pytest
+from core.models import AuditEntry
 from django.utils import timezone
 
-from credit.models import Appeal, AuditEntry, BlacklistEntry, CreditEvent, RecomputeRun
+from credit.models import Appeal, BlacklistEntry, CreditEvent, RecomputeRun
 from credit.services import blacklist as services
 from tests.credit.blacklist_helpers import WEDNESDAY, at_date, make_entry, set_now
 from tests.factories import SubjectFactory
@@ -336,6 +337,6 @@ def test_admin_shows_blacklist_history_read_only(client, staff_user, regulator, 
     assert client.get(f"/admin/credit/blacklistentry/{entry.pk}/delete/").status_code == 403
     assert client.get("/admin/credit/blacklistentry/add/").status_code == 403
     assert client.post(f"/admin/credit/appeal/{appeal.pk}/change/", {"status": "upheld"}).status_code == 403
-    assert client.get("/admin/credit/auditentry/").status_code == 200
+    assert client.get("/admin/core/auditentry/").status_code == 200
     appeal.refresh_from_db()
     assert appeal.status == "filed"

@@ -2,10 +2,11 @@
 sign in and out, and what the pages show when the input is wrong."""
 
 import pytest
+from core.models import AuditEntry
 from django.contrib.auth import get_user_model
 
 from credit import errors
-from credit.models import AuditEntry, Membership, Subject
+from credit.models import Membership, Subject
 from credit.services.accounts import approve_membership, sign_up
 from tests.factories import PASSWORD, MembershipFactory, SubjectFactory, UserFactory
 

@@ -5,12 +5,13 @@ import threading
 from datetime import timedelta
 
 import pytest
+from core.models import IdempotencyKey
 from django.db import connection
 from django.utils import timezone
 
 from credit.models import CreditEvent, Subject
 from payments import services
-from payments.models import APICallRecord, IdempotencyKey, PaymentReport, ProviderAPIKey, ScreeningDecision
+from payments.models import APICallRecord, PaymentReport, ProviderAPIKey, ScreeningDecision
 from tests.factories import RegulatorFactory, SubjectFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,12 +6,12 @@ import threading
 from datetime import timedelta
 
 import pytest
+from core.models import DomainEvent, EventCursor
 from django.db import connection, transaction
 from django.utils import timezone
 
-from credit.models import DomainEvent
 from payments import services
-from payments.models import EventCursor, WebhookDelivery
+from payments.models import WebhookDelivery
 from tests.factories import MembershipFactory, SubjectFactory, UserFactory
 
 

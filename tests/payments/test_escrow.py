@@ -4,12 +4,12 @@ payment routes, transfers, freezing and dispute resolution, at the payments leve
 from decimal import Decimal
 
 import pytest
+from core.models import AuditEntry
 from django.db import IntegrityError, connection, transaction
 from django.db.utils import InternalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credit.models import AuditEntry
 from payments import errors, escrow
 from payments.models import Dispute, EscrowTransaction, LedgerAccount, LedgerEntry
 from payments.selectors import escrow_summary, payment_route_problems

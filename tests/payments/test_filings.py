@@ -7,11 +7,12 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from core.models import AuditEntry
 from django.db.models import ProtectedError
 from django.utils import timezone
 
 from credit.errors import InvalidInput, NotFound
-from credit.models import AuditEntry, Membership
+from credit.models import Membership
 from payments import errors, filings, services
 from payments.models import Corridor, InstitutionProfile, Licence, ProviderAPIKey, ReserveAccount, ReserveReport
 from tests.factories import MembershipFactory

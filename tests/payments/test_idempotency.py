@@ -4,12 +4,12 @@ purging after the retention, and errors that free the key when asked to."""
 from datetime import timedelta
 
 import pytest
+from core.models import IdempotencyKey
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from credit.errors import InvalidInput
 from payments import idempotency
-from payments.models import IdempotencyKey
 from payments.tasks import purge_idempotency_keys_task
 from tests.factories import UserFactory
 

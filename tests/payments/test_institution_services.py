@@ -6,10 +6,11 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from core.models import AuditEntry
 from django.utils import timezone
 
 from credit.errors import InvalidInput, NotAllowed
-from credit.models import AuditEntry, Subject
+from credit.models import Subject
 from payments import errors, services
 from payments.models import ComplianceRun, Corridor, InstitutionProfile, RuleResult, WebhookDelivery
 from payments.tasks import run_daily_compliance_checks_task

@@ -5,12 +5,13 @@ receiver's independent verifier."""
 from datetime import timedelta
 
 import pytest
+from core.models import AuditEntry
 from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from credit.errors import InvalidInput, NotFound
-from credit.models import AuditEntry, Membership
+from credit.models import Membership
 from payments import services, webhooks
 from payments.models import ProviderAPIKey, WebhookDelivery, WebhookEndpoint
 from tests.factories import MembershipFactory

@@ -5,12 +5,12 @@ import json
 from datetime import timedelta
 
 import pytest
+from core.models import DomainEvent, EventCursor
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from credit.models import DomainEvent
 from payments import services, webhooks
-from payments.models import EventCursor, InstitutionProfile, WebhookDelivery
+from payments.models import InstitutionProfile, WebhookDelivery
 from payments.tasks import sweep_webhook_deliveries_task
 from tests.factories import SubjectFactory
 from tests.payments.receiver import Receiver

@@ -201,7 +201,7 @@ def test_idempotency_key_replays_refuses_other_payload_and_requires_a_key(client
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert Lease.objects.count() == 1
-    from payments.models import IdempotencyKey  # one mechanism: payments' keys, owned by the user
+    from core.models import IdempotencyKey  # one mechanism: payments' keys, owned by the user
 
     assert IdempotencyKey.objects.filter(owner=f"user:{merchant.pk}", key="k-1", status="done").exists()
     assert CapacityDay.objects.get(listing=listing, day=d).reserved == 5
@@ -214,7 +214,7 @@ def test_idempotency_key_replays_refuses_other_payload_and_requires_a_key(client
 
 
 def test_idempotency_in_flight_duplicate_is_409(client_for, merchant, listing):
-    from payments.models import IdempotencyKey
+    from core.models import IdempotencyKey
 
     # The first copy is still running: its key exists, in flight, without a response yet.
     IdempotencyKey.objects.create(owner=f"user:{merchant.pk}", key="busy", fingerprint="same")

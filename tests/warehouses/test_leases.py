@@ -6,11 +6,12 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from core.models import AuditEntry
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from credit import errors
-from credit.models import AuditEntry, BlacklistEntry, CreditEvent
+from credit.models import BlacklistEntry, CreditEvent
 from tests.factories import RegulatorFactory
 from tests.payments.escrow_helpers import fund_lease
 from warehouses.errors import CapacityBelowReserved, CreditGateRefused, InvalidTransition, NotEnoughCapacity

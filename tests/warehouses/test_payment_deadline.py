@@ -6,9 +6,10 @@ from datetime import datetime, time, timedelta
 from unittest import mock
 
 import pytest
+from core.models import AuditEntry
 from django.utils import timezone
 
-from credit.models import AuditEntry, CreditEvent
+from credit.models import CreditEvent
 from tests.payments.escrow_helpers import fund_lease
 from warehouses.models import CapacityDay, Lease
 from warehouses.services import leases

@@ -8,13 +8,13 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from core.models import AuditEntry
 from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credit import errors
-from credit.models import AuditEntry
 from payments.selectors import escrow_summary
 from tests.payments.conftest import make_compliant_institution
 from tests.warehouses.conftest import make_member

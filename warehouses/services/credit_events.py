@@ -15,18 +15,19 @@ task, with its own cursor (the same reader as payments.services.process_domain_e
 import logging
 from datetime import timedelta
 
+from core.models import EventCursor
 from django.conf import settings
 from django.db import transaction
 
 from core.audit import record_audit
 from credit.selectors.events import events_since_cursor
 from credit.selectors.standing import may_subject
-from warehouses.models import EventCursor, Listing
+from warehouses.models import Listing
 from warehouses.services import ledger
 
 logger = logging.getLogger(__name__)
 
-DOMAIN_EVENT_CURSOR = "credit.domain_events"
+DOMAIN_EVENT_CURSOR = "warehouses.credit_domain_events"
 BLACKLISTED = "subject.blacklisted"
 
 
