@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from core import bidi
 from credit.models import ScoringModel, Subject
 from credit.selectors.accounts import normalize_registration_number
 from payments.compliance import grade_at_least
@@ -63,6 +64,7 @@ def _snapshot(subject: Subject) -> dict:
     return {
         "subject_id": subject.pk,
         "legal_name": subject.legal_name,
+        "name_has_bidi_controls": bidi.has_bidi_controls(subject.legal_name),
         "country": subject.country,
         "registration_number": subject.registration_number,
         "grade": subject.grade,
@@ -74,7 +76,8 @@ def _snapshot(subject: Subject) -> dict:
 
 def _judge(subject: Subject, threshold: str) -> tuple[str, list[dict]]:
     if subject.is_blacklisted:
-        return DENY, [{"code": "blacklisted", "message": f"{subject.legal_name} is on the blacklist."}]
+        # The name isolated: its direction controls cannot reorder the sentence around it.
+        return DENY, [{"code": "blacklisted", "message": f"{bidi.isolate(subject.legal_name)} is on the blacklist."}]
     if not grade_at_least(subject.grade, threshold):
         return DENY, [
             {
@@ -105,6 +108,7 @@ def _candidate(subject: Subject, score: float) -> dict:
     return {
         "subject_id": subject.pk,
         "legal_name": subject.legal_name,
+        "name_has_bidi_controls": bidi.has_bidi_controls(subject.legal_name),
         "country": subject.country,
         "registration_number": subject.registration_number,
         "grade": subject.grade,

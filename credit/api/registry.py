@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 
 from config import csv_export
 from config.api import FailOpenThrottleMixin, Pagination
+from core import bidi
 from credit.countries import country_choices
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, BlacklistEntry, Severity, Subject
 from credit.selectors import registry as selectors
@@ -218,12 +219,20 @@ PROBLEM_404 = OpenApiResponse(ProblemSerializer, description="No such subject.")
 PROBLEM_429 = OpenApiResponse(ProblemSerializer, description="Too many requests; see Retry-After.")
 
 
+BIDI_HELP = (
+    "True when legal_name or trading_name holds Unicode bidirectional control characters "
+    "(U+202A-202E, U+2066-2069, U+200E/F, U+061C), which can make a name display differently "
+    "from what is stored: show it isolated (e.g. HTML <bdi>) and flag it."
+)
+
+
 class SubjectSummarySerializer(serializers.ModelSerializer):
     kinds = serializers.ListField(child=serializers.CharField(), read_only=True)
     operation_modes = serializers.ListField(child=serializers.CharField(), read_only=True)
     grade_label = serializers.CharField(source="get_grade_display", read_only=True)
     rank = serializers.FloatField(read_only=True, allow_null=True, help_text="Match quality; higher is better")
     registration_match = serializers.BooleanField(read_only=True, default=False)
+    name_has_bidi_controls = serializers.SerializerMethodField(help_text=BIDI_HELP)
 
     class Meta:
         model = Subject
@@ -233,6 +242,7 @@ class SubjectSummarySerializer(serializers.ModelSerializer):
             "registration_number",
             "legal_name",
             "trading_name",
+            "name_has_bidi_controls",
             "city",
             "kinds",
             "operation_modes",
@@ -244,6 +254,9 @@ class SubjectSummarySerializer(serializers.ModelSerializer):
             "rank",
             "registration_match",
         ]
+
+    def get_name_has_bidi_controls(self, subject) -> bool:
+        return bidi.has_bidi_controls(subject.legal_name, subject.trading_name)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -281,9 +294,14 @@ class PublicEntrySerializer(serializers.ModelSerializer):
 
 
 class PublicEntrySubjectSerializer(serializers.ModelSerializer):
+    name_has_bidi_controls = serializers.SerializerMethodField(help_text=BIDI_HELP)
+
     class Meta:
         model = Subject
-        fields = ["id", "country", "registration_number", "legal_name", "grade"]
+        fields = ["id", "country", "registration_number", "legal_name", "name_has_bidi_controls", "grade"]
+
+    def get_name_has_bidi_controls(self, subject) -> bool:
+        return bidi.has_bidi_controls(subject.legal_name, subject.trading_name)
 
 
 class PublicBlacklistEntrySerializer(PublicEntrySerializer):
@@ -305,6 +323,7 @@ class SubjectProfileSerializer(serializers.Serializer):
     registration_number = serializers.CharField(source="subject.registration_number")
     legal_name = serializers.CharField(source="subject.legal_name")
     trading_name = serializers.CharField(source="subject.trading_name")
+    name_has_bidi_controls = serializers.SerializerMethodField(help_text=BIDI_HELP)
     city = serializers.CharField(source="subject.city")
     website = serializers.CharField(source="subject.website")
     description = serializers.CharField(source="subject.description")
@@ -321,6 +340,9 @@ class SubjectProfileSerializer(serializers.Serializer):
     is_blacklisted = serializers.BooleanField(source="subject.is_blacklisted")
     blacklist_entries = PublicEntrySerializer(many=True, source="active_entries")
     generated_at = serializers.DateTimeField()
+
+    def get_name_has_bidi_controls(self, profile) -> bool:
+        return bidi.has_bidi_controls(profile.subject.legal_name, profile.subject.trading_name)
 
     @extend_schema_field(AsOfSerializer(allow_null=True))
     def get_as_of(self, profile):

@@ -8,6 +8,7 @@ from django import forms
 from django.shortcuts import render
 from django.utils import timezone
 
+from core import bidi
 from credit import errors
 from credit.api.registry import OneQueryPaginator, PublicBlacklistFilter, SubjectSearchFilter
 from credit.countries import country_name
@@ -78,7 +79,7 @@ def _profile_context(request, subject_id: int):
         profile.history,
         thresholds=_thresholds(),
         now=timezone.now(),
-        title=f"Grade history of {profile.subject.legal_name}",
+        title=f"Grade history of {bidi.isolate(profile.subject.legal_name)}",
     )
     return {
         "profile": profile,

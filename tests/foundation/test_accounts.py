@@ -181,7 +181,7 @@ def test_sign_in_and_out(client):
     assert page.status_code == 200
     response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD}, follow=True)
     assert response.context["user"].is_authenticated
-    assert f'data-testid="signed-in-as">{user.username}' in response.content.decode()
+    assert f'data-testid="signed-in-as"><bdi>{user.username}</bdi>' in response.content.decode()
     response = client.post("/accounts/logout/", follow=True)
     assert not response.context["user"].is_authenticated
     assert "Sign in" in response.content.decode()

@@ -48,7 +48,7 @@ def test_header_offers_sign_in_or_sign_out(client, demo):
     client.login(username="regulator", password=DEMO_PASSWORD)
     page = client.get("/").content.decode()
     assert "Sign out" in page and 'href="/accounts/login/"' not in page
-    assert 'data-testid="signed-in-as">regulator · regulator<' in page
+    assert 'data-testid="signed-in-as"><bdi>regulator</bdi> · regulator<' in page
 
 
 def test_pending_member_gets_no_member_links(client, demo):

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from core import bidi
 from credit import errors
 from credit.selectors.accounts import subject_ids_acted_for
 from credit.web.views.accounts import add_domain_error
@@ -24,7 +25,9 @@ class PayForm(forms.Form):
 
     def __init__(self, *args, options, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["institution"].choices = [(o["institution_id"], o["name"]) for o in options if not o["problems"]]
+        self.fields["institution"].choices = [
+            (o["institution_id"], bidi.isolate(o["name"])) for o in options if not o["problems"]
+        ]
 
 
 class DisputeForm(forms.Form):

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core import bidi
 from credit import errors
 from credit.countries import country_choices
 from credit.selectors.accounts import subject_ids_acted_for
@@ -44,7 +45,9 @@ class AcceptForm(forms.Form):
 
     def __init__(self, *args, options, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["institution"].choices = [(o["institution_id"], o["name"]) for o in options if not o["problems"]]
+        self.fields["institution"].choices = [
+            (o["institution_id"], bidi.isolate(o["name"])) for o in options if not o["problems"]
+        ]
 
 
 class ReviewForm(forms.Form):
