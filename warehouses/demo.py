@@ -5,7 +5,6 @@ so leases can be checked in during a demo; one held request waits for the `opera
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
-from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -382,8 +381,12 @@ HISTORY_LISTING = "Seasonal overflow pallets"
 
 @contextmanager
 def _clock(at):
-    """Django's clock set to `at` (timezone.now, and localdate through it)."""
-    with mock.patch("django.utils.timezone.now", return_value=at):
+    """The process's clock stopped at `at` (time-machine, as in the tests: timezone.now,
+    localdate and every other clock read it). The demo is seeded by `make run`, which
+    installs the development requirements that time-machine is pinned in."""
+    import time_machine
+
+    with time_machine.travel(at, tick=False):
         yield
 
 

@@ -2,17 +2,16 @@
 
 import datetime as dt
 
-from django.utils import timezone
-
 from credit.services import blacklist as services
 
 # A Wednesday. Deadlines in the tests are computed from here.
 WEDNESDAY = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
 
 
-def set_now(monkeypatch, when: dt.datetime) -> None:
-    """Freeze django.utils.timezone.now (and so localdate) at `when`."""
-    monkeypatch.setattr(timezone, "now", lambda: when)
+def set_now(time_machine, when: dt.datetime) -> None:
+    """Stop the clock at `when` (time-machine's fixture: every clock in the process reads it,
+    timezone.now and localdate included, until the next move or the end of the test)."""
+    time_machine.move_to(when, tick=False)
 
 
 def at_date(day: dt.date, hour: int = 10) -> dt.datetime:

@@ -54,8 +54,8 @@ def entry(regulator, member):
     return make_entry(regulator, member.subject, severity="general")
 
 
-def test_appeal_deadlines_and_overdue_flag_at_the_boundary(entry, member, regulator, monkeypatch):
-    set_now(monkeypatch, WEDNESDAY)
+def test_appeal_deadlines_and_overdue_flag_at_the_boundary(entry, member, regulator, time_machine):
+    set_now(time_machine, WEDNESDAY)
     appeal = services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="Goods were delivered.")
     assert appeal.status == "filed"
     assert appeal.reply_due_on == dt.date(2026, 12, 2)  # 10 working days after Wednesday 18 Nov
@@ -67,7 +67,7 @@ def test_appeal_deadlines_and_overdue_flag_at_the_boundary(entry, member, regula
     assert appeal_queue(overdue_only=True, on=appeal.reply_due_on) == []
 
     # Replied on Thursday 3 Dec: the decision is due 3 working days later, Tuesday 8 Dec.
-    set_now(monkeypatch, at_date(dt.date(2026, 12, 3)))
+    set_now(time_machine, at_date(dt.date(2026, 12, 3)))
     appeal = services.reply_to_appeal(actor=regulator, appeal_id=appeal.pk, reply="We are reviewing the evidence.")
     assert appeal.status == "acknowledged"
     assert appeal.decision_due_on == dt.date(2026, 12, 8)
@@ -76,9 +76,9 @@ def test_appeal_deadlines_and_overdue_flag_at_the_boundary(entry, member, regula
     assert appeal_queue(on=dt.date(2026, 12, 9))[0].deadline.step == "decision"
 
 
-def test_reply_days_are_configurable(entry, member, monkeypatch, settings):
+def test_reply_days_are_configurable(entry, member, time_machine, settings):
     settings.ENTREPOT = {**settings.ENTREPOT, "APPEAL_REPLY_WORKING_DAYS": 2}
-    set_now(monkeypatch, at_date(FRIDAY))
+    set_now(time_machine, at_date(FRIDAY))
     appeal = services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="g")
     assert appeal.reply_due_on == dt.date(2026, 11, 24)  # Friday + 2 working days = Tuesday
 
@@ -168,10 +168,10 @@ def test_upholding_a_period_challenge_shortens_publication(entry, member, regula
     assert shortened.old["publication_ends_on"] == (entry.starts_on + dt.timedelta(days=365)).isoformat()
 
 
-def test_a_period_shortened_into_the_past_expires_the_entry(regulator, member, monkeypatch):
-    set_now(monkeypatch, WEDNESDAY)
+def test_a_period_shortened_into_the_past_expires_the_entry(regulator, member, time_machine):
+    set_now(time_machine, WEDNESDAY)
     entry = make_entry(regulator, member.subject, severity="general")
-    set_now(monkeypatch, WEDNESDAY + dt.timedelta(days=40))
+    set_now(time_machine, WEDNESDAY + dt.timedelta(days=40))
     appeal = services.file_appeal(actor=member, entry_id=entry.pk, challenge="period", grounds="g")
     services.reply_to_appeal(actor=regulator, appeal_id=appeal.pk, reply="noted")
     services.decide_appeal(
@@ -204,19 +204,19 @@ def test_appeals_are_for_the_subjects_members_and_active_entries(entry, member, 
 
 
 @pytest.mark.parametrize(("severity", "after_days"), [("minor", 0), ("general", 90), ("serious", 365)])
-def test_repair_opens_exactly_after_the_minimum_period(regulator, member, monkeypatch, severity, after_days):
-    set_now(monkeypatch, WEDNESDAY)
+def test_repair_opens_exactly_after_the_minimum_period(regulator, member, time_machine, severity, after_days):
+    set_now(time_machine, WEDNESDAY)
     entry = make_entry(regulator, member.subject, severity=severity)
     earliest = WEDNESDAY.date() + dt.timedelta(days=after_days)
     assert services.earliest_repair_date(entry=entry) == earliest
     if after_days:
-        set_now(monkeypatch, at_date(earliest - dt.timedelta(days=1), hour=23))
+        set_now(time_machine, at_date(earliest - dt.timedelta(days=1), hour=23))
         assert not repair_eligibility(entry=entry).allowed
         with pytest.raises(errors.Conflict) as caught:
             services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="e", commitment="c")
         assert caught.value.code == "repair_not_yet_allowed"
         assert earliest.isoformat() in caught.value.message
-    set_now(monkeypatch, at_date(earliest, hour=0))
+    set_now(time_machine, at_date(earliest, hour=0))
     assert repair_eligibility(entry=entry).allowed
     repair = services.apply_for_repair(
         actor=member, entry_id=entry.pk, correction_evidence="Refunded all buyers.", commitment="We will comply."
@@ -225,8 +225,8 @@ def test_repair_opens_exactly_after_the_minimum_period(regulator, member, monkey
     assert repair.reply_due_on == add_working_days(earliest, 10)
 
 
-def test_repair_approval_takes_the_entry_off_the_public_blacklist_at_once(regulator, member, monkeypatch):
-    set_now(monkeypatch, WEDNESDAY)
+def test_repair_approval_takes_the_entry_off_the_public_blacklist_at_once(regulator, member, time_machine):
+    set_now(time_machine, WEDNESDAY)
     entry = make_entry(regulator, member.subject, severity="minor")
     assert list(public_blacklist()) == [entry]
     repair = services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="e", commitment="c")
@@ -234,7 +234,7 @@ def test_repair_approval_takes_the_entry_off_the_public_blacklist_at_once(regula
         services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="e", commitment="c")
     with pytest.raises(errors.Conflict):
         services.decide_repair(actor=regulator, repair_id=repair.pk, approve=True, reasons="r")
-    set_now(monkeypatch, at_date(dt.date(2026, 11, 20)))  # Friday
+    set_now(time_machine, at_date(dt.date(2026, 11, 20)))  # Friday
     repair = services.reply_to_repair(actor=regulator, repair_id=repair.pk, reply="Evidence received.")
     assert repair.decision_due_on == dt.date(2026, 11, 25)  # Friday + 3 working days = Wednesday
     assert repair_queue(on=dt.date(2026, 11, 26))[0].deadline.overdue

@@ -198,7 +198,7 @@ def test_lifting_needs_a_reason_and_clears_the_flag_with_the_last_entry(regulato
     assert list(public_blacklist()) == []
 
 
-def test_lifting_twice_is_harmless_and_ended_entries_cannot_be_lifted(regulator, subject, member, monkeypatch):
+def test_lifting_twice_is_harmless_and_ended_entries_cannot_be_lifted(regulator, subject, member, time_machine):
     entry = make_entry(regulator, subject)
     services.lift_blacklist_entry(actor=regulator, entry_id=entry.pk, reason="r")
     services.lift_blacklist_entry(actor=regulator, entry_id=entry.pk, reason="again")
@@ -206,7 +206,7 @@ def test_lifting_twice_is_harmless_and_ended_entries_cannot_be_lifted(regulator,
     assert DomainEvent.objects.filter(type="subject.blacklist_lifted").count() == 1
 
     minor = make_entry(regulator, subject, severity="minor", decision_reference="M-1")
-    set_now(monkeypatch, at_date(minor.publication_ends_on))
+    set_now(time_machine, at_date(minor.publication_ends_on))
     services.expire_blacklist_entries()
     with pytest.raises(errors.Conflict):
         services.lift_blacklist_entry(actor=regulator, entry_id=minor.pk, reason="r")
@@ -216,21 +216,21 @@ def test_lifting_twice_is_harmless_and_ended_entries_cannot_be_lifted(regulator,
         services.lift_blacklist_entry(actor=regulator, entry_id=123456, reason="r")
 
 
-def test_beat_task_expires_an_entry_exactly_on_its_exclusive_end_date(regulator, subject, monkeypatch):
-    set_now(monkeypatch, WEDNESDAY)
+def test_beat_task_expires_an_entry_exactly_on_its_exclusive_end_date(regulator, subject, time_machine):
+    set_now(time_machine, WEDNESDAY)
     entry = make_entry(regulator, subject, severity="minor")
     end = entry.publication_ends_on
     assert end == WEDNESDAY.date() + dt.timedelta(days=90)
 
     # The last published day: still active, still on the public list, task does nothing.
-    set_now(monkeypatch, dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC) - dt.timedelta(seconds=1))
+    set_now(time_machine, dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC) - dt.timedelta(seconds=1))
     assert expire_blacklist_entries_task() == 0
     entry.refresh_from_db()
     assert entry.status == "active"
     assert list(public_blacklist()) == [entry]
 
     # On the end date it is no longer published, even before the hourly task runs...
-    set_now(monkeypatch, dt.datetime(end.year, end.month, end.day, 0, 0, tzinfo=dt.UTC))
+    set_now(time_machine, dt.datetime(end.year, end.month, end.day, 0, 0, tzinfo=dt.UTC))
     assert list(public_blacklist()) == []
     # ...and the task ends it, once.
     assert expire_blacklist_entries_task() == 1

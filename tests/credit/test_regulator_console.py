@@ -148,15 +148,15 @@ def test_lift_form_needs_a_reason(client, regulator):
     assert "blacklist.entry_lifted" in page and "Decision annulled." in page
 
 
-def test_appeal_queue_flags_overdue_and_forms_reply_then_decide(client, regulator, member, monkeypatch):
-    set_now(monkeypatch, WEDNESDAY)
+def test_appeal_queue_flags_overdue_and_forms_reply_then_decide(client, regulator, member, time_machine):
+    set_now(time_machine, WEDNESDAY)
     entry = make_entry(regulator, member.subject, severity="general")
     appeal = services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="Wrong company.")
     client.force_login(regulator)
 
     on_time = client.get("/regulator/appeals/").content.decode()
     assert "Reply due 2026-12-02" in on_time and 'data-testid="overdue"' not in on_time
-    set_now(monkeypatch, at_date(dt.date(2026, 12, 3)))
+    set_now(time_machine, at_date(dt.date(2026, 12, 3)))
     client.force_login(regulator)  # a fresh session at the new time
     late = client.get("/regulator/appeals/").content.decode()
     assert 'data-testid="overdue"' in late
@@ -299,8 +299,8 @@ def test_record_shows_everything_and_files_an_appeal(client, regulator, member):
     assert "Reply due" in client.get(f"/account/record/{member.subject.pk}/").content.decode()
 
 
-def test_repair_form_shows_the_earliest_date_until_allowed(client, regulator, member, other_member, monkeypatch):
-    set_now(monkeypatch, WEDNESDAY)
+def test_repair_form_shows_the_earliest_date_until_allowed(client, regulator, member, other_member, time_machine):
+    set_now(time_machine, WEDNESDAY)
     entry = make_entry(regulator, member.subject, severity="general")
     client.force_login(other_member)
     assert client.get(f"/account/record/entries/{entry.pk}/repair/").status_code == 404
@@ -313,7 +313,7 @@ def test_repair_form_shows_the_earliest_date_until_allowed(client, regulator, me
     )
     assert refused.status_code == 400 and "2027-02-16" in refused.content.decode()
 
-    set_now(monkeypatch, at_date(dt.date(2027, 2, 16)))
+    set_now(time_machine, at_date(dt.date(2027, 2, 16)))
     client.force_login(member)  # a fresh session at the new time
     allowed = client.get(f"/account/record/entries/{entry.pk}/repair/").content.decode()
     assert "<form" in allowed and 'id="id_commitment"' in allowed

@@ -146,7 +146,7 @@ def test_a_change_made_elsewhere_applies_within_the_cache_time(api, subject, key
 
 
 def test_the_secret_and_the_expiry_are_checked_on_every_request(
-    api, subject, key_cache, institution_key, client_for, compliant_institution, monkeypatch
+    api, subject, key_cache, institution_key, client_for, compliant_institution, time_machine
 ):
     assert screen(api).status_code == 200
     assert screen(client_for(institution_key[1] + "x")).status_code == 401
@@ -156,7 +156,7 @@ def test_the_secret_and_the_expiry_are_checked_on_every_request(
         name="e", institution_id=compliant_institution.pk, scopes=["screen"], expiry_date=now + timedelta(hours=1)
     )
     assert screen(client_for(expiring)).status_code == 200
-    monkeypatch.setattr(timezone, "now", lambda: now + timedelta(hours=2))
+    time_machine.move_to(now + timedelta(hours=2), tick=False)
     expired = screen(client_for(expiring))
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
 

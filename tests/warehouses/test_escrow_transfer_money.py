@@ -20,9 +20,9 @@ A dispute decision puts the money where staff say, so (a) and (b) are checked on
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
-from unittest import mock
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -49,7 +49,21 @@ def noon(day: dt.date) -> dt.datetime:
 
 
 def at(day: dt.date):
-    return mock.patch("django.utils.timezone.now", return_value=noon(day))
+    return time_machine.travel(noon(day), tick=False)
+
+
+class Clock(dict):
+    """The day an example's stopped clock shows: setting `clock["day"]` moves time-machine's
+    clock to noon UTC of that day."""
+
+    def __init__(self, traveller: time_machine.Traveller, day: dt.date):
+        super().__init__()
+        self.traveller = traveller
+        self["day"] = day
+
+    def __setitem__(self, key: str, day: dt.date) -> None:
+        super().__setitem__(key, day)
+        self.traveller.move_to(noon(day), tick=False)
 
 
 def check_deferred():
@@ -396,10 +410,10 @@ def test_any_sequence_pays_the_operator_once_and_each_tenant_for_its_own_days(
     price, fee_percent, free_days, period = terms
     settings.ENTREPOT = {**settings.ENTREPOT, "ESCROW_PLATFORM_FEE_PERCENT": "3", "ESCROW_RELEASE_PERIOD_DAYS": period}
     staff = StaffFactory()
-    clock = {"day": today}
     sid = transaction.savepoint()  # each example starts from the same state
     try:
-        with mock.patch("django.utils.timezone.now", side_effect=lambda: noon(clock["day"])):
+        with time_machine.travel(noon(today), tick=False) as traveller:
+            clock = Clock(traveller, today)
             listing = make_listing(
                 start_offset=0,
                 days=120,

@@ -5,9 +5,9 @@ user may see disputes about (one statement, however many leases the user has).""
 import contextlib
 import datetime as dt
 from datetime import timedelta
-from unittest import mock
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -30,7 +30,7 @@ LIST_QUERIES = 9
 
 def at(day: dt.date):
     noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
-    return mock.patch("django.utils.timezone.now", return_value=noon)
+    return time_machine.travel(noon, tick=False)
 
 
 @pytest.fixture

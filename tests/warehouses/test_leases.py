@@ -3,9 +3,9 @@ lifecycle and cancellation policy, and the ledger's database guarantees."""
 
 from datetime import date, timedelta
 from decimal import Decimal
-from unittest import mock
 
 import pytest
+import time_machine
 from core.models import AuditEntry
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -164,7 +164,7 @@ def test_expired_holds_give_their_units_back(merchant, listing):
     lease = book(merchant, listing, 30, d, d + timedelta(days=2))
     assert leases.expire_holds() == 0  # not yet due
     later = timezone.now() + timedelta(hours=24, seconds=1)
-    with mock.patch("django.utils.timezone.now", return_value=later):
+    with time_machine.travel(later, tick=False):
         assert leases.expire_holds() == 1
         assert leases.expire_holds() == 0  # idempotent
     lease.refresh_from_db()
@@ -176,7 +176,7 @@ def test_expired_holds_give_their_units_back(merchant, listing):
 def test_approving_after_the_deadline_fails_and_frees_the_units(operator, merchant, listing):
     d = listing.available_from
     lease = book(merchant, listing, 30, d, d + timedelta(days=2))
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(hours=25)):
+    with time_machine.travel(timezone.now() + timedelta(hours=25), tick=False):
         with pytest.raises(InvalidTransition) as exc:
             leases.approve_lease(actor=operator, lease_id=lease.pk)
     assert exc.value.code == "hold_expired"
@@ -265,11 +265,11 @@ def test_check_in_only_from_the_start_day_and_completion_after_the_end(operator,
         leases.check_in_lease(actor=operator, lease_id=lease.pk)  # before the start
     fund_lease(lease)
     start_day = timezone.now() + timedelta(days=1)
-    with mock.patch("django.utils.timezone.now", return_value=start_day):
+    with time_machine.travel(start_day, tick=False):
         assert leases.check_in_lease(actor=operator, lease_id=lease.pk).status == Lease.Status.ACTIVE
         with pytest.raises(InvalidTransition):
             leases.complete_lease(actor=operator, lease_id=lease.pk)  # still running
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=3)):
+    with time_machine.travel(timezone.now() + timedelta(days=3), tick=False):
         assert leases.complete_due_leases() == 1
     lease.refresh_from_db()
     assert lease.status == Lease.Status.COMPLETED
@@ -349,7 +349,7 @@ def test_operator_records_a_tenant_no_show_from_the_day_after_the_start(operator
     with pytest.raises(InvalidTransition) as exc:
         leases.report_no_show(actor=operator, lease_id=lease.pk)
     assert exc.value.code == "too_early_for_no_show"
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=1)):
+    with time_machine.travel(timezone.now() + timedelta(days=1), tick=False):
         lease = leases.report_no_show(actor=operator, lease_id=lease.pk)
     assert (lease.status, lease.defaulted_party) == (Lease.Status.DEFAULTED, "tenant")
     assert reserved_by_day(listing)[today + timedelta(days=2)] == 0

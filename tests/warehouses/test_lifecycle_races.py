@@ -7,9 +7,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
-from unittest import mock
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -146,7 +146,7 @@ def test_dispute_and_the_daily_release_at_the_same_time(operator, merchant, make
     # The release ran before the freeze (two releases, nothing left) or was skipped after it.
     assert (releases, summary["balance"]) in ((2, Decimal("0.00")), (1, Decimal("375.00"))), (releases, summary)
     # A release after the freeze moves nothing.
-    with mock.patch("django.utils.timezone.localdate", return_value=today + timedelta(days=29)):
+    with time_machine.travel(timezone.now() + timedelta(days=29), tick=False):
         assert escrow_services.release_period_for_lease(lease_id=lease.pk) is None
 
 

@@ -5,9 +5,9 @@ dispute endpoints and every lease, transfer, dispute and escrow web page."""
 
 import uuid
 from datetime import timedelta
-from unittest import mock
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -57,7 +57,7 @@ def test_search_is_half_open_and_an_expired_hold_gives_the_units_back(api_client
     assert found(api_client, listing, last, listing.available_until)
     assert not found(api_client, listing, last, listing.available_until + timedelta(days=1))
 
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(hours=24, seconds=1)):
+    with time_machine.travel(timezone.now() + timedelta(hours=24, seconds=1), tick=False):
         assert leases.expire_holds() == 1
     assert found(api_client, listing, d, d + timedelta(days=3), units=10)
     assert set(ledger(listing).values()) == {0}

@@ -3,9 +3,9 @@ the start; an unpaid lease past it expires (beat) and gives its units back, a pa
 never touched. The tenant sees the deadline in the API and on the lease page."""
 
 from datetime import datetime, time, timedelta
-from unittest import mock
 
 import pytest
+import time_machine
 from core.models import AuditEntry
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ LEASES = "/api/v1/warehouses/leases/"
 
 
 def at(moment):
-    return mock.patch("django.utils.timezone.now", return_value=moment)
+    return time_machine.travel(moment, tick=False)
 
 
 def midnight(day):

@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 from decimal import Decimal
-from unittest import mock
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from credit import errors
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def later(days: int):
-    return mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=days))
+    return time_machine.travel(timezone.now() + timedelta(days=days), tick=False)
 
 
 @pytest.fixture

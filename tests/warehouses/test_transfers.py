@@ -5,9 +5,9 @@ cancellation, and the ledger staying exactly as it was (reconciliation clean).""
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
-from unittest import mock
 
 import pytest
+import time_machine
 from core.models import AuditEntry
 from django.db import connection
 from django.utils import timezone
@@ -43,7 +43,7 @@ def reserved_from_leases(listing) -> dict[date, int]:
 def at(day: date):
     """Patch the clock to noon UTC of `day`."""
     moment = timezone.now().replace(year=day.year, month=day.month, day=day.day, hour=12, minute=0)
-    return mock.patch("django.utils.timezone.now", return_value=moment)
+    return time_machine.travel(moment, tick=False)
 
 
 @pytest.fixture
@@ -384,7 +384,7 @@ def test_offers_lapse_after_their_expiry(merchant, other_merchant, payer, cn_lis
     )
     assert offer.expires_at == pytest.approx(timezone.now() + timedelta(hours=72), abs=timedelta(minutes=1))
     assert transfers.expire_transfers() == 0
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(hours=73)):
+    with time_machine.travel(timezone.now() + timedelta(hours=73), tick=False):
         assert transfers.expire_transfers() == 1
     offer.refresh_from_db()
     assert offer.status == LeaseTransfer.Status.EXPIRED
@@ -650,7 +650,7 @@ def test_a_lapsed_offer_does_not_block_a_new_one(merchant, other_merchant, cn_li
     first = transfers.offer_transfer(
         actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=2
     )
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(hours=73)):
+    with time_machine.travel(timezone.now() + timedelta(hours=73), tick=False):
         second = transfers.offer_transfer(
             actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=3
         )

@@ -3,9 +3,9 @@ input as 400 with field errors, the credit gate's 403 with reasons, and the perm
 matrix (parties only; everyone else gets 404)."""
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from credit.models import CreditEvent
@@ -109,7 +109,7 @@ def test_offering_a_held_or_ended_lease_is_400(client_for, merchant, recipient, 
     body = {"to_subject": recipient.subject.pk, "units": 1}
     response = client_for(merchant).post(f"{API}/leases/{held.pk}/transfers/", body, format="json")
     assert response.status_code == 400 and "lease" in response.json()["errors"]
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=5)):
+    with time_machine.travel(timezone.now() + timedelta(days=5), tick=False):
         response = client_for(merchant).post(f"{API}/leases/{approved.pk}/transfers/", body, format="json")
     assert response.status_code == 400 and "lease" in response.json()["errors"]
     assert not LeaseTransfer.objects.exists()
@@ -153,7 +153,7 @@ def test_review_over_the_api(client_for, merchant, operator, payer, make_listing
     leases.check_in_lease(actor=operator, lease_id=lease.pk)
     response = client_for(merchant).post(f"{API}/leases/{lease.pk}/review/", {"stars": 5}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "lease_not_completed"
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=1)):
+    with time_machine.travel(timezone.now() + timedelta(days=1), tick=False):
         leases.complete_lease(actor=operator, lease_id=lease.pk)
     response = client_for(merchant).post(f"{API}/leases/{lease.pk}/review/", {"stars": 6}, format="json")
     assert response.status_code == 400 and "stars" in response.json()["errors"]
@@ -371,7 +371,7 @@ def test_web_review_and_ratings_on_listing_pages(client, merchant, operator, pay
     )
     fund_lease(lease, institution=payer)
     leases.check_in_lease(actor=operator, lease_id=lease.pk)
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=1)):
+    with time_machine.travel(timezone.now() + timedelta(days=1), tick=False):
         leases.complete_lease(actor=operator, lease_id=lease.pk)
     client.force_login(merchant)
     assert f"/warehouses/leases/{lease.pk}/review/" in client.get(f"/warehouses/leases/{lease.pk}/").content.decode()
@@ -408,7 +408,7 @@ def test_web_review_page_of_a_lease_not_reviewable_says_why_instead_of_failing(
     )
     fund_lease(lease, institution=payer)
     leases.check_in_lease(actor=operator, lease_id=lease.pk)
-    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(days=1)):
+    with time_machine.travel(timezone.now() + timedelta(days=1), tick=False):
         leases.complete_lease(actor=operator, lease_id=lease.pk)
     assert client.post(f"/warehouses/leases/{lease.pk}/review/", {"stars": 4}).status_code == 302
     again = client.get(f"/warehouses/leases/{lease.pk}/review/")  # already reviewed
