@@ -49,6 +49,7 @@ from payments.errors import EscrowFrozen
 from warehouses.errors import InvalidTransition, LeaseNotFound
 from warehouses.models import Lease, Listing
 from warehouses.selectors import escrow_ref_expression
+from warehouses.services.locks import lock_lease
 
 CENT = Decimal("0.01")
 LIVE = (Lease.Status.APPROVED, Lease.Status.ACTIVE)
@@ -123,9 +124,8 @@ def is_funded(*, lease: Lease) -> bool:
 
 
 def _locked(lease_id: int) -> tuple[Listing, Lease]:
-    from warehouses.services.leases import _locked_lease
-
-    return _locked_lease(lease_id=lease_id)
+    lease = lock_lease(lease_id)
+    return lease.listing, lease
 
 
 # --- Paying in ----------------------------------------------------------------------------

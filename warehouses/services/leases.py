@@ -1,6 +1,8 @@
-"""Lease lifecycle: request (instant or held for the operator's answer), approve, reject,
-expire, check in, complete, cancel. Each service owns one transaction, takes the listing's
-lock first (then the lease's) and writes its audit record.
+"""Lease services: request (instant or held for the operator's answer), approve, reject,
+expire, check in, complete, cancel, no-show, withdraw. Each service owns one transaction,
+locks the lease (warehouses/services/locks.py: the listing first, then the lease), checks
+who acts and names its transition of the lease lifecycle (lease_lifecycle.py), which
+checks the state and the guards, writes, does the step's work and audits.
 
     held ──approve──> approved ──check in──> active ──complete──> completed
       │  └─reject──> rejected       │
@@ -24,17 +26,18 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from config import rows
 from core.audit import record_audit
 from core.db import service_atomic
-from credit import errors
-from credit.selectors.accounts import acting_subject, is_member
-from warehouses.errors import InvalidTransition, LeaseNotFound, ListingNotFound
+from core.errors import Busy, InvalidInput
+from credit.selectors.accounts import acting_subject
+from warehouses.errors import InvalidTransition, ListingNotFound
 from warehouses.models import Lease, Listing
-from warehouses.services import escrow, gate, ledger
+from warehouses.services import gate, ledger
+from warehouses.services.lease_lifecycle import LEASE, lease_snapshot, require_operator, require_tenant
+from warehouses.services.locks import lock_lease
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -49,32 +52,6 @@ MAX_LEASE_PRICE = Decimal("100000000000000")  # 10**14: Lease.total_price is num
 
 def lease_price(*, unit_price: Decimal, units: int, start: date, end: date) -> Decimal:
     return (unit_price * units * (end - start).days).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _snapshot(lease: Lease) -> dict:
-    return {
-        "status": lease.status,
-        "units": lease.units,
-        "start": lease.start.isoformat(),
-        "end": lease.end.isoformat(),
-        "total_price": str(lease.total_price),
-        "currency": lease.currency,
-    }
-
-
-def _record_credit_event(*, actor, subject_id: int, kind: str, lease: Lease, magnitude=Decimal("1")) -> None:
-    """Lease outcomes feed the registry through the scoring engineer's service."""
-    from credit.services.events import record_credit_event
-
-    record_credit_event(
-        actor=actor,
-        subject_id=subject_id,
-        kind=kind,
-        source="platform",
-        occurred_at=timezone.now(),
-        magnitude=magnitude,
-        source_reference=f"lease:{lease.pk}",
-    )
 
 
 def validate_request(*, listing: Listing, units: int, start: date, end: date, today: date) -> None:
@@ -105,14 +82,14 @@ def validate_request(*, listing: Listing, units: int, start: date, end: date, to
             field_errors["units"] = [f"A lease costs less than {MAX_LEASE_PRICE:,}; lease fewer units or days."]
     if field_errors:
         first = next(iter(field_errors.values()))[0]
-        raise errors.InvalidInput(first, code="invalid_lease_request", field_errors=field_errors)
+        raise InvalidInput(first, code="invalid_lease_request", field_errors=field_errors)
 
 
 def _check_open(*, listing: Listing | None, tenant_id: int) -> None:
     if listing is None or listing.status != Listing.Status.PUBLISHED:
         raise ListingNotFound("This listing is not open for leases.")
     if listing.warehouse.owner_id == tenant_id:
-        raise errors.InvalidInput(
+        raise InvalidInput(
             "A subject cannot lease its own listing.", code="own_listing", field_errors={"tenant": ["Own listing."]}
         )
 
@@ -163,136 +140,55 @@ def request_lease(
             action="lease.booked" if instant else "lease.requested",
             target=lease,
             subject_id=tenant_id,
-            new=_snapshot(lease),
+            new=lease_snapshot(lease),
             reason="; ".join(r["message"] for r in outcome.reasons),
         )
     return lease
 
 
-def _locked_lease(*, lease_id: int) -> tuple[Listing, Lease]:
-    listing_id = Lease.objects.filter(pk=lease_id).values_list("listing_id", flat=True).first()
-    if listing_id is None:
-        raise LeaseNotFound()
-    listing = ledger.lock_listing(listing_id=listing_id)
-    lease = Lease.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=lease_id)
-    return listing, lease
-
-
-def _require_operator(*, actor, listing: Listing) -> None:
-    if actor is not None and not is_member(user=actor, subject_id=listing.warehouse.owner_id):
-        raise LeaseNotFound()  # the lease is not visible to them at all
-
-
-def _require_tenant(*, actor, lease: Lease) -> None:
-    if not is_member(user=actor, subject_id=lease.tenant_id):
-        raise LeaseNotFound()
-
-
-def _expire_locked(
-    *, listing: Listing, lease: Lease, action: str, reason: str, fields=(), new_extra: dict | None = None
-) -> None:
-    """End a locked lease as `expired` (an unanswered hold, an unpaid approval): its units
-    go back to the ledger and the audit says why. The caller sets any other `fields` first."""
-    old = _snapshot(lease)
-    ledger.release(listing=listing, start=lease.start, end=lease.end, units=lease.units)
-    lease.status = Lease.Status.EXPIRED
-    lease.save(update_fields=["status", *fields])
-    record_audit(
-        actor=None,
-        action=action,
-        target=lease,
-        subject_id=lease.tenant_id,
-        old=old,
-        new={**_snapshot(lease), **(new_extra or {})},
-        reason=reason,
-    )
-
-
-def _expire_hold_locked(*, listing: Listing, lease: Lease, now) -> None:
-    lease.decided_at = now
-    _expire_locked(
-        listing=listing,
-        lease=lease,
-        action="lease.expired",
-        reason=f"The operator did not answer by {lease.hold_expires_at.isoformat()}; the units are free again.",
-        fields=["decided_at"],
-    )
+def _operator_step(name: str, *, actor, lease_id: int, reason: str = "", fields=None) -> Lease:
+    """Lock the lease, check the actor runs its listing, apply the transition `name`."""
+    with service_atomic():
+        lease = lock_lease(lease_id)
+        require_operator(actor=actor, lease=lease)
+        return LEASE.apply(name, lease, actor=actor, reason=reason, fields=fields)
 
 
 def approve_lease(*, actor, lease_id: int) -> Lease:
-    now = timezone.now()
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        _require_operator(actor=actor, listing=listing)
-        if lease.status == Lease.Status.APPROVED:
-            return lease
-        if lease.status == Lease.Status.HELD and lease.hold_expires_at <= now:
-            _expire_hold_locked(listing=listing, lease=lease, now=now)
-            expired = True
-        else:
-            expired = False
-        if not expired:
-            if lease.status != Lease.Status.HELD:
-                raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be approved.")
-            # The tenant's standing may have changed since the request.
-            outcome = gate.check_lease(tenant=lease.tenant, listing=listing)
-            old = _snapshot(lease)
-            lease.status = Lease.Status.APPROVED
-            lease.decided_at = now
-            lease.decision_reasons = lease.decision_reasons + [
-                r for r in outcome.reasons if r["code"] not in {"instant_booking", "instant_needs_grade"}
-            ]
-            lease.save(update_fields=["status", "decided_at", "decision_reasons"])
-            record_audit(
-                actor=actor,
-                action="lease.approved",
-                target=lease,
-                subject_id=lease.tenant_id,
-                old=old,
-                new=_snapshot(lease),
-            )
-            return lease
+    """The operator approves a held request before its deadline; the credit gate is asked
+    again. A request past its deadline expires instead (409 `hold_expired`)."""
+    with service_atomic():
+        lease = lock_lease(lease_id)
+        require_operator(actor=actor, lease=lease)
+        if lease.status != Lease.Status.HELD or lease.hold_expires_at > timezone.now():
+            reasons = list(lease.decision_reasons)  # the gate (a guard) adds its reasons
+            return LEASE.apply("approve", lease, actor=actor, fields={"decision_reasons": reasons}, reasons=reasons)
+        _expire_hold(lease)
     raise InvalidTransition(
         "The answer deadline has passed: the hold expired and its units were released.", code="hold_expired"
     )
 
 
 def reject_lease(*, actor, lease_id: int, reason: str = "") -> Lease:
-    now = timezone.now()
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        _require_operator(actor=actor, listing=listing)
-        if lease.status == Lease.Status.REJECTED:
-            return lease
-        if lease.status != Lease.Status.HELD:
-            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be rejected.")
-        old = _snapshot(lease)
-        ledger.release(listing=listing, start=lease.start, end=lease.end, units=lease.units)
-        lease.status = Lease.Status.REJECTED
-        lease.decided_at = now
-        if reason:
-            lease.decision_reasons = lease.decision_reasons + [{"code": "rejected", "message": reason}]
-        lease.save(update_fields=["status", "decided_at", "decision_reasons"])
-        record_audit(
-            actor=actor,
-            action="lease.rejected",
-            target=lease,
-            subject_id=lease.tenant_id,
-            old=old,
-            new=_snapshot(lease),
-            reason=reason,
-        )
-    return lease
+    with service_atomic():
+        lease = lock_lease(lease_id)
+        require_operator(actor=actor, lease=lease)
+        fields = {"decision_reasons": lease.decision_reasons + [{"code": "rejected", "message": reason}]}
+        return LEASE.apply("reject", lease, actor=actor, reason=reason, fields=fields if reason else None)
+
+
+def _expire_hold(lease: Lease) -> None:
+    reason = f"The operator did not answer by {lease.hold_expires_at.isoformat()}; the units are free again."
+    LEASE.apply("expire_hold", lease, actor=None, reason=reason)
 
 
 def expire_lease(*, lease_id: int) -> bool:
     """Expire one held lease whose deadline has passed. Safe to repeat."""
-    now = timezone.now()
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        if lease.status != Lease.Status.HELD or lease.hold_expires_at > now:
+    with service_atomic():
+        lease = lock_lease(lease_id)
+        if lease.status != Lease.Status.HELD or lease.hold_expires_at > timezone.now():
             return False
-        _expire_hold_locked(listing=listing, lease=lease, now=now)
+        _expire_hold(lease)
     return True
 
 
@@ -307,89 +203,20 @@ def expire_holds(*, limit: int = 500) -> int:
     for lease_id in due:
         try:
             count += expire_lease(lease_id=lease_id)
-        except errors.Busy:
+        except Busy:
             logger.info("Lease %s busy; it expires on the next run", lease_id)
     return count
 
 
 def check_in_lease(*, actor, lease_id: int) -> Lease:
-    now = timezone.now()
-    today = timezone.localdate(now)
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        _require_operator(actor=actor, listing=listing)
-        if lease.status == Lease.Status.ACTIVE:
-            return lease
-        if lease.status != Lease.Status.APPROVED:
-            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be checked in.")
-        if today < lease.start or today >= lease.end:
-            raise InvalidTransition(
-                f"Check-in is possible from {lease.start.isoformat()} until before {lease.end.isoformat()}.",
-                code="outside_lease_dates",
-            )
-        escrow.require_funded(lease=lease)
-        old = _snapshot(lease)
-        lease.status = Lease.Status.ACTIVE
-        lease.checked_in_at = now
-        lease.save(update_fields=["status", "checked_in_at"])
-        escrow.release_due(actor=actor, lease=lease, on=today)  # the first period's share
-        record_audit(
-            actor=actor,
-            action="lease.checked_in",
-            target=lease,
-            subject_id=lease.tenant_id,
-            old=old,
-            new=_snapshot(lease),
-        )
-    return lease
+    """The goods arrived: from the start day, with the price in escrow."""
+    return _operator_step("check_in", actor=actor, lease_id=lease_id)
 
 
 def complete_lease(*, actor, lease_id: int) -> Lease:
     """An active lease completes once its end day has come (the end is exclusive). The
     records of both parties (tenant and operator) get a `lease_completed` credit event."""
-    now = timezone.now()
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        _require_operator(actor=actor, listing=listing)
-        if lease.status == Lease.Status.COMPLETED:
-            return lease
-        if lease.status != Lease.Status.ACTIVE:
-            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be completed.")
-        if timezone.localdate(now) < lease.end:
-            raise InvalidTransition(
-                f"The lease runs until {lease.end.isoformat()} (exclusive).", code="lease_not_ended"
-            )
-        old = _snapshot(lease)
-        lease.status = Lease.Status.COMPLETED
-        lease.completed_at = now
-        lease.save(update_fields=["status", "completed_at"])
-        record_audit(
-            actor=actor,
-            action="lease.completed",
-            target=lease,
-            subject_id=lease.tenant_id,
-            old=old,
-            new=_snapshot(lease),
-        )
-        counts_as_completion = not _continues_after_split(lease=lease)
-        if counts_as_completion:
-            _record_credit_event(actor=actor, subject_id=lease.tenant_id, kind="lease_completed", lease=lease)
-        escrow.release_due(actor=actor, lease=lease)  # the remainder (unless a dispute froze it)
-        if counts_as_completion:
-            _record_credit_event(
-                actor=actor, subject_id=listing.warehouse.owner_id, kind="lease_completed", lease=lease
-            )
-    return lease
-
-
-def _continues_after_split(*, lease: Lease) -> bool:
-    """The days before a transfer of part of a lease: the same tenant's tenancy goes on in
-    the kept part (a sibling starting where this one ends), whose completion is the one
-    that counts. So a transfer never earns the parties an extra `lease_completed`."""
-    return (
-        lease.parent_id is not None
-        and Lease.objects.filter(parent_id=lease.parent_id, tenant_id=lease.tenant_id, start=lease.end).exists()
-    )
+    return _operator_step("complete", actor=actor, lease_id=lease_id)
 
 
 def complete_due_leases(*, limit: int = 500) -> int:
@@ -403,7 +230,7 @@ def complete_due_leases(*, limit: int = 500) -> int:
         try:
             complete_lease(actor=None, lease_id=lease_id)
             done += 1
-        except (errors.Busy, InvalidTransition):
+        except (Busy, InvalidTransition):
             continue
     return done
 
@@ -420,104 +247,32 @@ def cancellation_fee(*, lease: Lease, listing: Listing, today: date) -> Decimal:
 
 
 def cancel_lease(*, actor, lease_id: int, reason: str = "") -> Lease:
-    now = timezone.now()
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        _require_tenant(actor=actor, lease=lease)
-        if lease.status == Lease.Status.CANCELLED:
-            return lease
-        if lease.status not in (Lease.Status.HELD, Lease.Status.APPROVED):
-            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be cancelled.")
-        fee = cancellation_fee(lease=lease, listing=listing, today=timezone.localdate(now))
-        old = _snapshot(lease)
-        ledger.release(listing=listing, start=lease.start, end=lease.end, units=lease.units)
-        lease.status = Lease.Status.CANCELLED
-        lease.cancelled_at = now
-        lease.cancellation_fee = fee
-        lease.save(update_fields=["status", "cancelled_at", "cancellation_fee"])
-        escrow.settle_cancellation(actor=actor, lease=lease, fee=fee, memo=f"Lease {lease.pk} cancelled")
-        record_audit(
-            actor=actor,
-            action="lease.cancelled",
-            target=lease,
-            subject_id=lease.tenant_id,
-            old=old,
-            new={**_snapshot(lease), "cancellation_fee": str(fee)},
-            reason=reason,
-        )
-        if fee > 0:
-            _record_credit_event(actor=actor, subject_id=lease.tenant_id, kind="late_cancellation", lease=lease)
-    return lease
+    with service_atomic():
+        lease = lock_lease(lease_id)
+        require_tenant(actor=actor, lease=lease)
+        fee = cancellation_fee(lease=lease, listing=lease.listing, today=timezone.localdate())
+        return LEASE.apply("cancel", lease, actor=actor, reason=reason, fields={"cancellation_fee": fee})
 
 
-def _default_locked(*, actor, listing: Listing, lease: Lease, party: str, reason: str, action: str) -> Lease:
-    now = timezone.now()
-    old = _snapshot(lease)
-    ledger.release(listing=listing, start=lease.start, end=lease.end, units=lease.units)
-    lease.status = Lease.Status.DEFAULTED
-    lease.defaulted_party = party
-    lease.defaulted_at = now
-    lease.decision_reasons = lease.decision_reasons + [{"code": f"{party}_default", "message": reason}]
-    lease.save(update_fields=["status", "defaulted_party", "defaulted_at", "decision_reasons"])
-    # Operator default: everything back to the tenant. Tenant no-show: a late cancellation.
-    fee = escrow.no_show_fee(lease=lease, listing=listing) if party == Lease.Party.TENANT else Decimal("0.00")
-    escrow.settle_cancellation(actor=actor, lease=lease, fee=fee, memo=f"Lease {lease.pk}: {party} default")
-    defaulter = lease.tenant_id if party == Lease.Party.TENANT else listing.warehouse.owner_id
-    record_audit(
-        actor=actor,
-        action=action,
-        target=lease,
-        subject_id=defaulter,
-        old=old,
-        new={**_snapshot(lease), "defaulted_party": party},
-        reason=reason,
-    )
-    _record_credit_event(actor=actor, subject_id=defaulter, kind="lease_defaulted", lease=lease)
-    return lease
+def _default(name: str, *, actor, lease_id: int, party: str, reason: str) -> Lease:
+    fields = {"defaulted_party": party}
+    with service_atomic():
+        lease = lock_lease(lease_id)
+        require_operator(actor=actor, lease=lease)
+        fields["decision_reasons"] = lease.decision_reasons + [{"code": f"{party}_default", "message": reason}]
+        return LEASE.apply(name, lease, actor=actor, reason=reason, fields=fields)
 
 
 def report_no_show(*, actor, lease_id: int, reason: str = "") -> Lease:
     """The operator records that the tenant never checked in: allowed once the whole start
     day has passed. The units are released and the tenant's record gets `lease_defaulted`."""
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        _require_operator(actor=actor, listing=listing)
-        if lease.status == Lease.Status.DEFAULTED:
-            return lease
-        if lease.status != Lease.Status.APPROVED:
-            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be a no-show.")
-        if timezone.localdate() <= lease.start:
-            raise InvalidTransition(
-                f"A no-show can be recorded from the day after the start ({lease.start.isoformat()}).",
-                code="too_early_for_no_show",
-            )
-        return _default_locked(
-            actor=actor,
-            listing=listing,
-            lease=lease,
-            party=Lease.Party.TENANT,
-            reason=reason or "The tenant did not check in.",
-            action="lease.tenant_no_show",
-        )
+    reason = reason or "The tenant did not check in."
+    return _default("no_show", actor=actor, lease_id=lease_id, party=Lease.Party.TENANT, reason=reason)
 
 
 def withdraw_lease(*, actor, lease_id: int, reason: str) -> Lease:
     """The operator backs out of an approved lease: the units are released and the
     operator's record gets `lease_defaulted`."""
     if not reason.strip():
-        raise errors.InvalidInput("Say why the lease is withdrawn.", field_errors={"reason": ["Required."]})
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
-        _require_operator(actor=actor, listing=listing)
-        if lease.status == Lease.Status.DEFAULTED:
-            return lease
-        if lease.status != Lease.Status.APPROVED:
-            raise InvalidTransition(f"A {lease.get_status_display().lower()} lease cannot be withdrawn.")
-        return _default_locked(
-            actor=actor,
-            listing=listing,
-            lease=lease,
-            party=Lease.Party.OPERATOR,
-            reason=reason,
-            action="lease.operator_withdrew",
-        )
+        raise InvalidInput("Say why the lease is withdrawn.", field_errors={"reason": ["Required."]})
+    return _default("withdraw", actor=actor, lease_id=lease_id, party=Lease.Party.OPERATOR, reason=reason)

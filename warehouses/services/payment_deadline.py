@@ -23,15 +23,16 @@ import logging
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from credit import errors
+from core.db import service_atomic
+from core.errors import DomainError
 from payments.selectors import escrow_summaries
 from warehouses.models import Lease
 from warehouses.services import escrow
-from warehouses.services.leases import _expire_locked, _locked_lease
+from warehouses.services.lease_lifecycle import LEASE, note_for_audit
+from warehouses.services.locks import lock_lease
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,8 @@ def expire_unpaid_lease(*, lease_id: int) -> bool:
     """End one approved lease whose payment deadline has passed with nothing in escrow.
     Safe to repeat: a lease paid, checked in or ended meanwhile is left as it is."""
     now = timezone.now()
-    with transaction.atomic():
-        listing, lease = _locked_lease(lease_id=lease_id)
+    with service_atomic():
+        lease = lock_lease(lease_id)
         due = payment_due_at(lease=lease)
         if due is None or due > now or escrow.is_funded(lease=lease):
             return False
@@ -100,15 +101,9 @@ def expire_unpaid_lease(*, lease_id: int) -> bool:
             f"Nothing was paid into escrow by the payment deadline ({due:%Y-%m-%d %H:%M} UTC): "
             "the lease expired and its units are free again."
         )
-        lease.decision_reasons = lease.decision_reasons + [{"code": "payment_overdue", "message": reason}]
-        _expire_locked(
-            listing=listing,
-            lease=lease,
-            action="lease.payment_overdue",
-            reason=reason,
-            fields=["decision_reasons"],
-            new_extra={"payment_due_at": due.isoformat()},
-        )
+        note_for_audit(lease, payment_due_at=due.isoformat())
+        reasons = lease.decision_reasons + [{"code": "payment_overdue", "message": reason}]
+        LEASE.apply("expire_unpaid", lease, actor=None, reason=reason, fields={"decision_reasons": reasons})
     return True
 
 
@@ -118,6 +113,6 @@ def expire_unpaid_leases(*, lease_ids: list[int] | None = None, limit: int = 500
     for lease_id in lease_ids if lease_ids is not None else overdue_unpaid_lease_ids(limit=limit):
         try:
             count += expire_unpaid_lease(lease_id=lease_id)
-        except errors.DomainError:  # busy, or gone: the next run looks again
+        except DomainError:  # busy, or gone: the next run looks again
             logger.info("Unpaid lease %s not expired on this run", lease_id, exc_info=True)
     return count

@@ -24,6 +24,7 @@ from warehouses.models import Lease, LeaseTransfer
 from warehouses.services import reviews as review_services
 from warehouses.services import transfers as transfer_services
 from warehouses.services.leases import lease_price
+from warehouses.services.transfer_lifecycle import TRANSFERABLE, effective_from
 
 
 class TransferOfferForm(forms.Form):
@@ -98,8 +99,8 @@ def lease_page_context(*, lease: Lease, mine: set[int]) -> dict:
         "taken_over": bool(lease.parent_id) and lease.parent.tenant_id != lease.tenant_id,
         "reviews": selectors.lease_reviews(lease=lease),
         "can_transfer": lease.tenant_id in mine
-        and lease.status in transfer_services.TRANSFERABLE
-        and transfer_services.effective_from(lease=lease, today=today) < lease.end,
+        and lease.status in TRANSFERABLE
+        and effective_from(lease=lease, today=today) < lease.end,
         "can_review": _review_side(lease=lease, mine=mine) is not None,
     }
 
@@ -143,7 +144,7 @@ def lease_transfer(request, lease_id: int):
     return render(
         request,
         "warehouses/lease_transfer.html",
-        {"lease": lease, "form": form, "effective_from": transfer_services.effective_from(lease=lease, today=today)},
+        {"lease": lease, "form": form, "effective_from": effective_from(lease=lease, today=today)},
         status=400 if form.errors else 200,
     )
 
@@ -156,7 +157,7 @@ def _transfers_page(request, *, failed: tuple[int, AcceptForm] | None = None, st
     today = timezone.localdate()
     for t in incoming:
         # What the recipient would hold and pay if the transfer executed today.
-        t.estimated_from = transfer_services.effective_from(lease=t.lease, today=today)
+        t.estimated_from = effective_from(lease=t.lease, today=today)
         t.estimated_price = lease_price(
             unit_price=t.lease.unit_price, units=t.units, start=t.estimated_from, end=max(t.lease.end, t.estimated_from)
         )

@@ -1,0 +1,43 @@
+"""The marketplace's lock order, in one place (Saleor's `lock_objects.py`).
+
+Every writer of a lease, a transfer or a listing's ledger takes, inside its transaction:
+
+    the listing (`ledger.lock_listing`: with the lock timeout, a timeout is `Busy`)
+    → the lease → the lease's transfer → the lease's escrow (payments, after all of them)
+
+A lease is reached from its id: its listing id is read first without a lock, then the
+listing is locked, then the lease. Never the other way round, so two writers of one
+listing queue on the listing and never deadlock on its leases.
+"""
+
+from warehouses.errors import LeaseNotFound, TransferNotFound
+from warehouses.models import Lease, LeaseTransfer
+from warehouses.services import ledger
+
+
+def lock_lease(lease_id: int) -> Lease:
+    """The lease, locked after its listing; `lease.listing` is the locked listing (with its
+    warehouse and owner loaded) and `lease.tenant` is loaded."""
+    listing_id = Lease.objects.filter(pk=lease_id).values_list("listing_id", flat=True).first()
+    if listing_id is None:
+        raise LeaseNotFound()
+    listing = ledger.lock_listing(listing_id=listing_id)
+    lease = Lease.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=lease_id)
+    lease.listing = listing
+    return lease
+
+
+def lock_transfer(transfer_id: int) -> LeaseTransfer:
+    """The transfer, locked after its lease (and the lease's listing): `transfer.lease` is
+    the locked lease as `lock_lease` gives it; both subjects are loaded."""
+    lease_id = LeaseTransfer.objects.filter(pk=transfer_id).values_list("lease_id", flat=True).first()
+    if lease_id is None:
+        raise TransferNotFound()
+    lease = lock_lease(lease_id)
+    transfer = (
+        LeaseTransfer.objects.select_for_update(of=("self",))
+        .select_related("to_subject", "from_subject")
+        .get(pk=transfer_id)
+    )
+    transfer.lease = lease
+    return transfer
