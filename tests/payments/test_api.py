@@ -147,9 +147,17 @@ def test_past_decision_can_be_explained(api, subjects, client_for):
     explained = api.get(f"/api/v1/screenings/{row['id']}/").json()
     assert explained["decision"] == "allow"
     assert explained["subject"]["grade"] == "A"  # as it stood at the decision
+    # Another institution's key: refused before any lookup while that institution has not
+    # registered; once it is registered and compliant, the decision does not exist for it.
+    from tests.payments.conftest import make_compliant_institution
+
     other = SubjectFactory(is_payment_institution=True)
     _, secret = ProviderAPIKey.objects.create_key(name="x", institution=other, scopes=["screen"])
-    assert client_for(secret).get(f"/api/v1/screenings/{row['id']}/").status_code in (403, 404)
+    refused = client_for(secret).get(f"/api/v1/screenings/{row['id']}/")
+    assert refused.status_code == 403 and refused.json()["code"] == "institution_not_registered"
+    registered = make_compliant_institution()
+    _, secret = ProviderAPIKey.objects.create_key(name="y", institution_id=registered.pk, scopes=["screen"])
+    assert client_for(secret).get(f"/api/v1/screenings/{row['id']}/").status_code == 404
 
 
 # --- The compliance gate and keys --------------------------------------------------------------
