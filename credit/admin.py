@@ -1,9 +1,9 @@
 """Django admin for the registry. History (events, ratings, runs) is read-only here:
 changes go through services, which write their audit records."""
 
-from core.models import AuditEntry
 from django.contrib import admin, messages
 
+from core.models import AuditEntry
 from credit.models import (
     Appeal,
     BlacklistEntry,
@@ -95,7 +95,7 @@ class ScoringModelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish the selected draft (retires the active version)")
     def publish_drafts(self, request, queryset):
-        from credit import errors
+        from core import errors
         from credit.services.ratings import publish_scoring_model, start_full_recompute
 
         drafts = list(queryset.filter(status=ScoringModel.Status.DRAFT))
@@ -164,22 +164,24 @@ class BlacklistEntryAdmin(ReadOnlyAdmin):
     inlines = [AppealInline, RepairInline]
 
 
-@admin.register(Appeal)
-class AppealAdmin(ReadOnlyAdmin):
-    list_display = ("id", "entry", "challenge", "status", "filed_at", "reply_due_on", "decision_due_on")
-    list_filter = ("status", "challenge")
+class ReviewRequestAdmin(ReadOnlyAdmin):
+    """Appeals and repair applications are answered in the regulator console."""
+
     search_fields = ("entry__subject__legal_name", "entry__decision_reference")
     list_select_related = ("entry__subject",)
     raw_id_fields = ("entry", "filed_by", "decided_by")
+
+
+@admin.register(Appeal)
+class AppealAdmin(ReviewRequestAdmin):
+    list_display = ("id", "entry", "challenge", "status", "filed_at", "reply_due_on", "decision_due_on")
+    list_filter = ("status", "challenge")
 
 
 @admin.register(RepairApplication)
-class RepairApplicationAdmin(ReadOnlyAdmin):
+class RepairApplicationAdmin(ReviewRequestAdmin):
     list_display = ("id", "entry", "status", "filed_at", "reply_due_on", "decision_due_on")
     list_filter = ("status",)
-    search_fields = ("entry__subject__legal_name", "entry__decision_reference")
-    list_select_related = ("entry__subject",)
-    raw_id_fields = ("entry", "filed_by", "decided_by")
 
 
 @admin.register(AuditEntry)

@@ -360,7 +360,34 @@ class BlacklistEntry(models.Model):
         return f"{self.subject} {self.category} ({self.status})"
 
 
-class Appeal(models.Model):
+class ReviewRequest(models.Model):
+    """What a subject's member files about a blacklist entry, for the regulator to answer:
+    filed → acknowledged (the reply, due within working days of filing) → decided (due
+    within working days of the reply). Appeals and repair applications are both one; their
+    lifecycle is declared once, in credit.services.blacklist.reviews."""
+
+    FILED = "filed"
+    ACKNOWLEDGED = "acknowledged"
+    OPEN = (FILED, ACKNOWLEDGED)
+
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filed_at = models.DateTimeField()
+    reply_due_on = models.DateField()
+    replied_at = models.DateTimeField(null=True, blank=True)
+    reply = models.TextField(blank=True)
+    decision_due_on = models.DateField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_reasons = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-filed_at", "-id"]
+
+
+class Appeal(ReviewRequest):
     class Challenge(models.TextChoices):
         CONTENT = "content", "The content of the entry"
         PERIOD = "period", "The publication period"
@@ -373,23 +400,11 @@ class Appeal(models.Model):
         DISMISSED = "dismissed", "Dismissed"
 
     entry = models.ForeignKey(BlacklistEntry, on_delete=models.PROTECT, related_name="appeals")
-    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     challenge = models.CharField(max_length=20, choices=Challenge.choices)
     grounds = models.TextField(max_length=8000)
-    filed_at = models.DateTimeField()
-    reply_due_on = models.DateField()
-    replied_at = models.DateTimeField(null=True, blank=True)
-    reply = models.TextField(blank=True)
-    decision_due_on = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.FILED)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    decision_reasons = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["-filed_at", "-id"]
+    class Meta(ReviewRequest.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["entry", "challenge"],
@@ -399,7 +414,7 @@ class Appeal(models.Model):
         ]
 
 
-class RepairApplication(models.Model):
+class RepairApplication(ReviewRequest):
     class Status(models.TextChoices):
         FILED = "filed", "Filed, awaiting reply"
         ACKNOWLEDGED = "acknowledged", "Replied, awaiting decision"
@@ -407,23 +422,11 @@ class RepairApplication(models.Model):
         REJECTED = "rejected", "Rejected"
 
     entry = models.ForeignKey(BlacklistEntry, on_delete=models.PROTECT, related_name="repairs")
-    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     correction_evidence = models.TextField(max_length=8000, help_text="How the misconduct was corrected")
     commitment = models.TextField(max_length=8000, help_text="The subject's credit commitment")
-    filed_at = models.DateTimeField()
-    reply_due_on = models.DateField()
-    replied_at = models.DateTimeField(null=True, blank=True)
-    reply = models.TextField(blank=True)
-    decision_due_on = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.FILED)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    decision_reasons = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["-filed_at", "-id"]
+    class Meta(ReviewRequest.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["entry"], condition=Q(status__in=["filed", "acknowledged"]), name="repair_one_open_per_entry"

@@ -9,15 +9,16 @@
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.models import AuditEntry
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config import rows
+from core import rows
+from core.errors import NotFound
+from core.models import AuditEntry
+from core.roles import is_regulator
 from credit import errors
-from credit.models import Appeal, BlacklistEntry, CreditEvent, RepairApplication, Subject
-from credit.roles import is_regulator
+from credit.models import Appeal, BlacklistEntry, CreditEvent, RepairApplication, ReviewRequest, Subject
 from credit.selectors.accounts import get_subject, is_member
 
 OPEN_APPEAL = [Appeal.Status.FILED, Appeal.Status.ACKNOWLEDGED]
@@ -65,7 +66,7 @@ def active_entry_exists_sql(subject_column: str) -> tuple[str, list]:
 
 def active_entries_for_subjects(*, subject_ids) -> list[BlacklistEntry]:
     """`active_entries_for` over several subjects in one query. A prepared statement
-    (config.rows): the lease gate asks this on every lease request."""
+    (core.rows): the lease gate asks this on every lease request."""
     ids = [int(pk) for pk in subject_ids]
     if not ids:
         return []
@@ -80,6 +81,12 @@ def active_entries_for_subjects(*, subject_ids) -> list[BlacklistEntry]:
         return [rows.instances(row, (BlacklistEntry, ()))[0] for row in cursor.fetchall()]
 
 
+def _filter_given(qs: QuerySet, **lookups) -> QuerySet:
+    """`qs` filtered by each lookup that has a value (None and empty ones are left out)."""
+    given = {lookup: value for lookup, value in lookups.items() if value}
+    return qs.filter(**given) if given else qs
+
+
 def entries_for_regulator(
     *,
     status: str | None = None,
@@ -89,17 +96,14 @@ def entries_for_regulator(
     q: str | None = None,
     subject_id: int | None = None,
 ) -> QuerySet[BlacklistEntry]:
-    qs = BlacklistEntry.objects.select_related("subject", "decided_by").order_by("-starts_on", "-id")
-    if status:
-        qs = qs.filter(status=status)
-    if severity:
-        qs = qs.filter(severity=severity)
-    if category:
-        qs = qs.filter(category=category)
-    if country:
-        qs = qs.filter(subject__country=country.upper())
-    if subject_id:
-        qs = qs.filter(subject_id=subject_id)
+    qs = _filter_given(
+        BlacklistEntry.objects.select_related("subject", "decided_by").order_by("-starts_on", "-id"),
+        status=status,
+        severity=severity,
+        category=category,
+        subject__country=country.upper() if country else None,
+        subject_id=subject_id,
+    )
     if q:
         q = q.strip()
         qs = qs.filter(
@@ -124,25 +128,26 @@ def get_entry_for(*, user, entry_id) -> BlacklistEntry:
     try:
         return entries_visible_to(user=user).get(pk=entry_id)
     except (BlacklistEntry.DoesNotExist, ValueError, TypeError):
-        raise errors.NotFound(f"No blacklist entry with id {entry_id}.", code="entry_not_found") from None
+        raise NotFound(f"No blacklist entry with id {entry_id}.", code="entry_not_found") from None
+
+
+def reviews_visible_to(*, model: type[ReviewRequest], user) -> QuerySet:
+    """Every appeal (or repair application, by `model`) for a regulator; those of the
+    subjects the user acts for otherwise."""
+    qs = model.objects.select_related("entry__subject", "filed_by", "decided_by")
+    if is_regulator(user):
+        return qs
+    from credit.selectors.accounts import subject_ids_acted_for
+
+    return qs.filter(entry__subject_id__in=subject_ids_acted_for(user=user))
 
 
 def appeals_visible_to(*, user) -> QuerySet[Appeal]:
-    qs = Appeal.objects.select_related("entry__subject", "filed_by", "decided_by")
-    if is_regulator(user):
-        return qs
-    from credit.selectors.accounts import subject_ids_acted_for
-
-    return qs.filter(entry__subject_id__in=subject_ids_acted_for(user=user))
+    return reviews_visible_to(model=Appeal, user=user)
 
 
 def repairs_visible_to(*, user) -> QuerySet[RepairApplication]:
-    qs = RepairApplication.objects.select_related("entry__subject", "filed_by", "decided_by")
-    if is_regulator(user):
-        return qs
-    from credit.selectors.accounts import subject_ids_acted_for
-
-    return qs.filter(entry__subject_id__in=subject_ids_acted_for(user=user))
+    return reviews_visible_to(model=RepairApplication, user=user)
 
 
 # --- Deadlines -------------------------------------------------------------------------------
@@ -176,45 +181,48 @@ def _with_deadlines(items, on: date | None = None) -> list:
     return result
 
 
-def appeal_queue(*, include_decided: bool = False, overdue_only: bool = False, on: date | None = None) -> list[Appeal]:
-    """Open appeals, oldest due first, each with `.deadline` (step, due_on, overdue)."""
-    qs = Appeal.objects.select_related("entry__subject", "filed_by", "decided_by")
+def review_queue(
+    *, model: type[ReviewRequest], include_decided: bool = False, overdue_only: bool = False, on: date | None = None
+) -> list:
+    """Open appeals (or repair applications, by `model`), oldest due first, each with
+    `.deadline` (step, due_on, overdue)."""
+    qs = model.objects.select_related("entry__subject", "filed_by", "decided_by")
     if not include_decided:
-        qs = qs.filter(status__in=OPEN_APPEAL)
+        qs = qs.filter(status__in=model.OPEN)
     items = _with_deadlines(qs.order_by("reply_due_on", "id"), on=on)
     if overdue_only:
         items = [i for i in items if i.deadline and i.deadline.overdue]
     return sorted(items, key=lambda i: (i.deadline is None, i.deadline.due_on if i.deadline else date.max, i.pk))
+
+
+def appeal_queue(*, include_decided: bool = False, overdue_only: bool = False, on: date | None = None) -> list[Appeal]:
+    """Open appeals, oldest due first, each with `.deadline` (step, due_on, overdue)."""
+    return review_queue(model=Appeal, include_decided=include_decided, overdue_only=overdue_only, on=on)
 
 
 def repair_queue(
     *, include_decided: bool = False, overdue_only: bool = False, on: date | None = None
 ) -> list[RepairApplication]:
-    qs = RepairApplication.objects.select_related("entry__subject", "filed_by", "decided_by")
-    if not include_decided:
-        qs = qs.filter(status__in=OPEN_REPAIR)
-    items = _with_deadlines(qs.order_by("reply_due_on", "id"), on=on)
-    if overdue_only:
-        items = [i for i in items if i.deadline and i.deadline.overdue]
-    return sorted(items, key=lambda i: (i.deadline is None, i.deadline.due_on if i.deadline else date.max, i.pk))
+    return review_queue(model=RepairApplication, include_decided=include_decided, overdue_only=overdue_only, on=on)
+
+
+def get_review(*, model: type[ReviewRequest], pk) -> ReviewRequest:
+    """One appeal or repair application (by `model`), with `.deadline`."""
+    try:
+        item = model.objects.select_related("entry__subject", "filed_by", "decided_by").get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError):
+        noun, code = ("appeal", "appeal") if model is Appeal else ("repair application", "repair")
+        raise NotFound(f"No {noun} with id {pk}.", code=f"{code}_not_found") from None
+    item.deadline = next_deadline(item)
+    return item
 
 
 def get_appeal(*, appeal_id) -> Appeal:
-    try:
-        appeal = Appeal.objects.select_related("entry__subject", "filed_by", "decided_by").get(pk=appeal_id)
-    except (Appeal.DoesNotExist, ValueError, TypeError):
-        raise errors.NotFound(f"No appeal with id {appeal_id}.", code="appeal_not_found") from None
-    appeal.deadline = next_deadline(appeal)
-    return appeal
+    return get_review(model=Appeal, pk=appeal_id)
 
 
 def get_repair(*, repair_id) -> RepairApplication:
-    try:
-        repair = RepairApplication.objects.select_related("entry__subject", "filed_by", "decided_by").get(pk=repair_id)
-    except (RepairApplication.DoesNotExist, ValueError, TypeError):
-        raise errors.NotFound(f"No repair application with id {repair_id}.", code="repair_not_found") from None
-    repair.deadline = next_deadline(repair)
-    return repair
+    return get_review(model=RepairApplication, pk=repair_id)
 
 
 def dashboard_counts(*, on: date | None = None) -> dict:
@@ -313,17 +321,12 @@ def audit_log(
     until: date | None = None,
 ) -> QuerySet[AuditEntry]:
     """The audit trail for regulators, newest first. `until` is inclusive (whole day)."""
-    qs = AuditEntry.objects.select_related("subject").order_by("-at", "-id")
-    if action:
-        qs = qs.filter(action__startswith=action)
-    if actor:
-        qs = qs.filter(actor_label__icontains=actor)
-    if subject_id:
-        qs = qs.filter(subject_id=subject_id)
-    if target_type:
-        qs = qs.filter(target_type=target_type)
-    if since:
-        qs = qs.filter(at__date__gte=since)
-    if until:
-        qs = qs.filter(at__date__lte=until)
-    return qs
+    return _filter_given(
+        AuditEntry.objects.select_related("subject").order_by("-at", "-id"),
+        action__startswith=action,
+        actor_label__icontains=actor,
+        subject_id=subject_id,
+        target_type=target_type,
+        at__date__gte=since,
+        at__date__lte=until,
+    )
