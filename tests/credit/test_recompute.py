@@ -8,16 +8,19 @@ from io import StringIO
 from unittest import mock
 
 import pytest
-from core.models import AuditEntry, DomainEvent
 from django.core.management import call_command
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from credit import errors, outbox
+from core import outbox
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.models import AuditEntry, DomainEvent
 from credit.models import Rating, RecomputeChunk, RecomputeRequest, RecomputeRun, Subject
 from credit.selectors import ratings as rating_selectors
 from credit.services import ratings as rating_services
 from credit.services.events import record_credit_event
+from credit.services.ratings import full_run
+from credit.services.ratings import outbox as ratings_outbox
 from credit.tasks import flush_recompute_queue_task, recompute_chunk_task, recompute_subject_task
 from tests.factories import SubjectFactory
 
@@ -149,7 +152,7 @@ def test_grade_over_time_and_as_of_queries(regulator):
     assert rating_selectors.rating_as_of(subject_id=subject.pk, at=t0 - timedelta(days=31)) is None
     assert rating_selectors.rating_as_of(subject_id=subject.pk, at=t0 - timedelta(days=10)) == b
     assert rating_selectors.rating_as_of(subject_id=subject.pk, at=t0) == c
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         rating_selectors.rating_as_of(subject_id=987654, at=t0)
 
 
@@ -214,7 +217,7 @@ def test_full_run_in_chunks_is_locked_idempotent_and_reports_progress(regulator,
             run = rating_services.start_full_recompute(actor=regulator, chunk_size=1)
         assert send.call_count == run.total_chunks  # fanned out, one task per chunk
     assert run.total_subjects == Subject.objects.count() and run.total_chunks >= 3
-    with pytest.raises(errors.Conflict) as running:
+    with pytest.raises(Conflict) as running:
         rating_services.start_full_recompute(chunk_size=1)
     assert running.value.code == "recompute_already_running"
 
@@ -294,7 +297,7 @@ def test_a_chunk_that_keeps_failing_fails_the_run_and_releases_the_lock():
     spaced_subjects(1)
     run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)
     chunk = RecomputeChunk.objects.filter(run=run).first()
-    with mock.patch.object(rating_services, "recompute_range_sql", side_effect=RuntimeError("disk full")):
+    with mock.patch.object(full_run, "recompute_range_sql", side_effect=RuntimeError("disk full")):
         with mock.patch.object(recompute_chunk_task, "retry", side_effect=RuntimeError("retry")):
             recompute_chunk_task.apply(args=[chunk.pk])  # first attempt: retried
         run.refresh_from_db()
@@ -315,8 +318,8 @@ def test_recompute_grades_command_inline_shows_progress(regulator):
     RecomputeRequest.objects.all().delete()
     out = StringIO()
     with (
-        mock.patch.object(rating_services, "recompute_range_sql", wraps=rating_services.recompute_range_sql) as sql,
-        mock.patch.object(rating_services, "recompute_subject", wraps=rating_services.recompute_subject) as single,
+        mock.patch.object(full_run, "recompute_range_sql", wraps=full_run.recompute_range_sql) as sql,
+        mock.patch.object(ratings_outbox, "recompute_subject", wraps=ratings_outbox.recompute_subject) as single,
     ):
         call_command("recompute_grades", "--inline", "--chunk-size", "5000", stdout=out)
     assert sql.called and not single.called
@@ -359,9 +362,9 @@ def test_recompute_grades_command_starts_a_run_on_the_workers(django_capture_on_
 
 
 def test_publishing_validates_versions_and_audits(staff_user, regulator):
-    with pytest.raises(errors.NotAllowed):
+    with pytest.raises(NotAllowed):
         rating_services.publish_scoring_model(actor=regulator, parameters=V1)
-    with pytest.raises(errors.InvalidInput) as invalid:
+    with pytest.raises(InvalidInput) as invalid:
         rating_services.publish_scoring_model(actor=staff_user, parameters={**V1, "base": 500})
     assert "base" in invalid.value.field_errors
     stricter = {**V1, "grades": [{"grade": g, "min_score": m} for g, m in (("A", 92), ("B", 75), ("C", 45), ("D", 0))]}

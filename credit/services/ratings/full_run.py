@@ -1,0 +1,234 @@
+"""The full recompute of every subject: chunks of subject ids done by set-based SQL
+(scorer_sql), fanned out to the workers, with progress, a lock so only one run runs at a
+time (the partial unique constraint recomputerun_one_running), and resumption of a run
+that stalled.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core import outbox
+from core.audit import record_audit
+from core.errors import Conflict, InvalidInput
+from core.models import AuditEntry
+from credit.models import RecomputeChunk, RecomputeRun
+from credit.selectors import ratings as rating_selectors
+from credit.services.ratings.locks import LOCK_BUCKET, lock_id_range
+from credit.services.ratings.scorer_sql import recompute_range_sql
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 50_000
+STALLED_CHUNK_AFTER = timedelta(minutes=10)
+MAX_STALLED_RESUMES = 3  # automatic re-dispatches without progress before a run is failed
+
+
+def start_full_recompute(*, actor=None, chunk_size: int = DEFAULT_CHUNK_SIZE, dispatch: bool = True) -> RecomputeRun:
+    """Start a full recompute of every subject in chunks of `chunk_size` subject ids and
+    fan the chunks out to the workers on commit. Raises Conflict while another run is
+    running (only one at a time, enforced by a partial unique constraint)."""
+    if chunk_size < 1:
+        raise InvalidInput("chunk_size must be positive.", field_errors={"chunk_size": ["Must be >= 1."]})
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            model = rating_selectors.active_scoring_model()
+            run = RecomputeRun.objects.create(
+                status=RecomputeRun.Status.RUNNING,
+                model=model,
+                started_at=now,
+                started_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            bounds = _chunk_bounds(chunk_size)
+            RecomputeChunk.objects.bulk_create(
+                [RecomputeChunk(run=run, first_subject_id=lo, last_subject_id=hi) for lo, hi, _ in bounds],
+                batch_size=2000,
+            )
+            run.total_chunks = len(bounds)
+            run.total_subjects = sum(count for *_, count in bounds)
+            if not bounds:
+                run.status, run.finished_at = RecomputeRun.Status.COMPLETED, now
+            run.save(update_fields=["total_chunks", "total_subjects", "status", "finished_at"])
+            record_audit(
+                actor=actor,
+                action="recompute_run.started",
+                target=run,
+                new={"model_version": model.version, "chunks": run.total_chunks, "subjects": run.total_subjects},
+            )
+            if dispatch:
+                transaction.on_commit(partial(dispatch_chunks, run_id=run.pk))
+    except IntegrityError:
+        running = rating_selectors.running_recompute_run()
+        raise Conflict(
+            f"A full recompute is already running (run {running.pk if running else '?'}).",
+            code="recompute_already_running",
+        ) from None
+    return run
+
+
+def _chunk_bounds(chunk_size: int) -> list[tuple[int, int, int]]:
+    """Contiguous ranges [first, last] of subject ids holding about `chunk_size` subjects
+    each, aligned to LOCK_BUCKET so two chunks never share an advisory lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id / %s AS bucket, count(*) FROM credit_subject GROUP BY 1 ORDER BY 1",
+            [LOCK_BUCKET],
+        )
+        buckets = cursor.fetchall()
+    bounds, start, count = [], None, 0
+    for bucket, subjects in buckets:
+        start = bucket if start is None else start
+        count += subjects
+        if count >= chunk_size:
+            bounds.append((start * LOCK_BUCKET, (bucket + 1) * LOCK_BUCKET - 1, count))
+            start, count = None, 0
+    if start is not None:
+        bounds.append((start * LOCK_BUCKET, (buckets[-1][0] + 1) * LOCK_BUCKET - 1, count))
+    return bounds
+
+
+def dispatch_chunks(*, run_id: int, only_stalled: bool = False) -> int:
+    """Send one task per undone chunk. Duplicates are harmless (chunks are idempotent)."""
+    from credit.tasks import recompute_chunk_task
+
+    chunk_ids = list(
+        RecomputeChunk.objects.filter(run_id=run_id, done_at__isnull=True).order_by("id").values_list("id", flat=True)
+    )
+    sent = 0
+    for chunk_id in chunk_ids:
+        if not outbox.publish(recompute_chunk_task, args=[chunk_id]):
+            break
+        sent += 1
+    return sent
+
+
+def resume_stalled_runs(*, stalled_after: timedelta = STALLED_CHUNK_AFTER) -> int:
+    """After a crash (worker killed, broker flushed), re-dispatch the undone chunks of a
+    running run that has made no progress for `stalled_after`. Returns chunks sent.
+
+    Each re-dispatch is audited (`recompute_run.resumed`) and counts as a sign of life, so
+    the every-30-s sweep re-sends a stalled run's chunks once per `stalled_after`, not on
+    every sweep. A run that made no progress after MAX_STALLED_RESUMES automatic
+    re-dispatches (a chunk that kills its worker every time: hard time limit, OOM) is
+    marked failed, which releases the one-run lock instead of keeping it forever."""
+    run = rating_selectors.running_recompute_run()
+    if run is None:
+        return 0
+    last_done = (
+        RecomputeChunk.objects.filter(run=run, done_at__isnull=False)
+        .order_by("-done_at")
+        .values_list("done_at", flat=True)
+    ).first()
+    last_chunk_progress = max(filter(None, [run.started_at, last_done]))
+    resumes = AuditEntry.objects.filter(
+        action="recompute_run.resumed",
+        target_type=RecomputeRun._meta.label_lower,
+        target_id=str(run.pk),
+        at__gt=last_chunk_progress,
+    )
+    last_resume = resumes.order_by("-at").values_list("at", flat=True).first()
+    last_sign_of_life = max(filter(None, [last_chunk_progress, last_resume]))
+    if timezone.now() - last_sign_of_life < stalled_after:
+        return 0
+    if stalled_after > timedelta(0) and resumes.count() >= MAX_STALLED_RESUMES:
+        fail_recompute_run(
+            run_id=run.pk,
+            error=f"No progress since {last_chunk_progress.isoformat()} after {MAX_STALLED_RESUMES} re-dispatches.",
+        )
+        return 0
+    logger.warning("Recompute run %s made no progress since %s; re-dispatching its chunks", run.pk, last_chunk_progress)
+    with transaction.atomic():
+        record_audit(
+            actor=None,
+            action="recompute_run.resumed",
+            target=run,
+            old={"done_chunks": run.done_chunks},
+            new={"undone_chunks": run.total_chunks - run.done_chunks},
+            reason=f"No progress since {last_chunk_progress.isoformat()}.",
+        )
+    return dispatch_chunks(run_id=run.pk)
+
+
+def process_recompute_chunk(*, chunk_id: int, at: datetime | None = None) -> bool:
+    """Recompute the subjects of one chunk and record the progress, in one transaction.
+    Idempotent: a done chunk, a chunk another worker holds, or a finished run is skipped.
+    Returns True when this call did the chunk."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        chunk = (
+            RecomputeChunk.objects.select_related("run", "run__model")
+            .filter(pk=chunk_id)
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if chunk is None or chunk.done_at is not None or chunk.run.status != RecomputeRun.Status.RUNNING:
+            return False
+        run = chunk.run
+        with connection.cursor() as cursor:
+            # Small per-chunk plans: JIT compilation would cost more than it saves.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL jit = off")
+        lock_id_range(chunk.first_subject_id, chunk.last_subject_id)
+        counts = recompute_range_sql(
+            model=run.model, first_id=chunk.first_subject_id, last_id=chunk.last_subject_id, at=at
+        )
+        chunk.done_at = timezone.now()
+        chunk.subjects = counts["subjects"]
+        chunk.save(update_fields=["done_at", "subjects"])
+        RecomputeRun.objects.filter(pk=run.pk).update(
+            done_chunks=F("done_chunks") + 1, done_subjects=F("done_subjects") + counts["subjects"]
+        )
+        finished = RecomputeRun.objects.filter(
+            pk=run.pk, status=RecomputeRun.Status.RUNNING, done_chunks=F("total_chunks")
+        ).update(status=RecomputeRun.Status.COMPLETED, finished_at=timezone.now())
+        if finished:
+            run.refresh_from_db()
+            record_audit(
+                actor=None,
+                action="recompute_run.completed",
+                target=run,
+                new={"subjects": run.done_subjects, "chunks": run.done_chunks},
+            )
+        return True
+
+
+def fail_recompute_run(*, run_id: int, error: str) -> None:
+    """Mark a run failed (a chunk kept failing), releasing the one-run lock."""
+    with transaction.atomic():
+        updated = RecomputeRun.objects.filter(pk=run_id, status=RecomputeRun.Status.RUNNING).update(
+            status=RecomputeRun.Status.FAILED, finished_at=timezone.now(), error=error[:4000]
+        )
+        if updated:
+            run = RecomputeRun.objects.get(pk=run_id)
+            record_audit(actor=None, action="recompute_run.failed", target=run, new={"error": error[:500]})
+
+
+def run_full_recompute_inline(*, actor=None, chunk_size: int = DEFAULT_CHUNK_SIZE, progress=None) -> RecomputeRun:
+    """Start a run and do every chunk in this process, with the same set-based SQL as the
+    workers (the demo seed, benchmarks, a machine without a worker). If a run is already
+    running (e.g. its process or worker died), join it and do its undone chunks here
+    instead: a crashed run is resumable without a broker. `progress(run)` is called after
+    each chunk."""
+    try:
+        run = start_full_recompute(actor=actor, chunk_size=chunk_size, dispatch=False)
+    except Conflict:
+        run = rating_selectors.running_recompute_run()
+        if run is None:  # it finished in the meantime: start afresh
+            run = start_full_recompute(actor=actor, chunk_size=chunk_size, dispatch=False)
+        else:
+            logger.info("Joining running recompute run %s inline", run.pk)
+    undone = RecomputeChunk.objects.filter(run=run, done_at__isnull=True).order_by("id")
+    for chunk_id in undone.values_list("id", flat=True):
+        process_recompute_chunk(chunk_id=chunk_id)
+        if progress is not None:
+            run.refresh_from_db()
+            progress(run)
+    run.refresh_from_db()
+    return run
