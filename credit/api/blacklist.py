@@ -9,15 +9,30 @@ and screening), 404 for another subject's items. The public blacklist is H4's re
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import InvalidInput, NotAllowed, NotFound
+from core.roles import is_regulator
 from credit import errors
-from credit.models import Appeal, BlacklistEntry, CreditEvent, RepairApplication, Severity
-from credit.roles import is_regulator
+from credit.api.blacklist_serializers import (
+    AppealDecisionInputSerializer,
+    AppealInputSerializer,
+    AppealSerializer,
+    EntryInputSerializer,
+    EntrySerializer,
+    ReasonInputSerializer,
+    RecordSerializer,
+    RepairDecisionInputSerializer,
+    RepairInputSerializer,
+    RepairSerializer,
+    ReplyInputSerializer,
+    StandingSerializer,
+)
+from credit.models import Appeal, BlacklistEntry, RepairApplication, Severity
 from credit.selectors import blacklist as selectors
 from credit.selectors.accounts import get_subject, is_member
 from credit.selectors.standing import ACTIONS, may_subject
@@ -46,210 +61,6 @@ PROBLEM = OpenApiResponse(description="application/problem+json")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM}
 
 
-# --- Serializers ---------------------------------------------------------------------------
-
-
-class SubjectRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    country = serializers.CharField()
-    registration_number = serializers.CharField()
-    legal_name = serializers.CharField()
-
-
-class EntrySerializer(serializers.ModelSerializer):
-    subject = SubjectRefSerializer(read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True)
-    earliest_repair_on = serializers.SerializerMethodField()
-
-    class Meta:
-        model = BlacklistEntry
-        fields = [
-            "id",
-            "subject",
-            "category",
-            "legal_basis",
-            "decision_reference",
-            "description",
-            "severity",
-            "fine_amount",
-            "fine_currency",
-            "fine_paid",
-            "starts_on",
-            "publication_ends_on",
-            "decided_by",
-            "status",
-            "status_changed_at",
-            "status_reason",
-            "created_at",
-            "earliest_repair_on",
-        ]
-
-    def get_earliest_repair_on(self, entry) -> str:
-        return services.earliest_repair_date(entry=entry).isoformat()
-
-
-class EntryInputSerializer(serializers.Serializer):
-    subject_id = serializers.IntegerField()
-    category = serializers.ChoiceField(choices=BlacklistEntry.Category.choices)
-    legal_basis = serializers.CharField(max_length=500)
-    decision_reference = serializers.CharField(max_length=120)
-    description = serializers.CharField(max_length=4000)
-    severity = serializers.ChoiceField(choices=Severity.choices)
-    starts_on = serializers.DateField(required=False, help_text="Default today; never in the future")
-    publication_ends_on = serializers.DateField(
-        required=False, help_text="Exclusive. Default: start + the severity's maximum period"
-    )
-    fine_amount = serializers.DecimalField(max_digits=16, decimal_places=2, required=False, allow_null=True)
-    fine_currency = serializers.CharField(max_length=3, required=False, allow_blank=True, default="")
-    fine_paid = serializers.BooleanField(required=False, default=False)
-
-
-class ReasonInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=4000)
-
-
-class AppealSerializer(serializers.ModelSerializer):
-    entry_id = serializers.IntegerField(read_only=True)
-    subject_id = serializers.IntegerField(source="entry.subject_id", read_only=True)
-    filed_by = serializers.CharField(source="filed_by.username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
-    next_step = serializers.SerializerMethodField()
-    next_step_due_on = serializers.SerializerMethodField()
-    overdue = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Appeal
-        fields = [
-            "id",
-            "entry_id",
-            "subject_id",
-            "challenge",
-            "grounds",
-            "status",
-            "filed_by",
-            "filed_at",
-            "reply_due_on",
-            "replied_at",
-            "reply",
-            "decision_due_on",
-            "decided_at",
-            "decided_by",
-            "decision_reasons",
-            "next_step",
-            "next_step_due_on",
-            "overdue",
-        ]
-
-    def _deadline(self, obj):
-        return selectors.next_deadline(obj)
-
-    def get_next_step(self, obj) -> str | None:
-        deadline = self._deadline(obj)
-        return deadline.step if deadline else None
-
-    def get_next_step_due_on(self, obj) -> str | None:
-        deadline = self._deadline(obj)
-        return deadline.due_on.isoformat() if deadline else None
-
-    def get_overdue(self, obj) -> bool:
-        deadline = self._deadline(obj)
-        return bool(deadline and deadline.overdue)
-
-
-class RepairSerializer(AppealSerializer):
-    class Meta:
-        model = RepairApplication
-        fields = [
-            "id",
-            "entry_id",
-            "subject_id",
-            "correction_evidence",
-            "commitment",
-            "status",
-            "filed_by",
-            "filed_at",
-            "reply_due_on",
-            "replied_at",
-            "reply",
-            "decision_due_on",
-            "decided_at",
-            "decided_by",
-            "decision_reasons",
-            "next_step",
-            "next_step_due_on",
-            "overdue",
-        ]
-
-
-class AppealInputSerializer(serializers.Serializer):
-    challenge = serializers.ChoiceField(choices=Appeal.Challenge.choices)
-    grounds = serializers.CharField(max_length=8000)
-
-
-class RepairInputSerializer(serializers.Serializer):
-    correction_evidence = serializers.CharField(max_length=8000, help_text="How the misconduct was corrected")
-    commitment = serializers.CharField(max_length=8000, help_text="The subject's credit commitment")
-
-
-class ReplyInputSerializer(serializers.Serializer):
-    reply = serializers.CharField(max_length=8000)
-
-
-class AppealDecisionInputSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=[("uphold", "Uphold"), ("dismiss", "Dismiss")])
-    reasons = serializers.CharField(max_length=8000)
-    new_publication_ends_on = serializers.DateField(
-        required=False, help_text="Required when upholding a period challenge (exclusive end)"
-    )
-
-
-class RepairDecisionInputSerializer(serializers.Serializer):
-    outcome = serializers.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    reasons = serializers.CharField(max_length=8000)
-
-
-StandingSerializer = inline_serializer(
-    "Standing",
-    {
-        "subject_id": serializers.IntegerField(),
-        "action": serializers.ChoiceField(choices=list(ACTIONS)),
-        "allowed": serializers.BooleanField(),
-        "reasons": serializers.ListField(child=serializers.DictField()),
-    },
-)
-
-
-class EventRecordSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(source="kind_id")
-    reverses = serializers.IntegerField(source="reverses_id", allow_null=True)
-
-    class Meta:
-        model = CreditEvent
-        fields = [
-            "id",
-            "kind",
-            "source",
-            "occurred_at",
-            "recorded_at",
-            "magnitude",
-            "evidence_reference",
-            "source_reference",
-            "reverses",
-            "reason",
-        ]
-
-
-class RecordSerializer(serializers.Serializer):
-    subject = SubjectRefSerializer()
-    grade = serializers.CharField(source="subject.grade")
-    score = serializers.DecimalField(source="subject.score", max_digits=6, decimal_places=2, allow_null=True)
-    is_blacklisted = serializers.BooleanField(source="subject.is_blacklisted")
-    events = EventRecordSerializer(many=True)
-    entries = EntrySerializer(many=True)
-    appeals = AppealSerializer(many=True)
-    repairs = RepairSerializer(many=True)
-
-
 # --- Views: entries ----------------------------------------------------------------------------
 
 
@@ -270,9 +81,7 @@ def _int_or_none(value):
             raise ValueError
         return number
     except ValueError:
-        raise errors.InvalidInput(
-            "subject_id must be a number.", field_errors={"subject_id": ["Enter a number."]}
-        ) from None
+        raise InvalidInput("subject_id must be a number.", field_errors={"subject_id": ["Enter a number."]}) from None
 
 
 class EntryListCreateView(generics.ListAPIView):
@@ -306,7 +115,7 @@ class EntryListCreateView(generics.ListAPIView):
     )
     def post(self, request):
         if not is_regulator(request.user):
-            raise errors.NotAllowed("Only a regulator may blacklist a subject.", code="regulator_only")
+            raise NotAllowed("Only a regulator may blacklist a subject.", code="regulator_only")
         data = EntryInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entry = services.blacklist_subject(actor=request.user, **data.validated_data)
@@ -332,34 +141,6 @@ class EntryLiftView(APIView):
         return Response(EntrySerializer(entry).data)
 
 
-class FileAppealView(APIView):
-    """A member of the entry's subject files an appeal."""
-
-    permission_classes = [IsSignedInUser]
-
-    @extend_schema(request=AppealInputSerializer, responses={201: AppealSerializer, **ERRORS}, tags=TAGS)
-    def post(self, request, entry_id: int):
-        selectors.get_entry_for(user=request.user, entry_id=entry_id)
-        data = AppealInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        appeal = services.file_appeal(actor=request.user, entry_id=entry_id, **data.validated_data)
-        return Response(AppealSerializer(appeal).data, status=status.HTTP_201_CREATED)
-
-
-class ApplyForRepairView(APIView):
-    """A member of the entry's subject applies for credit repair."""
-
-    permission_classes = [IsSignedInUser]
-
-    @extend_schema(request=RepairInputSerializer, responses={201: RepairSerializer, **ERRORS}, tags=TAGS)
-    def post(self, request, entry_id: int):
-        selectors.get_entry_for(user=request.user, entry_id=entry_id)
-        data = RepairInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        repair = services.apply_for_repair(actor=request.user, entry_id=entry_id, **data.validated_data)
-        return Response(RepairSerializer(repair).data, status=status.HTTP_201_CREATED)
-
-
 # --- Views: appeals and repairs ------------------------------------------------------------------
 
 
@@ -369,14 +150,13 @@ QUEUE_FILTERS = [
 ]
 
 
-class _QueueListView(generics.ListAPIView):
+class ReviewListView(generics.ListAPIView):
+    # Appeals or repair applications (`model`) visible to the user, filtered.
     permission_classes = [IsSignedInUser]
-
-    def visible(self):
-        raise NotImplementedError
+    model: type = Appeal
 
     def get_queryset(self):
-        qs = self.visible().order_by("-filed_at", "-id")
+        qs = selectors.reviews_visible_to(model=self.model, user=self.request.user).order_by("-filed_at", "-id")
         wanted = self.request.query_params.get("status")
         if wanted:
             qs = qs.filter(status=wanted)
@@ -390,107 +170,130 @@ class _QueueListView(generics.ListAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class AppealListView(_QueueListView):
-    """Regulators: every appeal. Members: their subjects' appeals."""
-
+class ReviewDetailView(APIView):
+    # One appeal or repair application (`workflow`), if visible to the user.
+    permission_classes = [IsSignedInUser]
+    workflow = services.APPEALS
     serializer_class = AppealSerializer
 
-    def visible(self):
-        return selectors.appeals_visible_to(user=self.request.user)
+    def get(self, request, **kwargs):
+        (pk,) = kwargs.values()
+        item = selectors.reviews_visible_to(model=self.workflow.model, user=request.user).filter(pk=pk).first()
+        if item is None:
+            raise NotFound(f"No {self.workflow.noun} with id {pk}.", code=f"{self.workflow.kind}_not_found")
+        return Response(self.serializer_class(item).data)
 
-    @extend_schema(parameters=QUEUE_FILTERS, tags=TAGS, responses={200: AppealSerializer(many=True), **ERRORS})
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+
+class ReviewReplyView(APIView):
+    # The regulator replies to an appeal or repair application (`workflow`).
+    permission_classes = [IsRegulator]
+    workflow = services.APPEALS
+    serializer_class = AppealSerializer
+
+    def post(self, request, **kwargs):
+        (pk,) = kwargs.values()
+        data = ReplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = self.workflow.reply(actor=request.user, pk=pk, **data.validated_data)
+        return Response(self.serializer_class(item).data)
 
 
-class RepairListView(_QueueListView):
+class ReviewDecideView(APIView):
+    # The regulator decides an appeal or repair application (`workflow`); the outcome
+    # named like the workflow's granting transition grants it.
+    permission_classes = [IsRegulator]
+    workflow = services.APPEALS
+    serializer_class = AppealSerializer
+    input_serializer = AppealDecisionInputSerializer
+
+    def post(self, request, **kwargs):
+        (pk,) = kwargs.values()
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        context = dict(data.validated_data)
+        outcome, reasons = context.pop("outcome"), context.pop("reasons")
+        item = self.workflow.decide(
+            actor=request.user, pk=pk, grant=outcome == self.workflow.grant, reasons=reasons, **context
+        )
+        return Response(self.serializer_class(item).data)
+
+
+class ReviewFileView(APIView):
+    # A member of the entry's subject files an appeal or a repair application (`file`).
+    permission_classes = [IsSignedInUser]
+    input_serializer = AppealInputSerializer
+    serializer_class = AppealSerializer
+    file = staticmethod(services.file_appeal)
+
+    def post(self, request, entry_id: int):
+        selectors.get_entry_for(user=request.user, entry_id=entry_id)
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = self.file(actor=request.user, entry_id=entry_id, **data.validated_data)
+        return Response(self.serializer_class(item).data, status=status.HTTP_201_CREATED)
+
+
+def _documented(method: str, **schema):
+    """The schema of a view's inherited `method`, under the blacklist tag."""
+    return extend_schema_view(**{method: extend_schema(tags=TAGS, **schema)})
+
+
+@_documented("post", request=AppealInputSerializer, responses={201: AppealSerializer, **ERRORS})
+class FileAppealView(ReviewFileView):
+    """A member of the entry's subject files an appeal."""
+
+
+@_documented("post", request=RepairInputSerializer, responses={201: RepairSerializer, **ERRORS})
+class ApplyForRepairView(ReviewFileView):
+    """A member of the entry's subject applies for credit repair."""
+
+    input_serializer, serializer_class = RepairInputSerializer, RepairSerializer
+    file = staticmethod(services.apply_for_repair)
+
+
+@_documented("get", parameters=QUEUE_FILTERS, responses={200: AppealSerializer(many=True), **ERRORS})
+class AppealListView(ReviewListView):
+    """Regulators: every appeal. Members: their subjects' appeals."""
+
+    serializer_class, model = AppealSerializer, Appeal
+
+
+@_documented("get", parameters=QUEUE_FILTERS, responses={200: RepairSerializer(many=True), **ERRORS})
+class RepairListView(ReviewListView):
     """Regulators: every repair application. Members: their subjects' applications."""
 
-    serializer_class = RepairSerializer
-
-    def visible(self):
-        return selectors.repairs_visible_to(user=self.request.user)
-
-    @extend_schema(parameters=QUEUE_FILTERS, tags=TAGS, responses={200: RepairSerializer(many=True), **ERRORS})
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    serializer_class, model = RepairSerializer, RepairApplication
 
 
-class AppealDetailView(APIView):
-    permission_classes = [IsSignedInUser]
-
-    @extend_schema(responses={200: AppealSerializer, **ERRORS}, tags=TAGS)
-    def get(self, request, appeal_id: int):
-        appeal = selectors.appeals_visible_to(user=request.user).filter(pk=appeal_id).first()
-        if appeal is None:
-            raise errors.NotFound(f"No appeal with id {appeal_id}.", code="appeal_not_found")
-        return Response(AppealSerializer(appeal).data)
+@_documented("get", responses={200: AppealSerializer, **ERRORS})
+class AppealDetailView(ReviewDetailView):
+    pass
 
 
-class RepairDetailView(APIView):
-    permission_classes = [IsSignedInUser]
-
-    @extend_schema(responses={200: RepairSerializer, **ERRORS}, tags=TAGS)
-    def get(self, request, repair_id: int):
-        repair = selectors.repairs_visible_to(user=request.user).filter(pk=repair_id).first()
-        if repair is None:
-            raise errors.NotFound(f"No repair application with id {repair_id}.", code="repair_not_found")
-        return Response(RepairSerializer(repair).data)
+@_documented("get", responses={200: RepairSerializer, **ERRORS})
+class RepairDetailView(ReviewDetailView):
+    workflow, serializer_class = services.REPAIRS, RepairSerializer
 
 
-class AppealReplyView(APIView):
-    permission_classes = [IsRegulator]
-
-    @extend_schema(request=ReplyInputSerializer, responses={200: AppealSerializer, **ERRORS}, tags=TAGS)
-    def post(self, request, appeal_id: int):
-        data = ReplyInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        appeal = services.reply_to_appeal(actor=request.user, appeal_id=appeal_id, **data.validated_data)
-        return Response(AppealSerializer(appeal).data)
+@_documented("post", request=ReplyInputSerializer, responses={200: AppealSerializer, **ERRORS})
+class AppealReplyView(ReviewReplyView):
+    pass
 
 
-class AppealDecideView(APIView):
-    permission_classes = [IsRegulator]
-
-    @extend_schema(request=AppealDecisionInputSerializer, responses={200: AppealSerializer, **ERRORS}, tags=TAGS)
-    def post(self, request, appeal_id: int):
-        data = AppealDecisionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        appeal = services.decide_appeal(
-            actor=request.user,
-            appeal_id=appeal_id,
-            uphold=data.validated_data["outcome"] == "uphold",
-            reasons=data.validated_data["reasons"],
-            new_publication_ends_on=data.validated_data.get("new_publication_ends_on"),
-        )
-        return Response(AppealSerializer(appeal).data)
+@_documented("post", request=AppealDecisionInputSerializer, responses={200: AppealSerializer, **ERRORS})
+class AppealDecideView(ReviewDecideView):
+    pass
 
 
-class RepairReplyView(APIView):
-    permission_classes = [IsRegulator]
-
-    @extend_schema(request=ReplyInputSerializer, responses={200: RepairSerializer, **ERRORS}, tags=TAGS)
-    def post(self, request, repair_id: int):
-        data = ReplyInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        repair = services.reply_to_repair(actor=request.user, repair_id=repair_id, **data.validated_data)
-        return Response(RepairSerializer(repair).data)
+@_documented("post", request=ReplyInputSerializer, responses={200: RepairSerializer, **ERRORS})
+class RepairReplyView(ReviewReplyView):
+    workflow, serializer_class = services.REPAIRS, RepairSerializer
 
 
-class RepairDecideView(APIView):
-    permission_classes = [IsRegulator]
-
-    @extend_schema(request=RepairDecisionInputSerializer, responses={200: RepairSerializer, **ERRORS}, tags=TAGS)
-    def post(self, request, repair_id: int):
-        data = RepairDecisionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        repair = services.decide_repair(
-            actor=request.user,
-            repair_id=repair_id,
-            approve=data.validated_data["outcome"] == "approve",
-            reasons=data.validated_data["reasons"],
-        )
-        return Response(RepairSerializer(repair).data)
+@_documented("post", request=RepairDecisionInputSerializer, responses={200: RepairSerializer, **ERRORS})
+class RepairDecideView(ReviewDecideView):
+    workflow, serializer_class = services.REPAIRS, RepairSerializer
+    input_serializer = RepairDecisionInputSerializer
 
 
 # --- Views: a subject's standing and record -----------------------------------------------------

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from credit import errors
+from core.errors import DomainError, NotFound
 from credit.models import Appeal
 from credit.selectors import blacklist as selectors
 from credit.selectors.accounts import active_memberships, is_member
@@ -42,7 +42,7 @@ def _record_or_404(request, subject_id: int):
         raise Http404("No such subject.")
     try:
         return selectors.subject_record(user=request.user, subject_id=subject_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404("No such subject.") from None
 
 
@@ -65,7 +65,7 @@ def _guidance(subject_id: int):
         return None
     try:
         return grade_guidance(subject_id=subject_id)
-    except errors.DomainError:
+    except DomainError:
         return None
 
 
@@ -87,44 +87,49 @@ def record(request, subject_id: int):
     )
 
 
+def _filing(request, entry, form, *, file, kind: str, done, **context):
+    """A member files an appeal or a repair application (`file`, a service) about `entry`;
+    `done(item)` is the message once filed."""
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
+        try:
+            item = file(actor=request.user, entry_id=entry.pk, **data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, done(item))
+            return redirect("record", subject_id=entry.subject_id)
+    return render(
+        request,
+        f"credit/record/{kind}_form.html",
+        {"entry": entry, "form": form, **context},
+        status=400 if form.errors else 200,
+    )
+
+
 @login_required
 def file_appeal(request, entry_id: int):
     entry = _own_entry_or_404(request, entry_id)
     form = AppealForm(request.POST or None, initial={"challenge": request.GET.get("challenge", "content")})
-    if request.method == "POST" and form.is_valid():
-        try:
-            appeal = services.file_appeal(actor=request.user, entry_id=entry.pk, **form.cleaned_data)
-        except errors.DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(
-                request, f"Appeal filed. The regulator replies by {appeal.reply_due_on:%d %b %Y} (working days)."
-            )
-            return redirect("record", subject_id=entry.subject_id)
-    return render(
-        request, "credit/record/appeal_form.html", {"entry": entry, "form": form}, status=400 if form.errors else 200
+    return _filing(
+        request,
+        entry,
+        form,
+        file=services.file_appeal,
+        kind="appeal",
+        done=lambda appeal: f"Appeal filed. The regulator replies by {appeal.reply_due_on:%d %b %Y} (working days).",
     )
 
 
 @login_required
 def apply_for_repair(request, entry_id: int):
     entry = _own_entry_or_404(request, entry_id)
-    eligibility = selectors.repair_eligibility(entry=entry)
-    form = RepairForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
-        try:
-            repair = services.apply_for_repair(actor=request.user, entry_id=entry.pk, **data)
-        except errors.DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(
-                request, f"Repair application filed. The platform replies by {repair.reply_due_on:%d %b %Y}."
-            )
-            return redirect("record", subject_id=entry.subject_id)
-    return render(
+    return _filing(
         request,
-        "credit/record/repair_form.html",
-        {"entry": entry, "form": form, "eligibility": eligibility},
-        status=400 if form.errors else 200,
+        entry,
+        RepairForm(request.POST or None),
+        file=services.apply_for_repair,
+        kind="repair",
+        done=lambda repair: f"Repair application filed. The platform replies by {repair.reply_due_on:%d %b %Y}.",
+        eligibility=selectors.repair_eligibility(entry=entry),
     )

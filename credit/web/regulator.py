@@ -7,8 +7,6 @@ Every write goes through a service; a service's error is shown beside the field 
 
 from functools import wraps
 
-from core.models import AuditEntry
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
@@ -18,14 +16,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from config import csv_export
-from credit import errors
-from credit.countries import country_choices
-from credit.models import BlacklistEntry, CreditEvent, EventKind, RecomputeRun, Severity
-from credit.roles import is_regulator
+from core import csv as csv_export
+from core.errors import DomainError, NotFound
+from core.models import AuditEntry
+from core.roles import is_regulator
+from credit.models import BlacklistEntry, CreditEvent, RecomputeRun, Severity
 from credit.selectors import blacklist as selectors
-from credit.selectors.accounts import find_subject_by_registration, get_subject
 from credit.services import blacklist as services
+from credit.web.regulator_forms import (
+    AppealDecisionForm,
+    AuditFilterForm,
+    EntryForm,
+    EventForm,
+    ReasonForm,
+    RepairDecisionForm,
+    ReplyForm,
+)
 from credit.web.views.accounts import add_domain_error
 
 PAGE_SIZE = 25
@@ -52,95 +58,6 @@ def _page(request, items, size=PAGE_SIZE):
 
 def _status(form) -> int:
     return 400 if form.errors else 200
-
-
-# --- Forms -------------------------------------------------------------------------------------
-
-
-class SubjectLookupMixin(forms.Form):
-    """A subject by id, or by country + registration number."""
-
-    subject_id = forms.IntegerField(required=False, label="Subject id")
-    country = forms.ChoiceField(choices=[("", "—")] + country_choices(), required=False)
-    registration_number = forms.CharField(max_length=40, required=False)
-
-    def clean(self):
-        cleaned = super().clean()
-        subject_id = cleaned.get("subject_id")
-        country = cleaned.get("country")
-        number = (cleaned.get("registration_number") or "").strip()
-        subject = None
-        if subject_id:
-            try:
-                subject = get_subject(subject_id=subject_id)
-            except errors.SubjectNotFound:
-                self.add_error("subject_id", f"No subject with id {subject_id}.")
-        elif country and number:
-            subject = find_subject_by_registration(country=country, registration_number=number)
-            if subject is None:
-                self.add_error("registration_number", f"No subject registered in {country} under {number}.")
-        else:
-            self.add_error("subject_id", "Give the subject id, or its country and registration number.")
-        cleaned["subject"] = subject
-        return cleaned
-
-
-class EntryForm(SubjectLookupMixin):
-    category = forms.ChoiceField(choices=BlacklistEntry.Category.choices)
-    severity = forms.ChoiceField(
-        choices=Severity.choices,
-        help_text="Minor: published up to 3 months. General: up to 1 year, repair after 3 months. "
-        "Serious: up to 3 years, repair after 1 year.",
-    )
-    legal_basis = forms.CharField(max_length=500)
-    decision_reference = forms.CharField(max_length=120, help_text="The regulator's decision number")
-    description = forms.CharField(widget=forms.Textarea, max_length=4000)
-    starts_on = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Default today"
-    )
-    publication_ends_on = forms.DateField(
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Exclusive. Leave empty for the severity's maximum period.",
-    )
-    fine_amount = forms.DecimalField(required=False, max_digits=16, decimal_places=2, min_value=0)
-    fine_currency = forms.CharField(required=False, max_length=3, help_text="ISO 4217, e.g. CNY")
-    fine_paid = forms.BooleanField(required=False)
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
-
-
-class ReplyForm(forms.Form):
-    reply = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=8000)
-
-
-class AppealDecisionForm(forms.Form):
-    outcome = forms.ChoiceField(choices=[("uphold", "Uphold"), ("dismiss", "Dismiss")], widget=forms.RadioSelect)
-    reasons = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=8000)
-    new_publication_ends_on = forms.DateField(
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Period challenges only: the new (exclusive) end of publication when upholding.",
-    )
-
-
-class RepairDecisionForm(forms.Form):
-    outcome = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
-    reasons = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=8000)
-
-
-class EventForm(SubjectLookupMixin):
-    kind = forms.ModelChoiceField(queryset=EventKind.objects.none())
-    occurred_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    magnitude = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0, initial=1)
-    evidence_reference = forms.CharField(max_length=300, required=False, help_text="Private to the subject")
-    source_reference = forms.CharField(max_length=200, required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["kind"].queryset = EventKind.objects.order_by("component", "code")
 
 
 # --- Dashboard -----------------------------------------------------------------------------------
@@ -261,7 +178,7 @@ def entry_create(request):
                 fine_currency=data["fine_currency"],
                 fine_paid=data["fine_paid"],
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(
@@ -307,9 +224,9 @@ def entry_lift(request, entry_id: int):
             entry = services.lift_blacklist_entry(
                 actor=request.user, entry_id=entry_id, reason=form.cleaned_data["reason"]
             )
-        except errors.NotFound:
+        except NotFound:
             raise Http404("No such blacklist entry.") from None
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, f"Entry {entry.decision_reference} lifted.")
@@ -322,9 +239,9 @@ def entry_lift(request, entry_id: int):
 def entry_fine_paid(request, entry_id: int):
     try:
         services.set_fine_paid(actor=request.user, entry_id=entry_id, paid=request.POST.get("paid") == "1")
-    except errors.NotFound:
+    except NotFound:
         raise Http404("No such blacklist entry.") from None
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Fine status updated.")
@@ -357,45 +274,51 @@ def repair_queue(request):
     return _queue(request, kind="repair")
 
 
+def _review_detail(request, item, *, workflow, decision_form_class, decided: str, **context):
+    """An appeal or repair application (`workflow`) with its reply and decision forms."""
+    step = request.POST.get("step")
+    reply_form = ReplyForm(request.POST if step == "reply" else None)
+    decision_form = decision_form_class(request.POST if step == "decide" else None)
+    if request.method == "POST":
+        try:
+            if step == "reply" and reply_form.is_valid():
+                workflow.reply(actor=request.user, pk=item.pk, **reply_form.cleaned_data)
+                messages.success(request, "Reply sent; the decision is now due.")
+                return redirect(request.path)
+            if step == "decide" and decision_form.is_valid():
+                data = dict(decision_form.cleaned_data)
+                outcome, reasons = data.pop("outcome"), data.pop("reasons")
+                workflow.decide(
+                    actor=request.user, pk=item.pk, grant=outcome == workflow.grant, reasons=reasons, **data
+                )
+                messages.success(request, decided)
+                return redirect(request.path)
+        except DomainError as exc:
+            add_domain_error(reply_form if step == "reply" else decision_form, exc)
+    failed = reply_form.errors or decision_form.errors
+    return render(
+        request,
+        f"credit/regulator/{workflow.kind}_detail.html",
+        {
+            workflow.kind: item,
+            "entry": item.entry,
+            "reply_form": reply_form,
+            "decision_form": decision_form,
+            "history": selectors.audit_log(target_type=item._meta.label_lower).filter(target_id=str(item.pk)),
+            **context,
+        },
+        status=400 if failed else 200,
+    )
+
+
 @regulator_required
 def appeal_detail(request, appeal_id: int):
     try:
         appeal = selectors.get_appeal(appeal_id=appeal_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404("No such appeal.") from None
-    reply_form = ReplyForm(request.POST if request.POST.get("step") == "reply" else None)
-    decision_form = AppealDecisionForm(request.POST if request.POST.get("step") == "decide" else None)
-    if request.method == "POST":
-        try:
-            if request.POST.get("step") == "reply" and reply_form.is_valid():
-                services.reply_to_appeal(actor=request.user, appeal_id=appeal.pk, **reply_form.cleaned_data)
-                messages.success(request, "Reply sent; the decision is now due.")
-                return redirect("regulator-appeal", appeal_id=appeal.pk)
-            if request.POST.get("step") == "decide" and decision_form.is_valid():
-                data = decision_form.cleaned_data
-                services.decide_appeal(
-                    actor=request.user,
-                    appeal_id=appeal.pk,
-                    uphold=data["outcome"] == "uphold",
-                    reasons=data["reasons"],
-                    new_publication_ends_on=data["new_publication_ends_on"],
-                )
-                messages.success(request, "Appeal decided.")
-                return redirect("regulator-appeal", appeal_id=appeal.pk)
-        except errors.DomainError as exc:
-            add_domain_error(reply_form if request.POST.get("step") == "reply" else decision_form, exc)
-    failed = reply_form.errors or decision_form.errors
-    return render(
-        request,
-        "credit/regulator/appeal_detail.html",
-        {
-            "appeal": appeal,
-            "entry": appeal.entry,
-            "reply_form": reply_form,
-            "decision_form": decision_form,
-            "history": selectors.audit_log(target_type="credit.appeal").filter(target_id=str(appeal.pk)),
-        },
-        status=400 if failed else 200,
+    return _review_detail(
+        request, appeal, workflow=services.APPEALS, decision_form_class=AppealDecisionForm, decided="Appeal decided."
     )
 
 
@@ -403,41 +326,15 @@ def appeal_detail(request, appeal_id: int):
 def repair_detail(request, repair_id: int):
     try:
         repair = selectors.get_repair(repair_id=repair_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404("No such repair application.") from None
-    reply_form = ReplyForm(request.POST if request.POST.get("step") == "reply" else None)
-    decision_form = RepairDecisionForm(request.POST if request.POST.get("step") == "decide" else None)
-    if request.method == "POST":
-        try:
-            if request.POST.get("step") == "reply" and reply_form.is_valid():
-                services.reply_to_repair(actor=request.user, repair_id=repair.pk, **reply_form.cleaned_data)
-                messages.success(request, "Reply sent; the decision is now due.")
-                return redirect("regulator-repair", repair_id=repair.pk)
-            if request.POST.get("step") == "decide" and decision_form.is_valid():
-                data = decision_form.cleaned_data
-                services.decide_repair(
-                    actor=request.user,
-                    repair_id=repair.pk,
-                    approve=data["outcome"] == "approve",
-                    reasons=data["reasons"],
-                )
-                messages.success(request, "Repair application decided.")
-                return redirect("regulator-repair", repair_id=repair.pk)
-        except errors.DomainError as exc:
-            add_domain_error(reply_form if request.POST.get("step") == "reply" else decision_form, exc)
-    failed = reply_form.errors or decision_form.errors
-    return render(
+    return _review_detail(
         request,
-        "credit/regulator/repair_detail.html",
-        {
-            "repair": repair,
-            "entry": repair.entry,
-            "reply_form": reply_form,
-            "decision_form": decision_form,
-            "earliest_repair_on": services.earliest_repair_date(entry=repair.entry),
-            "history": selectors.audit_log(target_type="credit.repairapplication").filter(target_id=str(repair.pk)),
-        },
-        status=400 if failed else 200,
+        repair,
+        workflow=services.REPAIRS,
+        decision_form_class=RepairDecisionForm,
+        decided="Repair application decided.",
+        earliest_repair_on=services.earliest_repair_date(entry=repair.entry),
     )
 
 
@@ -462,7 +359,7 @@ def event_create(request):
                 evidence_reference=data["evidence_reference"],
                 source_reference=data["source_reference"],
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(
@@ -507,7 +404,7 @@ def recompute_start(request):
         from credit.services import ratings
 
         ratings.start_full_recompute(actor=request.user)
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "A full recompute has started.")
@@ -515,25 +412,6 @@ def recompute_start(request):
 
 
 # --- Audit log ----------------------------------------------------------------------------------------
-
-
-class AuditFilterForm(forms.Form):
-    action = forms.CharField(required=False, help_text="e.g. blacklist. or appeal.upheld")
-    actor = forms.CharField(required=False)
-    subject_id = forms.IntegerField(required=False)
-    target_type = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("", "Any"),
-            ("credit.blacklistentry", "Blacklist entry"),
-            ("credit.appeal", "Appeal"),
-            ("credit.repairapplication", "Repair application"),
-            ("credit.creditevent", "Credit event"),
-            ("credit.subject", "Subject"),
-        ],
-    )
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 @regulator_required
