@@ -164,20 +164,7 @@ def entry_create(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            entry = services.blacklist_subject(
-                actor=request.user,
-                subject_id=data["subject"].pk,
-                category=data["category"],
-                legal_basis=data["legal_basis"],
-                decision_reference=data["decision_reference"],
-                description=data["description"],
-                severity=data["severity"],
-                starts_on=data["starts_on"],
-                publication_ends_on=data["publication_ends_on"],
-                fine_amount=data["fine_amount"],
-                fine_currency=data["fine_currency"],
-                fine_paid=data["fine_paid"],
-            )
+            entry = services.blacklist_subject(actor=request.user, subject_id=data["subject"].pk, **form.own_data())
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
@@ -352,12 +339,8 @@ def event_create(request):
             event = record_credit_event(
                 actor=request.user,
                 subject_id=data["subject"].pk,
-                kind=data["kind"].code,
                 source=CreditEvent.Source.REGULATOR,
-                occurred_at=data["occurred_at"],
-                magnitude=data["magnitude"],
-                evidence_reference=data["evidence_reference"],
-                source_reference=data["source_reference"],
+                **{**form.own_data(), "kind": data["kind"].code},
             )
         except DomainError as exc:
             add_domain_error(form, exc)

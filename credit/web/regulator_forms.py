@@ -36,6 +36,11 @@ class SubjectLookupMixin(forms.Form):
         cleaned["subject"] = subject
         return cleaned
 
+    def own_data(self) -> dict:
+        """The cleaned values of the form's own fields, without the subject lookup."""
+        lookup = {*SubjectLookupMixin.base_fields, "subject"}
+        return {name: value for name, value in self.cleaned_data.items() if name not in lookup}
+
 
 class EntryForm(SubjectLookupMixin):
     category = forms.ChoiceField(choices=BlacklistEntry.Category.choices)
