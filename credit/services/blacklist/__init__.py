@@ -29,15 +29,13 @@ from credit.services.blacklist.entries import ENTRY, blacklist_subject, lift_bla
 from credit.services.blacklist.expiry import expire_blacklist_entries, expire_blacklist_entry
 from credit.services.blacklist.policy import (
     MAX_TEXT,
-    appeal_decision_working_days,
-    appeal_reply_working_days,
+    decision_working_days,
     default_publication_end,
     earliest_repair_date,
     publication_days,
     publication_min_days,
     repair_after_days,
-    repair_decision_working_days,
-    repair_reply_working_days,
+    reply_working_days,
     today,
 )
 from credit.services.blacklist.reviews import (
@@ -56,12 +54,11 @@ __all__ = [
     "ENTRY",
     "MAX_TEXT",
     "REPAIRS",
-    "appeal_decision_working_days",
-    "appeal_reply_working_days",
     "apply_for_repair",
     "blacklist_subject",
     "decide_appeal",
     "decide_repair",
+    "decision_working_days",
     "default_publication_end",
     "earliest_repair_date",
     "expire_blacklist_entries",
@@ -71,10 +68,9 @@ __all__ = [
     "publication_days",
     "publication_min_days",
     "repair_after_days",
-    "repair_decision_working_days",
-    "repair_reply_working_days",
     "reply_to_appeal",
     "reply_to_repair",
+    "reply_working_days",
     "set_fine_paid",
     "today",
 ]

@@ -43,22 +43,6 @@ def decision_working_days(kind: str) -> int:
     return int(_config(f"{kind.upper()}_DECISION_WORKING_DAYS", 3))
 
 
-def appeal_reply_working_days() -> int:
-    return reply_working_days("appeal")
-
-
-def appeal_decision_working_days() -> int:
-    return decision_working_days("appeal")
-
-
-def repair_reply_working_days() -> int:
-    return reply_working_days("repair")
-
-
-def repair_decision_working_days() -> int:
-    return decision_working_days("repair")
-
-
 def default_publication_end(*, severity: str, starts_on: date) -> date:
     """Exclusive end: the entry is published on the days before this date."""
     return starts_on + timedelta(days=publication_days(severity))
