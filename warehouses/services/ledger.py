@@ -3,7 +3,7 @@
 Locking protocol (every writer of a listing's ledger follows it):
 1. Open one transaction.
 2. `lock_listing()` takes the listing's row lock (`SELECT ... FOR UPDATE OF` the listing
-   only) with a lock timeout; a timeout or deadlock becomes `credit.errors.Busy` (409 with
+   only) with a lock timeout; a timeout or deadlock becomes `core.errors.Busy` (409 with
    Retry-After). Then, if needed, lock the lease row. Never the other way round.
 3. Change `reserved` in a single UPDATE over the range that only touches days with room
    (`reserved + n <= capacity`) and counts them: all days, or nothing is kept. The CHECK
@@ -11,19 +11,16 @@ Locking protocol (every writer of a listing's ledger follows it):
    IntegrityError becomes NotEnoughCapacity.
 """
 
-import functools
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, F, Max, Min
 
-from config import rows
-from credit import errors
-from credit.models import Subject
-from credit.selectors.blacklist import active_entry_exists_sql
+from core.errors import Busy, InvalidInput
+from warehouses import hotpath
 from warehouses.errors import ListingNotFound, NotEnoughCapacity
-from warehouses.models import CapacityDay, Lease, Listing, Warehouse
+from warehouses.models import CapacityDay, Listing
 
 LOCK_ERROR_CODES = {"55P03", "40P01", "40001"}  # lock_not_available, deadlock, serialization
 
@@ -42,54 +39,24 @@ def _is_lock_error(exc: OperationalError) -> bool:
     return code in LOCK_ERROR_CODES
 
 
-OWNER_UNUSED = ("description", "address", "website")  # never read under the lock: deferred
-
-
-@functools.cache
-def _listing_lock_sql() -> str:
-    """The listing (locked), its warehouse and the warehouse's owner in one SELECT, built
-    once (config.rows: the ORM would compile this join on every lease request)."""
-    return (
-        f"SELECT {rows.select_list(Listing, 'l')}, {rows.select_list(Warehouse, 'w')}, "
-        f"{rows.select_list(Subject, 'o', exclude=OWNER_UNUSED)}, {active_entry_exists_sql('o.id')[0]} "
-        f"FROM {Listing._meta.db_table} l JOIN {Warehouse._meta.db_table} w ON w.id = l.warehouse_id "
-        f"JOIN {Subject._meta.db_table} o ON o.id = w.owner_id WHERE l.id = %s FOR UPDATE OF l"
-    )
-
-
 def lock_listing(*, listing_id: int) -> Listing:
     """Must run inside transaction.atomic(). Returns the locked listing (warehouse and
-    owner loaded, not locked; the owner with `has_active_blacklist_entry` set)."""
+    owner loaded, not locked; the owner with `has_active_blacklist_entry` set: the gate
+    needs no query of its own). One prepared statement (warehouses.hotpath)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_listing() needs an open transaction")
     if not 0 < listing_id < 2**63:
         raise ListingNotFound()
-    params = active_entry_exists_sql("o.id")[1]  # the owner's blacklist flag: the gate needs no query
     try:
-        with connection.cursor() as cursor:
-            # This transaction's lock timeout. With psycopg's client-side cursor (Django's
-            # default) it goes with the locking SELECT as one message: one round trip fewer
-            # on every lease request; a server-side binding cursor takes one statement at a
-            # time.
-            timeout = f"{int(_config('WAREHOUSE_LOCK_TIMEOUT_MS', 3000))}ms"
-            if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [timeout])
-                cursor.execute(_listing_lock_sql(), [*params, listing_id])
-            else:
-                sql = f"SELECT set_config('lock_timeout', %s, true); {_listing_lock_sql()}"
-                cursor.execute(sql, [timeout, *params, listing_id])
-                cursor.nextset()
-            row = cursor.fetchone()
+        listing = hotpath.select_listing_for_update(
+            listing_id=listing_id, lock_timeout_ms=_config("WAREHOUSE_LOCK_TIMEOUT_MS", 3000)
+        )
     except OperationalError as exc:
         if _is_lock_error(exc):
-            raise errors.Busy("The listing is busy with other bookings; retry shortly.") from exc
+            raise Busy("The listing is busy with other bookings; retry shortly.") from exc
         raise
-    if row is None:
+    if listing is None:
         raise ListingNotFound()
-    listing, warehouse, owner = rows.instances(row[:-1], (Listing, ()), (Warehouse, ()), (Subject, OWNER_UNUSED))
-    owner.has_active_blacklist_entry = bool(row[-1])
-    warehouse.owner = owner
-    listing.warehouse = warehouse
     return listing
 
 
@@ -125,16 +92,8 @@ def reserve(*, listing: Listing, start: date, end: date, units: int) -> None:
     range, the days it did change are put back and the reason is worked out (outside the
     window, or the first short day); the CHECK constraints stay the last line of defence."""
     days = (end - start).days
-    table = CapacityDay._meta.db_table
     try:
-        # No savepoint: an IntegrityError aborts the caller's transaction, which is what we want.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET reserved = reserved + %s "
-                "WHERE listing_id = %s AND day >= %s AND day < %s AND reserved + %s <= capacity RETURNING id",
-                [units, listing.pk, start, end, units],
-            )
-            changed = [row[0] for row in cursor.fetchall()]
+        changed = hotpath.reserve_days(listing_id=listing.pk, start=start, end=end, units=units)
     except IntegrityError as exc:  # the CHECK caught an overbooking
         raise NotEnoughCapacity() from exc
     if len(changed) == days:
@@ -143,7 +102,7 @@ def reserve(*, listing: Listing, start: date, end: date, units: int) -> None:
         CapacityDay.objects.filter(pk__in=changed).update(reserved=F("reserved") - units)
     stats = availability(listing_id=listing.pk, start=start, end=end)
     if stats["days"] != days:
-        raise errors.InvalidInput(
+        raise InvalidInput(
             "The range is outside the listing's window.",
             code="outside_window",
             field_errors={"end": ["The listing is not offered on every day of this range."]},
@@ -185,39 +144,7 @@ def set_capacity(*, listing: Listing, units: int) -> None:
 def reconcile(*, listing_ids: list[int] | None = None) -> list[dict]:
     """Recompute every day's reservations from the leases and return the days that drift:
     [{listing_id, day, reserved, expected}]. One set-based query."""
-    day_table = CapacityDay._meta.db_table
-    lease_table = Lease._meta.db_table
-    statuses = [str(s) for s in Lease.RESERVING]
-    params: list = list(statuses)
-    where = ""
-    if listing_ids is not None:
-        if not listing_ids:
-            return []
-        where = f"WHERE d.listing_id IN ({', '.join(['%s'] * len(listing_ids))})"
-        params += list(listing_ids)
-    sql = f"""
-        SELECT d.listing_id, d.day, d.reserved, COALESCE(SUM(l.units), 0) AS expected
-        FROM {day_table} d
-        LEFT JOIN {lease_table} l
-          ON l.listing_id = d.listing_id AND l.status IN ({", ".join(["%s"] * len(statuses))})
-         AND l.start <= d.day AND l."end" > d.day
-        {where}
-        GROUP BY d.id, d.listing_id, d.day, d.reserved
-        HAVING d.reserved <> COALESCE(SUM(l.units), 0)
-        ORDER BY d.listing_id, d.day
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [
-        {
-            "listing_id": listing_id,
-            "day": day,
-            "reserved": reserved,
-            "expected": expected,
-        }
-        for listing_id, day, reserved, expected in rows
-    ]
+    return hotpath.reservation_drift(listing_ids=listing_ids)
 
 
 def report_drift(*, listing_ids: list[int] | None = None) -> list[dict]:
