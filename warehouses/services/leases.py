@@ -24,6 +24,7 @@ and defaults refund by the cancellation policy.
 import logging
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from django.conf import settings
 from django.utils import timezone
@@ -37,7 +38,7 @@ from warehouses.errors import InvalidTransition, ListingNotFound
 from warehouses.models import Lease, Listing
 from warehouses.services import gate, ledger
 from warehouses.services.lease_lifecycle import LEASE, lease_snapshot, require_operator, require_tenant
-from warehouses.services.locks import lock_lease
+from warehouses.services.locks import each_locked, lock_lease
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -199,13 +200,7 @@ def expire_holds(*, limit: int = 500) -> int:
         .order_by("hold_expires_at", "id")
         .values_list("id", flat=True)[:limit]
     )
-    count = 0
-    for lease_id in due:
-        try:
-            count += expire_lease(lease_id=lease_id)
-        except Busy:
-            logger.info("Lease %s busy; it expires on the next run", lease_id)
-    return count
+    return each_locked(expire_lease, due, key="lease_id", what="Held lease")
 
 
 def check_in_lease(*, actor, lease_id: int) -> Lease:
@@ -225,14 +220,8 @@ def complete_due_leases(*, limit: int = 500) -> int:
         .order_by("end", "id")
         .values_list("id", flat=True)[:limit]
     )
-    done = 0
-    for lease_id in due:
-        try:
-            complete_lease(actor=None, lease_id=lease_id)
-            done += 1
-        except (Busy, InvalidTransition):
-            continue
-    return done
+    complete = partial(complete_lease, actor=None)
+    return each_locked(complete, due, key="lease_id", what="Due lease", skip=(Busy, InvalidTransition))
 
 
 def cancellation_fee(*, lease: Lease, listing: Listing, today: date) -> Decimal:

@@ -10,9 +10,14 @@ listing is locked, then the lease. Never the other way round, so two writers of 
 listing queue on the listing and never deadlock on its leases.
 """
 
+import logging
+
+from core.errors import Busy
 from warehouses.errors import LeaseNotFound, TransferNotFound
 from warehouses.models import Lease, LeaseTransfer
 from warehouses.services import ledger
+
+logger = logging.getLogger(__name__)
 
 
 def lock_lease(lease_id: int) -> Lease:
@@ -41,3 +46,16 @@ def lock_transfer(transfer_id: int) -> LeaseTransfer:
     )
     transfer.lease = lease
     return transfer
+
+
+def each_locked(step, ids, *, key: str, what: str, skip: tuple[type[Exception], ...] = (Busy,)) -> int:
+    """A beat task's batch: `step(<key>=id)` for each id, each in its own transaction under
+    its own locks. Returns how many it acted on (a truthy result); an id that is busy (or
+    raises one of `skip`) waits for the next run."""
+    count = 0
+    for pk in ids:
+        try:
+            count += bool(step(**{key: pk}))
+        except skip:
+            logger.info("%s %s not done on this run", what, pk, exc_info=True)
+    return count

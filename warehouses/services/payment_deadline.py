@@ -32,7 +32,7 @@ from payments.selectors import escrow_summaries
 from warehouses.models import Lease
 from warehouses.services import escrow
 from warehouses.services.lease_lifecycle import LEASE, note_for_audit
-from warehouses.services.locks import lock_lease
+from warehouses.services.locks import each_locked, lock_lease
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +109,6 @@ def expire_unpaid_lease(*, lease_id: int) -> bool:
 
 def expire_unpaid_leases(*, lease_ids: list[int] | None = None, limit: int = 500) -> int:
     """Expire the overdue unpaid leases (beat), or only `lease_ids`. Returns how many."""
-    count = 0
-    for lease_id in lease_ids if lease_ids is not None else overdue_unpaid_lease_ids(limit=limit):
-        try:
-            count += expire_unpaid_lease(lease_id=lease_id)
-        except DomainError:  # busy, or gone: the next run looks again
-            logger.info("Unpaid lease %s not expired on this run", lease_id, exc_info=True)
-    return count
+    ids = lease_ids if lease_ids is not None else overdue_unpaid_lease_ids(limit=limit)
+    # Busy, or gone: the next run looks again.
+    return each_locked(expire_unpaid_lease, ids, key="lease_id", what="Unpaid lease", skip=(DomainError,))

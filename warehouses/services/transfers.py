@@ -27,13 +27,13 @@ from django.utils import timezone
 
 from core.audit import record_audit
 from core.db import service_atomic
-from core.errors import Busy, Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from credit.models import Subject
 from credit.selectors.accounts import is_member
 from payments import selectors as payment_selectors
 from warehouses.errors import InvalidTransition, LeaseNotFound, TransferNotFound
 from warehouses.models import Lease, LeaseTransfer
-from warehouses.services.locks import lock_lease, lock_transfer
+from warehouses.services.locks import each_locked, lock_lease, lock_transfer
 from warehouses.services.transfer_lifecycle import (
     TRANSFER,
     TRANSFERABLE,
@@ -233,10 +233,4 @@ def expire_transfers(*, limit: int = 500) -> int:
         .order_by("expires_at", "id")
         .values_list("id", flat=True)[:limit]
     )
-    count = 0
-    for transfer_id in due:
-        try:
-            count += expire_transfer(transfer_id=transfer_id)
-        except Busy:
-            logger.info("Transfer %s busy; it expires on the next run", transfer_id)
-    return count
+    return each_locked(expire_transfer, due, key="transfer_id", what="Open transfer")

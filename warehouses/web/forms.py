@@ -8,7 +8,7 @@ from credit.countries import country_choices
 from credit.models import Subject
 from warehouses.models import Listing, Warehouse
 from warehouses.selectors import SORTS
-from warehouses.services.listings import MAX_TERM_DAYS
+from warehouses.services.listings import MAX_TERM_DAYS, WAREHOUSE_FIELDS
 
 DATE = forms.DateInput(attrs={"type": "date"})
 FEATURE_CHOICES = [
@@ -88,18 +88,8 @@ class WarehouseForm(forms.ModelForm):
 
     class Meta:
         model = Warehouse
-        fields = [
-            "name",
-            "country",
-            "city",
-            "address",
-            "latitude",
-            "longitude",
-            "capacity_unit",
-            "customs_status",
-            "temperature_min_c",
-            "temperature_max_c",
-        ]
+        # Hazmat classes, services and certifications are the form's own fields, above.
+        fields = [name for name in WAREHOUSE_FIELDS if name not in ("hazmat_classes", "services", "certifications")]
 
     def __init__(self, *args, owners=(), **kwargs):
         super().__init__(*args, **kwargs)
