@@ -93,8 +93,8 @@ def prepare(n_subjects: int, reload: bool):
     from django.core.management import call_command
     from django.utils import timezone
 
+    from core.roles import REGULATORS_GROUP
     from credit.models import Membership, Subject
-    from credit.roles import REGULATORS_GROUP
     from payments import services
     from payments.models import InstitutionProfile, ProviderAPIKey
 

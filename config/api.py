@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.utils import json
 
-from credit import errors
+from core import errors
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """DRF's token authentication, cheaper: the token and its user are read by one prepared
-SELECT (config.rows) instead of a query the ORM compiles on every request, and each
+SELECT (core.rows) instead of a query the ORM compiles on every request, and each
 process keeps what it read for ENTREPOT["TOKEN_CACHE_SECONDS"] (2 s; 0 turns it off, as in
 the tests), like the payment API's keys. A token deleted or a user deactivated is refused
 within that time (at once in the process that saved the change, whose signal clears its
@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from config import rows
+from core import rows
 
 _sql: dict[str, str] = {}
 # token key -> (expires (monotonic), row): this process's copy of recently used tokens.

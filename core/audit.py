@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from config import rows
+from core import rows
 from core.models import AuditEntry
 
 
@@ -24,7 +24,7 @@ def record_audit(
         if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key")
         else None
     )
-    # Every service writes one: a prepared INSERT (config.rows), not one the ORM compiles.
+    # Every service writes one: a prepared INSERT (core.rows), not one the ORM compiles.
     return rows.insert(
         AuditEntry(
             actor=user,

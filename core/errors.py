@@ -41,3 +41,21 @@ class Busy(DomainError):
     code = "busy"
     default_message = "The resource is busy; retry shortly."
     retry_after_seconds = 1
+
+
+class IdempotencyKeyRequired(InvalidInput):
+    code = "idempotency_key_required"
+    default_message = "This request needs an Idempotency-Key header."
+
+
+class IdempotencyKeyReused(DomainError):
+    """Same key, different payload: 422 (DomainError's default status)."""
+
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used with a different request."
+
+
+class IdempotencyInFlight(Conflict):
+    code = "idempotency_in_flight"
+    default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
+    retry_after_seconds = 1

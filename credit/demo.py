@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from core.roles import REGULATORS_GROUP
 from credit.models import Membership, Subject
-from credit.roles import REGULATORS_GROUP
 
 User = get_user_model()
 

@@ -1,7 +1,7 @@
-"""The registry's domain errors. The categories (and the HTTP status each maps to) are
-core's; they are re-exported here while callers move to `core.errors`."""
+"""The registry's domain errors, each in one of core's categories (core.errors), which
+decide the HTTP status."""
 
-from core.errors import Busy, Conflict, DomainError, InvalidInput, NotAllowed, NotFound  # noqa: F401
+from core.errors import NotFound
 
 
 class SubjectNotFound(NotFound):

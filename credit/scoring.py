@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from credit import errors
+from core.errors import InvalidInput
 
 COMPONENTS = ("fulfilment", "payment", "disputes", "regulatory", "verification")
 COMPONENT_LABELS = {
@@ -132,7 +132,7 @@ def validate_parameters(parameters, *, known_kinds: Iterable[str]) -> dict:
         problems.setdefault(key, []).append(message)
 
     if not isinstance(parameters, dict):
-        raise errors.InvalidInput(
+        raise InvalidInput(
             "Parameters must be a JSON object.",
             code="invalid_parameters",
             field_errors={"parameters": ["Not an object."]},
@@ -206,9 +206,7 @@ def validate_parameters(parameters, *, known_kinds: Iterable[str]) -> dict:
     if not isinstance(history, dict) or not isinstance(history.get("min_score_change", 0), number):
         add("history", "history.min_score_change must be a number of points.")
     if problems:
-        raise errors.InvalidInput(
-            "The scoring parameters are not valid.", code="invalid_parameters", field_errors=problems
-        )
+        raise InvalidInput("The scoring parameters are not valid.", code="invalid_parameters", field_errors=problems)
     return parameters
 
 

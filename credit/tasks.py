@@ -63,7 +63,7 @@ def flush_recompute_queue_task(older_than_seconds: float = 5.0) -> int:
 @shared_task(name="credit.start_full_recompute", ignore_result=True, soft_time_limit=300, time_limit=360)
 def start_full_recompute_task() -> int | None:
     """Nightly (beat): start a full recompute, or resume the running one."""
-    from credit import errors
+    from core import errors
     from credit.services.ratings import resume_stalled_runs, start_full_recompute
 
     try:

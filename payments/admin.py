@@ -6,7 +6,7 @@ run a compliance check or suspend from here through the services."""
 from django.contrib import admin, messages
 from django.db import models
 
-from credit.errors import DomainError
+from core.errors import DomainError
 from payments import services
 from payments.models import (
     APICallRecord,

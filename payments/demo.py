@@ -43,8 +43,8 @@ def _seed_institutions(*, password: str) -> list[str]:
     its licence does not cover it), the SG one under review (KYB pending)."""
     from django.contrib.auth import get_user_model
 
+    from core.roles import REGULATORS_GROUP
     from credit.models import Membership
-    from credit.roles import REGULATORS_GROUP
     from payments import services
     from payments.models import InstitutionProfile
 

@@ -1,4 +1,4 @@
-from credit.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from core.errors import Conflict, NotAllowed, NotFound
 
 
 class NotAnInstitution(NotAllowed):
@@ -34,24 +34,6 @@ class InstitutionUnderReview(NotAllowed):
 class MissingScope(NotAllowed):
     code = "missing_scope"
     default_message = "This API key lacks the scope for this operation."
-
-
-class IdempotencyKeyRequired(InvalidInput):
-    code = "idempotency_key_required"
-    default_message = "This request needs an Idempotency-Key header."
-
-
-class IdempotencyKeyReused(DomainError):
-    """Same key, different payload: 422 (DomainError's default status)."""
-
-    code = "idempotency_key_reused"
-    default_message = "This Idempotency-Key was used with a different request."
-
-
-class IdempotencyInFlight(Conflict):
-    code = "idempotency_in_flight"
-    default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
-    retry_after_seconds = 1
 
 
 class DuplicatePaymentReport(Conflict):

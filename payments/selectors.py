@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch, QuerySet
 
+from core.roles import is_regulator
 from credit.models import Membership, Subject
-from credit.roles import is_regulator
 from credit.selectors.accounts import active_memberships
 from payments.models import (
     APICallRecord,

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from credit import outbox
+from core import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,6 @@ def sweep_webhook_deliveries_task(limit: int = 500) -> int:
 def purge_idempotency_keys_task() -> int:
     """Hourly (beat): forget Idempotency-Keys (payment reports and lease requests) older than
     IDEMPOTENCY_KEY_RETENTION_HOURS (default 24 h). Safe to repeat."""
-    from payments.idempotency import purge_expired_keys
+    from core.idempotency import purge_expired_keys
 
     return purge_expired_keys()

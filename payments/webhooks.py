@@ -40,7 +40,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from credit import outbox
+from core import outbox
 from payments import ssrf
 from payments.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 

@@ -75,7 +75,7 @@ PGBOUNCER_MODULES = {
     "tests/warehouses/test_escrow_race.py",
     "tests/payments/test_escrow_race.py",
     "tests/warehouses/test_lease_idempotency.py",
-    "tests/payments/test_idempotency.py",
+    "tests/payments/test_payment_report_idempotency.py",
     "tests/credit/test_recompute.py",  # chunked full run: fan-out, bucket locks
     "tests/integration/test_grade_recompute.py",  # the fan-out through a real worker
     "tests/payments/test_domain_event_gaps.py",
@@ -116,8 +116,8 @@ __all__ = ["UserFactory"]
 @pytest.fixture(autouse=True)
 def _broker_failure_forgotten():
     """A test that simulates Redis being down must not make the next test's publishes
-    skip the broker (credit.outbox backs off for a few seconds after a failure)."""
-    from credit import outbox
+    skip the broker (core.outbox backs off for a few seconds after a failure)."""
+    from core import outbox
 
     outbox.reset()
     yield

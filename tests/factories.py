@@ -4,8 +4,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from core.roles import REGULATORS_GROUP
 from credit.models import Membership, Subject
-from credit.roles import REGULATORS_GROUP
 
 PASSWORD = "correct-horse-battery"
 

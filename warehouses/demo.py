@@ -240,7 +240,7 @@ def _seed_transfers(*, password: str) -> list[str]:
     listing needs no operator consent, so it completes at once) and offers 4 of the units
     it kept to the Tokyo merchant (pending). Done once: skipped when the listing already
     has a transfer."""
-    from credit.errors import DomainError
+    from core.errors import DomainError
     from credit.models import Membership
     from payments import selectors as payment_selectors
     from warehouses.models import LeaseTransfer
@@ -315,7 +315,7 @@ def _seed_escrow() -> list[str]:
     (payment due), active after check-in (first period released), and active with a dispute
     open (frozen, for `staff` at /warehouses/disputes/). Paid through the CN institution's
     EUR/NL corridor (payments/demo.py). Done once: skipped when they exist."""
-    from credit.errors import DomainError
+    from core.errors import DomainError
     from warehouses.services import escrow as escrow_services
     from warehouses.services import leases as lease_services
 
@@ -397,7 +397,7 @@ def _seed_history() -> list[str]:
     complete before the end, so the demo replays each step through them at the moment it
     would have happened, with Django's clock set back; every row, audit entry and credit
     event carries that moment. Done once: skipped when the listing exists."""
-    from credit.errors import DomainError
+    from core.errors import DomainError
     from warehouses.services import escrow as escrow_services
     from warehouses.services import leases as lease_services
     from warehouses.services import reviews

@@ -1,34 +1,34 @@
-"""Warehouse marketplace errors (categories from credit.errors decide the HTTP status)."""
+"""Warehouse marketplace errors (categories from core.errors decide the HTTP status)."""
 
-from credit import errors
+from core.errors import Conflict, NotAllowed, NotFound
 
 
-class WarehouseNotFound(errors.NotFound):
+class WarehouseNotFound(NotFound):
     code = "warehouse_not_found"
     default_message = "No such warehouse."
 
 
-class ListingNotFound(errors.NotFound):
+class ListingNotFound(NotFound):
     code = "listing_not_found"
     default_message = "No such listing."
 
 
-class LeaseNotFound(errors.NotFound):
+class LeaseNotFound(NotFound):
     code = "lease_not_found"
     default_message = "No such lease."
 
 
-class NotEnoughCapacity(errors.Conflict):
+class NotEnoughCapacity(Conflict):
     code = "not_enough_capacity"
     default_message = "Not enough free capacity on every day of the range."
 
 
-class CapacityBelowReserved(errors.Conflict):
+class CapacityBelowReserved(Conflict):
     code = "capacity_below_reserved"
     default_message = "Capacity cannot be cut below what is already reserved."
 
 
-class CreditGateRefused(errors.NotAllowed):
+class CreditGateRefused(NotAllowed):
     """The credit service (or the listing's minimum grade) refuses the deal; `reasons`
     lists each reason as {code, message} and is shown to the user."""
 
@@ -44,16 +44,16 @@ class CreditGateRefused(errors.NotAllowed):
         )
 
 
-class InvalidTransition(errors.Conflict):
+class InvalidTransition(Conflict):
     code = "invalid_transition"
     default_message = "The lease is not in a state that allows this."
 
 
-class TransferNotFound(errors.NotFound):
+class TransferNotFound(NotFound):
     code = "transfer_not_found"
     default_message = "No such lease transfer."
 
 
-class ReviewNotAllowed(errors.Conflict):
+class ReviewNotAllowed(Conflict):
     code = "review_not_allowed"
     default_message = "This lease cannot be reviewed now."

@@ -17,7 +17,7 @@ from datetime import date
 
 from django.db import connection
 
-from config import rows
+from core import rows
 from credit.models import Subject
 from credit.selectors.blacklist import active_entry_exists_sql
 from warehouses.models import CapacityDay, Lease, Listing, Warehouse

@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from credit.errors import DomainError
+from core.errors import DomainError
 from warehouses.services import credit_events, escrow, leases, ledger, payment_deadline, transfers
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.roles import is_regulator
 from credit.models import CreditEvent
-from credit.roles import is_regulator
 from credit.selectors import ratings as rating_selectors
 from credit.services import events as event_services
 from credit.services import ratings as rating_services

@@ -28,10 +28,10 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from config import csv_export
 from config.api import FailOpenThrottleMixin, Pagination
 from core import bidi
-from credit.countries import country_choices
+from core import csv as csv_export
+from core.countries import country_choices
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, BlacklistEntry, Severity, Subject
 from credit.selectors import registry as selectors
 from credit.selectors.accounts import normalize_registration_number

@@ -8,7 +8,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config.api import JSONParser
-from credit.roles import is_regulator
+from core.roles import is_regulator
 from credit.selectors.accounts import active_memberships
 
 

@@ -3,7 +3,7 @@
 from django.db import connection
 from django.db.models import QuerySet
 
-from config import rows
+from core import rows
 from credit.models import Membership, Subject
 
 
@@ -24,8 +24,8 @@ def is_member(*, user, subject_id: int) -> bool:
 def acting_subject(*, user, subject_id: int | None, field: str) -> Subject:
     """The subject the user acts for: the one given (if the user is an active member of
     it), or their only one, with `has_active_blacklist_entry` set. One prepared query
-    (config.rows): every lease request asks."""
-    from credit import errors
+    (core.rows): every lease request asks."""
+    from core import errors
     from credit.selectors.blacklist import active_entry_exists_sql
 
     not_yours = errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})

@@ -7,7 +7,8 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from credit import errors, scoring
+from core.errors import Conflict, NotFound
+from credit import scoring
 from credit.models import BlacklistEntry, CreditEvent, EventKind, Rating, RecomputeRun, ScoringModel, Subject
 from credit.selectors.accounts import get_subject
 
@@ -15,7 +16,7 @@ from credit.selectors.accounts import get_subject
 def active_scoring_model() -> ScoringModel:
     model = ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).first()
     if model is None:
-        raise errors.Conflict("No scoring model is active.", code="no_active_scoring_model")
+        raise Conflict("No scoring model is active.", code="no_active_scoring_model")
     return model
 
 
@@ -116,7 +117,7 @@ def recompute_run_progress(*, run_id: int) -> dict:
     try:
         run = RecomputeRun.objects.select_related("model", "started_by").get(pk=run_id)
     except (RecomputeRun.DoesNotExist, ValueError, TypeError):
-        raise errors.NotFound(f"No recompute run with id {run_id}.", code="recompute_run_not_found") from None
+        raise NotFound(f"No recompute run with id {run_id}.", code="recompute_run_not_found") from None
     return run_progress(run)
 
 

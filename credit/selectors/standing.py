@@ -9,7 +9,7 @@ registered as one.
 
 from dataclasses import dataclass, field
 
-from credit import errors
+from core.errors import InvalidInput
 from credit.models import BlacklistEntry, Subject
 from credit.selectors.accounts import get_subject
 from credit.selectors.blacklist import active_entries_for, active_entries_for_subjects
@@ -32,7 +32,7 @@ class Decision:
 
 def _check_action(action: str) -> None:
     if action not in ACTIONS:
-        raise errors.InvalidInput(
+        raise InvalidInput(
             f"Unknown action '{action}'.",
             code="unknown_action",
             field_errors={"action": [f"Choose one of: {', '.join(ACTIONS)}."]},

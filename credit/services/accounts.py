@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core.audit import record_audit
-from credit import errors
-from credit.countries import country_codes
+from core.countries import country_codes
+from core.errors import Busy, Conflict, InvalidInput, NotFound
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, Membership, Subject
 from credit.selectors.accounts import normalize_registration_number
 
@@ -36,9 +36,7 @@ def validate_registration(*, country: str, registration_number: str) -> tuple[st
     except ValidationError as exc:
         field_errors["registration_number"] = list(exc.messages)
     if field_errors:
-        raise errors.InvalidInput(
-            "The registration is not valid.", code="invalid_registration", field_errors=field_errors
-        )
+        raise InvalidInput("The registration is not valid.", code="invalid_registration", field_errors=field_errors)
     return country, number
 
 
@@ -57,7 +55,7 @@ def sign_up(
     country, number = validate_registration(country=country, registration_number=registration_number)
     unknown = set(kinds) - set(SUBJECT_KINDS)
     if unknown or not kinds:
-        raise errors.InvalidInput(
+        raise InvalidInput(
             "Choose at least one kind of enterprise.",
             code="invalid_kinds",
             field_errors={"kinds": ["Choose at least one valid kind."]},
@@ -65,13 +63,13 @@ def sign_up(
     try:
         validate_password(password, User(username=username, email=email))
     except ValidationError as exc:
-        raise errors.InvalidInput(
+        raise InvalidInput(
             "The password is too weak.", code="weak_password", field_errors={"password": exc.messages}
         ) from None
 
     with transaction.atomic():
         if User.objects.filter(username__iexact=username).exists():
-            raise errors.Conflict(
+            raise Conflict(
                 "That user name is taken.",
                 code="username_taken",
                 field_errors={"username": ["That user name is taken."]},
@@ -89,7 +87,7 @@ def sign_up(
                         **{f"is_{kind}": True for kind in kinds},
                     )
             except IntegrityError:
-                raise errors.Busy("Another sign-up for this subject is in progress; try again.") from None
+                raise Busy("Another sign-up for this subject is in progress; try again.") from None
             membership = Membership.objects.create(user=user, subject=subject, role=Membership.Role.OWNER)
             record_audit(
                 actor=user,
@@ -121,7 +119,7 @@ def approve_membership(*, actor, membership_id: int) -> Membership:
     with transaction.atomic():
         membership = Membership.objects.select_for_update().filter(pk=membership_id).first()
         if membership is None:
-            raise errors.NotFound("No such membership request.")
+            raise NotFound("No such membership request.")
         manages = Membership.objects.filter(
             user=actor,
             subject_id=membership.subject_id,
@@ -129,7 +127,7 @@ def approve_membership(*, actor, membership_id: int) -> Membership:
             role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
         ).exists()
         if not manages:
-            raise errors.NotFound("No such membership request.")
+            raise NotFound("No such membership request.")
         if membership.status == Membership.Status.ACTIVE:
             return membership
         membership.status = Membership.Status.ACTIVE

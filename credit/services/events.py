@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import record_audit
+from core.errors import Conflict, InvalidInput, NotFound
 from credit import errors
 from credit.models import CreditEvent, EventKind, Subject
 from credit.services.ratings import request_recompute
@@ -68,9 +69,7 @@ def record_credit_event(
     if not Subject.objects.filter(pk=subject_id).exists():
         raise errors.SubjectNotFound(f"No subject with id {subject_id}.")
     if field_errors:
-        raise errors.InvalidInput(
-            "The credit event is not valid.", code="invalid_credit_event", field_errors=field_errors
-        )
+        raise InvalidInput("The credit event is not valid.", code="invalid_credit_event", field_errors=field_errors)
 
     user = actor if getattr(actor, "is_authenticated", False) and not hasattr(actor, "hashed_key") else None
     with transaction.atomic():
@@ -101,7 +100,7 @@ def reverse_credit_event(*, actor, event_id: int, reason: str) -> CreditEvent:
     reversed at most once (a database constraint) and a reversal cannot be reversed."""
     reason = (reason or "").strip()
     if not reason:
-        raise errors.InvalidInput(
+        raise InvalidInput(
             "A reversal needs a reason.", code="reason_required", field_errors={"reason": ["A reason is required."]}
         )
     user = actor if getattr(actor, "is_authenticated", False) and not hasattr(actor, "hashed_key") else None
@@ -110,11 +109,11 @@ def reverse_credit_event(*, actor, event_id: int, reason: str) -> CreditEvent:
             try:
                 original = CreditEvent.objects.select_for_update().get(pk=event_id)
             except (CreditEvent.DoesNotExist, ValueError, TypeError):
-                raise errors.NotFound(f"No credit event with id {event_id}.", code="credit_event_not_found") from None
+                raise NotFound(f"No credit event with id {event_id}.", code="credit_event_not_found") from None
             if original.reverses_id is not None:
-                raise errors.Conflict("A reversal cannot itself be reversed.", code="cannot_reverse_reversal")
+                raise Conflict("A reversal cannot itself be reversed.", code="cannot_reverse_reversal")
             if CreditEvent.objects.filter(reverses=original).exists():
-                raise errors.Conflict("This event has already been reversed.", code="already_reversed")
+                raise Conflict("This event has already been reversed.", code="already_reversed")
             reversal = CreditEvent.objects.create(
                 subject_id=original.subject_id,
                 kind_id=original.kind_id,
@@ -137,5 +136,5 @@ def reverse_credit_event(*, actor, event_id: int, reason: str) -> CreditEvent:
             )
             request_recompute(subject_id=original.subject_id)
     except IntegrityError:
-        raise errors.Conflict("This event has already been reversed.", code="already_reversed") from None
+        raise Conflict("This event has already been reversed.", code="already_reversed") from None
     return reversal

@@ -1,6 +1,6 @@
 from django.contrib.auth.models import AnonymousUser
 
-from credit.roles import is_regulator
+from core.roles import is_regulator
 from credit.selectors.accounts import active_memberships
 
 

@@ -1,6 +1,6 @@
 from django import forms
 
-from credit.countries import country_choices
+from core.countries import country_choices
 
 KIND_CHOICES = [
     ("merchant", "Merchant"),

@@ -9,9 +9,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from core import bidi
-from credit import errors
+from core.countries import country_name
+from core.errors import DomainError, NotFound
 from credit.api.registry import OneQueryPaginator, PublicBlacklistFilter, SubjectSearchFilter
-from credit.countries import country_name
 from credit.selectors import registry as selectors
 from credit.svg import DEFAULT_THRESHOLDS, grade_history_svg
 
@@ -42,7 +42,7 @@ def _thresholds():
 
     try:
         grades = active_scoring_model().parameters.get("grades") or []
-    except errors.DomainError:
+    except DomainError:
         return DEFAULT_THRESHOLDS
     return [(rung["grade"], float(rung["min_score"])) for rung in grades] or DEFAULT_THRESHOLDS
 
@@ -95,7 +95,7 @@ def _profile_context(request, subject_id: int):
 def subject_profile(request, pk: int):
     try:
         context, status = _profile_context(request, pk)
-    except errors.NotFound:
+    except NotFound:
         return render(request, "404.html", status=404)
     query = {"as_of": context["profile"].as_of.isoformat()} if context["profile"].as_of else {}
     context["report_query"] = ("?" + urlencode(query)) if query else ""
@@ -105,7 +105,7 @@ def subject_profile(request, pk: int):
 def subject_report(request, pk: int):
     try:
         context, status = _profile_context(request, pk)
-    except errors.NotFound:
+    except NotFound:
         return render(request, "404.html", status=404)
     return render(request, "credit/registry/report.html", context, status=status)
 
@@ -136,6 +136,6 @@ def methodology(request):
 
     try:
         description = model_methodology()
-    except errors.DomainError:
+    except DomainError:
         description = None
     return render(request, "credit/registry/methodology.html", {"m": description})

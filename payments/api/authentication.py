@@ -8,7 +8,7 @@ from django.db.models import signals
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from config import rows
+from core import rows
 from payments.models import InstitutionProfile, ProviderAPIKey
 
 KEYWORD = "Api-Key"

@@ -19,8 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import PROBLEM_CONTENT_TYPE, problem_exception_handler
+from core import idempotency
+from core.errors import IdempotencyInFlight, InvalidInput, NotAllowed, NotFound
 from credit.selectors.accounts import find_subject_by_registration
-from payments import errors, filings, idempotency, screening, services
+from payments import errors, filings, screening, services
 from payments.api import serializers as s
 from payments.models import (
     APICallRecord,
@@ -50,7 +52,7 @@ class InstitutionAPIKey(BasePermission):
         key = request.auth if isinstance(request.auth, ProviderAPIKey) else None
         if key is None:
             if request.user and request.user.is_authenticated:
-                raise errors.NotAllowed("This endpoint takes a payment institution's API key.", code="api_key_required")
+                raise NotAllowed("This endpoint takes a payment institution's API key.", code="api_key_required")
             raise exceptions.NotAuthenticated("This endpoint takes a payment institution's API key.")
         scope = getattr(view, "required_scope", None)
         if scope and not key.has_scope(scope):
@@ -253,7 +255,7 @@ class ScreeningDetailView(InstitutionAPIView):
     def get(self, request, decision_id: int):
         decision = ScreeningDecision.objects.filter(pk=decision_id, institution_id=request.institution.pk).first()
         if decision is None:
-            raise errors.NotFound("No such screening decision.", code="screening_not_found")
+            raise NotFound("No such screening decision.", code="screening_not_found")
         request.decision_summary = decision.decision
         return Response(decision_json(decision))
 
@@ -288,7 +290,7 @@ class PaymentReportView(InstitutionAPIView):
                     country=data["country"], registration_number=data["registration_number"]
                 )
                 if subject is None:
-                    raise errors.NotFound("No subject with that registration number.", code="subject_not_found")
+                    raise NotFound("No subject with that registration number.", code="subject_not_found")
                 subject_id = subject.pk
             report = services.report_payment_outcome(
                 api_key=key,
@@ -313,7 +315,7 @@ class PaymentReportView(InstitutionAPIView):
                 handler=_catching_validation(handle),
                 error_response=render_error,
             )
-        except errors.IdempotencyInFlight:
+        except IdempotencyInFlight:
             request.decision_summary = "idempotency_in_flight"
             raise
         request.decision_summary = ("replayed " if replayed else "") + str(
@@ -337,7 +339,7 @@ def _catching_validation(handler):
     return run
 
 
-class _StoredValidationError(errors.InvalidInput):
+class _StoredValidationError(InvalidInput):
     def __init__(self, exc: exceptions.ValidationError):
         from config.api import _flatten
 
@@ -447,7 +449,7 @@ class WatchlistEntryView(InstitutionAPIView):
         if not services.unwatch_subject(
             actor=request.auth, institution_id=request.institution.pk, subject_id=subject_id
         ):
-            raise errors.NotFound("This subject is not on your watchlist.", code="not_watched")
+            raise NotFound("This subject is not on your watchlist.", code="not_watched")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -6,10 +6,10 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from credit import outbox
-from credit.countries import country_codes, currency_codes
-from credit.errors import InvalidInput
-from credit.roles import is_regulator
+from core import outbox
+from core.countries import country_codes, currency_codes
+from core.errors import InvalidInput
+from core.roles import is_regulator
 from payments import errors
 from payments.models import InstitutionProfile, ProviderAPIKey
 from payments.selectors import institutions_managed_by

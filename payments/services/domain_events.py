@@ -26,9 +26,8 @@ def process_domain_events(*, limit: int = 500) -> int:
     deliveries for the institutions watching the subject, and ask for a compliance check
     when the subject is itself an institution. The cursor moves in the same transaction as
     the outbox rows, so an event is handled exactly once."""
+    from core.events import events_since_cursor
     from core.models import EventCursor
-
-    from credit.selectors.events import events_since_cursor
 
     with transaction.atomic():
         EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)

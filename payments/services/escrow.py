@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import actor_label, record_audit
-from credit.errors import InvalidInput
+from core.errors import InvalidInput
 from payments import errors
 from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount, LedgerEntry
 from payments.selectors import escrow_summaries, escrow_totals, payment_route_problems

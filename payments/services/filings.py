@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record_audit
-from credit.errors import InvalidInput
+from core.errors import InvalidInput
 from payments import errors
 from payments.models import ComplianceRun, Corridor, Licence, ReserveAccount, ReserveBalance
 from payments.services import _lock_profile, _require_manager, request_compliance_check

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record_audit
-from credit.errors import InvalidInput
+from core.errors import InvalidInput
 from credit.models import Subject
 from payments import compliance, errors
 from payments.models import (

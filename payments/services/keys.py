@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record_audit
-from credit.errors import InvalidInput
+from core.errors import InvalidInput
 from payments import errors
 from payments.models import ProviderAPIKey
 from payments.selectors import api_keys_visible_to, institutions_managed_by

@@ -1,7 +1,7 @@
 """The API call log: who (key prefix), when, which endpoint, the status and the decision.
 An institution's members see its own calls (/institution/<id>/api-calls/); regulators see
 every institution's (/regulator/api-calls/). Filters by day, endpoint, status and decision;
-`?format=csv` exports the filtered rows (formula-safe, config.csv_export)."""
+`?format=csv` exports the filtered rows (formula-safe, core.csv)."""
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
-from config import csv_export
+from core import csv as csv_export
 from payments.selectors import api_calls_visible_to, filter_api_calls
 from payments.web.institution import _profile_for_member
 from payments.web.regulator import regulator_required

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from credit import errors
-from credit.countries import country_choices
+from core.countries import country_choices
+from core.errors import DomainError, InvalidInput
 from credit.selectors.accounts import find_subject_by_registration
 from credit.web.views.accounts import add_domain_error
 from payments import services
@@ -160,7 +160,7 @@ def institution_home(request):
                 paid_in_capital=data["paid_in_capital"],
                 capital_currency=data["capital_currency"],
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, "Registered. File your licences, corridors and reserves next.")
@@ -245,7 +245,7 @@ def _handle(request, institution_id: int, *, name: str, form_factory, action, su
     if form.is_valid():
         try:
             action(profile, form)
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, success)
@@ -398,7 +398,7 @@ def remove_webhook(request, institution_id: int, endpoint_id: int):
     profile = _profile_for_member(request, institution_id)
     try:
         services.delete_webhook_endpoint(actor=request.user, institution_id=profile.pk, endpoint_id=endpoint_id)
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Webhook endpoint removed.")
@@ -410,7 +410,7 @@ def _watch(request, profile, form):
         country=form.cleaned_data["country"], registration_number=form.cleaned_data["registration_number"]
     )
     if subject is None:
-        raise errors.InvalidInput(
+        raise InvalidInput(
             "No subject with that registration number.", field_errors={"registration_number": ["Not registered."]}
         )
     services.watch_subject(actor=request.user, institution_id=profile.pk, subject_id=subject.pk)
@@ -436,7 +436,7 @@ def unwatch(request, institution_id: int, subject_id: int):
     profile = _profile_for_member(request, institution_id)
     try:
         services.unwatch_subject(actor=request.user, institution_id=profile.pk, subject_id=subject_id)
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     return redirect(reverse("institution-detail", args=[profile.pk]) + "#watchlist")
 

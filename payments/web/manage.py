@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
-from credit import errors
+from core.errors import DomainError, NotFound
 from credit.web.views.accounts import add_domain_error
 from payments import filings, services
 from payments.models import Corridor, Licence, ReserveAccount, WebhookEndpoint
@@ -60,7 +60,7 @@ def _end(request, institution_id: int, *, form_class, obj, title: str, action, s
     if request.method == "POST" and form.is_valid():
         try:
             result = action(profile, form.cleaned_data)
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, success(result) if callable(success) else success)
@@ -165,7 +165,7 @@ def edit_webhook(request, institution_id: int, endpoint_id: int):
             services.update_webhook_endpoint(
                 actor=request.user, institution_id=profile.pk, endpoint_id=endpoint.pk, **form.cleaned_data
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, "Webhook endpoint saved.")
@@ -189,7 +189,7 @@ def rotate_webhook_secret(request, institution_id: int, endpoint_id: int):
         endpoint, _secret = services.rotate_webhook_secret(
             actor=request.user, institution_id=profile.pk, endpoint_id=endpoint.pk
         )
-    except errors.NotFound:
+    except NotFound:
         raise Http404("This endpoint was removed.") from None
     # Rendered, not redirected: the new secret is shown once, in this response.
     return secret_page(request, endpoint, created=False)

@@ -7,7 +7,6 @@ Only regulators get in: anonymous visitors are sent to sign in, everyone else ge
 import json
 from functools import wraps
 
-from core.models import AuditEntry
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -16,9 +15,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config import csv_export
-from credit import errors
-from credit.roles import is_regulator
+from core import csv as csv_export
+from core.errors import DomainError
+from core.models import AuditEntry
+from core.roles import is_regulator
 from credit.web.views.accounts import add_domain_error
 from payments import services
 from payments.compliance import REGISTRY
@@ -127,7 +127,7 @@ def _post_action(request, institution_id: int, *, prefix: str, form_class, actio
     if form.is_valid():
         try:
             action(profile, form.cleaned_data)
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, success)
@@ -188,7 +188,7 @@ def run_check(request, institution_id: int):
     profile = _profile_or_404(institution_id)
     try:
         run = services.request_check_by_regulator(actor=request.user, institution_id=profile.pk)
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("regulator-institution", institution_id=profile.pk)
     messages.success(request, f"Compliance run #{run.pk}: {run.get_derived_status_display()}.")

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
-from credit import errors
+from core.errors import DomainError, NotFound
 from credit.web.views.accounts import add_domain_error
 from payments import services
 from payments.selectors import api_keys_visible_to, institutions_managed_by
@@ -27,7 +27,7 @@ def api_keys(request):
                 scopes=data["scopes"],
                 expires_at=data["expires_at"],
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             # Rendered, not redirected: the secret exists only in this response.
@@ -49,7 +49,7 @@ def api_keys(request):
 def revoke_api_key(request, prefix: str):
     try:
         key = services.revoke_api_key(actor=request.user, prefix=prefix, reason=request.POST.get("reason", ""))
-    except errors.NotFound:
+    except NotFound:
         # Someone else's key, or none: nothing here for this user.
         raise Http404("No such API key.") from None
     messages.success(request, f"Key {key.prefix} revoked. It no longer authenticates.")

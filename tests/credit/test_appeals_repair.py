@@ -4,11 +4,11 @@ reply and decision, what upholding does, when repair becomes possible, and the a
 import datetime as dt
 
 import pytest
-from core.models import AuditEntry, DomainEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credit import errors
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.models import AuditEntry, DomainEvent
 from credit.models import BlacklistEntry
 from credit.selectors.blacklist import appeal_queue, public_blacklist, repair_eligibility, repair_queue
 from credit.services import blacklist as services
@@ -85,14 +85,14 @@ def test_reply_days_are_configurable(entry, member, time_machine, settings):
 
 def test_decision_needs_a_reply_first_and_reasons(entry, member, regulator):
     appeal = services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="g")
-    with pytest.raises(errors.Conflict) as caught:
+    with pytest.raises(Conflict) as caught:
         services.decide_appeal(actor=regulator, appeal_id=appeal.pk, uphold=True, reasons="r")
     assert caught.value.code == "reply_first"
     services.reply_to_appeal(actor=regulator, appeal_id=appeal.pk, reply="noted")
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.decide_appeal(actor=regulator, appeal_id=appeal.pk, uphold=True, reasons="")
     assert "reasons" in caught.value.field_errors
-    with pytest.raises(errors.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.reply_to_appeal(actor=member, appeal_id=appeal.pk, reply="self-service")
 
 
@@ -126,7 +126,7 @@ def test_dismissing_keeps_the_entry_and_a_decision_is_final(entry, member, regul
     services.reply_to_appeal(actor=regulator, appeal_id=appeal.pk, reply="noted")
     services.decide_appeal(actor=regulator, appeal_id=appeal.pk, uphold=False, reasons="Evidence confirms default.")
     services.decide_appeal(actor=regulator, appeal_id=appeal.pk, uphold=False, reasons="same again")  # no-op
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(Conflict):
         services.decide_appeal(actor=regulator, appeal_id=appeal.pk, uphold=True, reasons="changed my mind")
     entry.refresh_from_db()
     assert entry.status == "active"
@@ -137,7 +137,7 @@ def test_dismissing_keeps_the_entry_and_a_decision_is_final(entry, member, regul
 
 def test_one_open_appeal_per_challenge(entry, member):
     services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="g")
-    with pytest.raises(errors.Conflict) as caught:
+    with pytest.raises(Conflict) as caught:
         services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="g2")
     assert caught.value.code == "appeal_open"
     services.file_appeal(actor=member, entry_id=entry.pk, challenge="period", grounds="Too long.")
@@ -146,10 +146,10 @@ def test_one_open_appeal_per_challenge(entry, member):
 def test_upholding_a_period_challenge_shortens_publication(entry, member, regulator, monkeypatch):
     appeal = services.file_appeal(actor=member, entry_id=entry.pk, challenge="period", grounds="Too long.")
     services.reply_to_appeal(actor=regulator, appeal_id=appeal.pk, reply="noted")
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.decide_appeal(actor=regulator, appeal_id=appeal.pk, uphold=True, reasons="r")
     assert "new_publication_ends_on" in caught.value.field_errors
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         services.decide_appeal(
             actor=regulator,
             appeal_id=appeal.pk,
@@ -188,15 +188,15 @@ def test_a_period_shortened_into_the_past_expires_the_entry(regulator, member, t
 
 
 def test_appeals_are_for_the_subjects_members_and_active_entries(entry, member, other_member, regulator):
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         services.file_appeal(actor=other_member, entry_id=entry.pk, challenge="content", grounds="g")
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         services.file_appeal(actor=regulator, entry_id=entry.pk, challenge="content", grounds="g")
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.file_appeal(actor=member, entry_id=entry.pk, challenge="vibes", grounds="")
     assert {"challenge", "grounds"} <= set(caught.value.field_errors)
     services.lift_blacklist_entry(actor=regulator, entry_id=entry.pk, reason="r")
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(Conflict):
         services.file_appeal(actor=member, entry_id=entry.pk, challenge="content", grounds="g")
 
 
@@ -212,7 +212,7 @@ def test_repair_opens_exactly_after_the_minimum_period(regulator, member, time_m
     if after_days:
         set_now(time_machine, at_date(earliest - dt.timedelta(days=1), hour=23))
         assert not repair_eligibility(entry=entry).allowed
-        with pytest.raises(errors.Conflict) as caught:
+        with pytest.raises(Conflict) as caught:
             services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="e", commitment="c")
         assert caught.value.code == "repair_not_yet_allowed"
         assert earliest.isoformat() in caught.value.message
@@ -230,9 +230,9 @@ def test_repair_approval_takes_the_entry_off_the_public_blacklist_at_once(regula
     entry = make_entry(regulator, member.subject, severity="minor")
     assert list(public_blacklist()) == [entry]
     repair = services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="e", commitment="c")
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(Conflict):
         services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="e", commitment="c")
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(Conflict):
         services.decide_repair(actor=regulator, repair_id=repair.pk, approve=True, reasons="r")
     set_now(time_machine, at_date(dt.date(2026, 11, 20)))  # Friday
     repair = services.reply_to_repair(actor=regulator, repair_id=repair.pk, reply="Evidence received.")
@@ -254,7 +254,7 @@ def test_repair_approval_takes_the_entry_off_the_public_blacklist_at_once(regula
 
 def test_a_rejected_repair_can_be_appealed_and_upholding_repairs_the_entry(regulator, member):
     entry = make_entry(regulator, member.subject, severity="minor")
-    with pytest.raises(errors.Conflict) as caught:
+    with pytest.raises(Conflict) as caught:
         services.file_appeal(actor=member, entry_id=entry.pk, challenge="repair_result", grounds="g")
     assert caught.value.code == "no_rejected_repair"
     repair = services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="e", commitment="c")
@@ -276,9 +276,9 @@ def test_a_rejected_repair_can_be_appealed_and_upholding_repairs_the_entry(regul
 
 def test_repair_is_only_for_members_of_the_subject(regulator, member, other_member):
     entry = make_entry(regulator, member.subject, severity="minor")
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         services.apply_for_repair(actor=other_member, entry_id=entry.pk, correction_evidence="e", commitment="c")
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.apply_for_repair(actor=member, entry_id=entry.pk, correction_evidence="", commitment=" ")
     assert {"correction_evidence", "commitment"} <= set(caught.value.field_errors)
 

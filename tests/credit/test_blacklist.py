@@ -6,10 +6,11 @@ import threading
 from decimal import Decimal
 
 import pytest
-from core.models import AuditEntry, DomainEvent
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.models import AuditEntry, DomainEvent
 from credit import errors
 from credit.models import BlacklistEntry, RecomputeRequest
 from credit.selectors.blacklist import active_entries_for, public_blacklist
@@ -62,7 +63,7 @@ def test_a_shorter_end_is_accepted_a_longer_one_is_a_field_error(regulator, subj
     today = timezone.localdate()
     entry = make_entry(regulator, subject, severity="minor", publication_ends_on=today + dt.timedelta(days=30))
     assert entry.publication_ends_on == today + dt.timedelta(days=30)
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         make_entry(
             regulator,
             subject,
@@ -77,7 +78,7 @@ def test_a_shorter_end_is_accepted_a_longer_one_is_a_field_error(regulator, subj
 def test_an_end_below_the_severity_minimum_is_a_field_error(regulator, subject, severity, too_short, shortest):
     """PRODUCT.md: a general entry is published 3 months to 1 year, a serious one 1 to 3 years."""
     today = timezone.localdate()
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         make_entry(regulator, subject, severity=severity, publication_ends_on=today + dt.timedelta(days=too_short))
     assert "at least" in caught.value.field_errors["publication_ends_on"][0]
     entry = make_entry(regulator, subject, severity=severity, publication_ends_on=today + dt.timedelta(days=shortest))
@@ -85,7 +86,7 @@ def test_an_end_below_the_severity_minimum_is_a_field_error(regulator, subject, 
 
 
 def test_invalid_fields_are_reported_per_field(regulator, subject):
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.blacklist_subject(
             actor=regulator,
             subject_id=subject.pk,
@@ -105,17 +106,17 @@ def test_invalid_fields_are_reported_per_field(regulator, subject):
 
 
 def test_fine_currency_without_amount_and_non_positive_fines_are_refused(regulator, subject):
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         make_entry(regulator, subject, fine_currency="USD")
     assert "fine_amount" in caught.value.field_errors
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         make_entry(regulator, subject, fine_amount=Decimal("0"), fine_currency="USD")
     assert "fine_amount" in caught.value.field_errors
 
 
 def test_only_regulators_blacklist(member, staff_user, subject):
     for actor in (member, staff_user, None):
-        with pytest.raises(errors.NotAllowed):
+        with pytest.raises(NotAllowed):
             make_entry(actor, subject)
     assert not BlacklistEntry.objects.exists()
 
@@ -135,7 +136,7 @@ def test_unknown_subject_is_subject_not_found(regulator):
 
 def test_second_active_entry_for_the_same_decision_is_a_conflict(regulator, subject):
     first = make_entry(regulator, subject, decision_reference="SZ-2026-001")
-    with pytest.raises(errors.Conflict) as caught:
+    with pytest.raises(Conflict) as caught:
         make_entry(regulator, subject, decision_reference="SZ-2026-001")
     assert caught.value.code == "duplicate_decision"
     # Another subject may carry the same decision number; after lifting, it may be re-entered.
@@ -175,7 +176,7 @@ def test_lifting_needs_a_reason_and_clears_the_flag_with_the_last_entry(regulato
     second = make_entry(regulator, subject, decision_reference="A-2", category="tax")
     assert DomainEvent.objects.filter(type="subject.blacklisted").count() == 2
 
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         services.lift_blacklist_entry(actor=regulator, entry_id=first.pk, reason="  ")
     assert "reason" in caught.value.field_errors
 
@@ -208,11 +209,11 @@ def test_lifting_twice_is_harmless_and_ended_entries_cannot_be_lifted(regulator,
     minor = make_entry(regulator, subject, severity="minor", decision_reference="M-1")
     set_now(time_machine, at_date(minor.publication_ends_on))
     services.expire_blacklist_entries()
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(Conflict):
         services.lift_blacklist_entry(actor=regulator, entry_id=minor.pk, reason="r")
-    with pytest.raises(errors.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.lift_blacklist_entry(actor=member, entry_id=minor.pk, reason="r")
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         services.lift_blacklist_entry(actor=regulator, entry_id=123456, reason="r")
 
 
@@ -253,7 +254,7 @@ def test_set_fine_paid_is_audited(regulator, subject):
     assert entry.fine_paid
     assert AuditEntry.objects.filter(action="blacklist.fine_paid_changed").count() == 1
     no_fine = make_entry(regulator, subject, decision_reference="NF")
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(Conflict):
         services.set_fine_paid(actor=regulator, entry_id=no_fine.pk, paid=True)
 
 
@@ -270,7 +271,7 @@ def test_racing_regulators_create_one_entry_per_decision():
             barrier.wait()
             make_entry(regulator, subject, decision_reference="RACE-1")
             outcomes.append("created")
-        except errors.Conflict:
+        except Conflict:
             outcomes.append("conflict")
         finally:
             connection.close()

@@ -4,14 +4,16 @@ permissions and problem+json errors."""
 from datetime import timedelta
 
 import pytest
-from core.models import AuditEntry
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.events import domain_events_after
+from core.models import AuditEntry
 from credit import errors
 from credit.models import CreditEvent, Rating, RecomputeRequest
 from credit.selectors import ratings as rating_selectors
-from credit.selectors.events import domain_events_after, events_for_subject
+from credit.selectors.events import events_for_subject
 from credit.services.events import record_credit_event, reverse_credit_event
 from credit.services.ratings import recompute_subject
 from tests.factories import SubjectFactory
@@ -47,7 +49,7 @@ def test_recording_an_event_audits_it_and_queues_the_recompute(regulator, django
 
 def test_invalid_events_name_each_bad_field(regulator):
     subject = SubjectFactory()
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         record_credit_event(
             actor=regulator,
             subject_id=subject.pk,
@@ -87,15 +89,15 @@ def test_reversal_cancels_the_event_and_keeps_both_rows(regulator):
 def test_an_event_is_reversed_once_and_a_reversal_never(regulator):
     event = record(regulator, SubjectFactory(), "chargeback")
     reversal = reverse_credit_event(actor=regulator, event_id=event.pk, reason="Duplicate report")
-    with pytest.raises(errors.Conflict) as again:
+    with pytest.raises(Conflict) as again:
         reverse_credit_event(actor=regulator, event_id=event.pk, reason="Again")
     assert again.value.code == "already_reversed"
-    with pytest.raises(errors.Conflict) as nested:
+    with pytest.raises(Conflict) as nested:
         reverse_credit_event(actor=regulator, event_id=reversal.pk, reason="Undo the undo")
     assert nested.value.code == "cannot_reverse_reversal"
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         reverse_credit_event(actor=regulator, event_id=event.pk, reason="   ")
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         reverse_credit_event(actor=regulator, event_id=987654, reason="No such event")
 
 
@@ -117,7 +119,7 @@ def test_events_and_ratings_are_append_only_in_the_database(regulator):
 def test_events_are_private_to_regulators_and_members(member, other_member, regulator):
     record(regulator, member.subject)
     assert events_for_subject(subject_id=member.subject.pk, viewer=member).count() == 1
-    with pytest.raises(errors.NotAllowed):
+    with pytest.raises(NotAllowed):
         events_for_subject(subject_id=member.subject.pk, viewer=other_member)
 
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credit import errors, scoring
+from core.errors import InvalidInput
+from credit import scoring
 from credit.models import CreditEvent, Rating, ScoringModel
 from credit.selectors import ratings as rating_selectors
 from credit.services import ratings as rating_services
@@ -179,7 +180,7 @@ def test_validate_parameters_names_each_problem():
         "grades": [{"grade": "A", "min_score": 50}, {"grade": "B", "min_score": 70}],
         "kinds": {"made_up": {"impact": 1}},
     }
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         scoring.validate_parameters(bad, known_kinds=KINDS)
     assert {"components.payment.weight", "components.payment.half_life_days", "grades", "kinds.made_up"} <= set(
         caught.value.field_errors

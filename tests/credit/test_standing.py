@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from core.errors import InvalidInput
 from credit import errors
 from credit.selectors.standing import ACTIONS, may_subject
 from credit.services import blacklist as services
@@ -76,7 +77,7 @@ def test_acting_as_payment_institution_needs_that_kind():
 def test_unknown_subject_and_unknown_action():
     with pytest.raises(errors.SubjectNotFound):
         may_subject(subject_id=987654, action="lease")
-    with pytest.raises(errors.InvalidInput) as caught:
+    with pytest.raises(InvalidInput) as caught:
         may_subject(subject_id=SubjectFactory().pk, action="fly")
     assert "action" in caught.value.field_errors
 

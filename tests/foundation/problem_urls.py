@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from config.urls import handler400, handler403, handler404, handler500
 from config.urls import urlpatterns as project_urlpatterns
-from credit import errors
+from core.errors import Busy, Conflict, InvalidInput, NotAllowed, NotFound
 
 
 class Open(APIView):
@@ -36,11 +36,11 @@ class Forbidden(APIView):
 class Domain(APIView):
     permission_classes = [permissions.AllowAny]
     raises = {
-        "not_found": errors.NotFound("No such thing."),
-        "invalid": errors.InvalidInput("Bad.", field_errors={"units": ["Must be positive."]}),
-        "conflict": errors.Conflict("Already done."),
-        "not_allowed": errors.NotAllowed("Not you."),
-        "busy": errors.Busy(),
+        "not_found": NotFound("No such thing."),
+        "invalid": InvalidInput("Bad.", field_errors={"units": ["Must be positive."]}),
+        "conflict": Conflict("Already done."),
+        "not_allowed": NotAllowed("Not you."),
+        "busy": Busy(),
     }
 
     def get(self, request, kind):

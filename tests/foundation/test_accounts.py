@@ -2,10 +2,10 @@
 sign in and out, and what the pages show when the input is wrong."""
 
 import pytest
-from core.models import AuditEntry
 from django.contrib.auth import get_user_model
 
-from credit import errors
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import AuditEntry
 from credit.models import Membership, Subject
 from credit.services.accounts import approve_membership, sign_up
 from tests.factories import PASSWORD, MembershipFactory, SubjectFactory, UserFactory
@@ -62,7 +62,7 @@ def test_only_owners_and_admins_approve():
     sign_up(**signup_data())
     pending = sign_up(**signup_data(username="clerk", email="c@example.test")).membership
     stranger = MembershipFactory().user
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         approve_membership(actor=stranger, membership_id=pending.pk)
     pending.refresh_from_db()
     assert pending.status == Membership.Status.PENDING
@@ -85,7 +85,7 @@ def test_sign_up_rejects_bad_input_per_field(overrides, field):
     if field is None:  # surrounding spaces and lower case are fine
         assert sign_up(**signup_data(**overrides)).membership.subject.country == "DE"
         return
-    with pytest.raises(errors.InvalidInput) as excinfo:
+    with pytest.raises(InvalidInput) as excinfo:
         sign_up(**signup_data(**overrides))
     assert field in excinfo.value.field_errors
     assert not User.objects.filter(username="hafen").exists()
@@ -93,7 +93,7 @@ def test_sign_up_rejects_bad_input_per_field(overrides, field):
 
 def test_duplicate_username_is_refused_whatever_the_case():
     sign_up(**signup_data())
-    with pytest.raises(errors.Conflict) as excinfo:
+    with pytest.raises(Conflict) as excinfo:
         sign_up(**signup_data(username="HAFEN", registration_number="HRB999"))
     assert "username" in excinfo.value.field_errors
     assert not Subject.objects.filter(registration_number="HRB999").exists()

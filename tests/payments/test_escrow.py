@@ -4,12 +4,13 @@ payment routes, transfers, freezing and dispute resolution, at the payments leve
 from decimal import Decimal
 
 import pytest
-from core.models import AuditEntry
 from django.db import IntegrityError, connection, transaction
 from django.db.utils import InternalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import DomainError, InvalidInput
+from core.models import AuditEntry
 from payments import errors, escrow
 from payments.models import Dispute, EscrowTransaction, LedgerAccount, LedgerEntry
 from payments.selectors import escrow_summary, payment_route_problems
@@ -267,7 +268,7 @@ def test_repeating_a_transfer_returns_what_it_moved_and_a_directly_paid_escrow_t
     # An escrow its payer paid into directly is not a transfer's to fund: refused, and
     # nothing moves.
     pay(institution, parties, reference="lease:5", amount="10.00")
-    with pytest.raises(errors.DomainError) as refused:
+    with pytest.raises(DomainError) as refused:
         escrow.follow_transfer(to_reference="lease:5", **args)
     assert refused.value.code == "escrow_already_funded"
     assert escrow_summary(reference="lease:5")["balance"] == Decimal("10.00")
@@ -297,7 +298,7 @@ def test_dispute_freezes_and_staff_resolve_with_a_split(institution, parties):
         )
     with pytest.raises(errors.StaffOnly):
         escrow.resolve_dispute(actor=None, dispute_id=dispute.pk, resolution="payer", reason="x")
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         escrow.resolve_dispute(
             actor=StaffFactory(), dispute_id=dispute.pk, resolution="split", payee_amount="100.01", reason="too much"
         )
@@ -366,7 +367,7 @@ def test_any_sequence_keeps_every_transaction_balanced_and_escrow_non_negative(o
                     escrow.freeze(actor=None, reference=reference, reason="property")
                 else:
                     escrow.unfreeze(actor=None, reference=reference)
-            except errors.DomainError:
+            except DomainError:
                 pass
             check_deferred()  # the database's own checks agree at every step
         for tx in EscrowTransaction.objects.prefetch_related("entries"):

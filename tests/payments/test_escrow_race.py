@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
-from credit.errors import DomainError
+from core.errors import DomainError
 from payments import escrow
 from payments.models import Escrow, EscrowTransaction, LedgerAccount
 from payments.selectors import escrow_summary

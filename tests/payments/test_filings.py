@@ -7,11 +7,11 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from core.models import AuditEntry
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from credit.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
+from core.models import AuditEntry
 from credit.models import Membership
 from payments import errors, filings, services
 from payments.models import Corridor, InstitutionProfile, Licence, ProviderAPIKey, ReserveAccount, ReserveReport

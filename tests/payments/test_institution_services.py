@@ -6,10 +6,10 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from core.models import AuditEntry
 from django.utils import timezone
 
-from credit.errors import InvalidInput, NotAllowed
+from core.errors import InvalidInput, NotAllowed
+from core.models import AuditEntry
 from credit.models import Subject
 from payments import errors, services
 from payments.models import ComplianceRun, Corridor, InstitutionProfile, RuleResult, WebhookDelivery

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from credit.errors import InvalidInput
+from core.errors import InvalidInput
 from payments import services, ssrf, webhooks
 from payments.models import WebhookDelivery, WebhookEndpoint
 from tests.payments.test_webhook_ssrf_pinning import HOST, HostileDNS, Network, emit, make_endpoint

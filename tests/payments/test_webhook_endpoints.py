@@ -5,12 +5,12 @@ receiver's independent verifier."""
 from datetime import timedelta
 
 import pytest
-from core.models import AuditEntry
 from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from credit.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
+from core.models import AuditEntry
 from credit.models import Membership
 from payments import services, webhooks
 from payments.models import ProviderAPIKey, WebhookDelivery, WebhookEndpoint

@@ -220,7 +220,7 @@ def test_idempotency_in_flight_duplicate_is_409(client_for, merchant, listing):
     IdempotencyKey.objects.create(owner=f"user:{merchant.pk}", key="busy", fingerprint="same")
     d = listing.available_from
     body = {"listing": listing.pk, "units": 5, "start": str(d), "end": str(d + timedelta(days=2))}
-    with mock.patch("payments.idempotency.fingerprint_data", return_value="same"):
+    with mock.patch("core.idempotency.fingerprint_data", return_value="same"):
         response = post_lease(client_for(merchant), body, key="busy")
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_in_flight"

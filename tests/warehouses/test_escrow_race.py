@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
-from credit.errors import DomainError
+from core.errors import DomainError
 from payments import escrow as payment_escrow
 from payments.models import EscrowTransaction, LedgerAccount
 from payments.selectors import escrow_summary

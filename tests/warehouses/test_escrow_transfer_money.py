@@ -29,7 +29,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from credit.errors import DomainError
+from core.errors import DomainError
 from payments.errors import EscrowFrozen
 from payments.models import EscrowTransaction, LedgerAccount, LedgerEntry
 from payments.selectors import escrow_summary

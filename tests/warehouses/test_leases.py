@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from core.models import AuditEntry
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from credit import errors
+from core.errors import InvalidInput, NotFound
+from core.models import AuditEntry
 from credit.models import BlacklistEntry, CreditEvent
 from tests.factories import RegulatorFactory
 from tests.payments.escrow_helpers import fund_lease
@@ -71,10 +71,10 @@ def test_price_is_units_times_days_times_unit_price(merchant, listing):
 def test_window_edges_are_half_open(merchant, listing):
     last_day = listing.available_until - timedelta(days=1)
     assert book(merchant, listing, 1, last_day, listing.available_until).status == Lease.Status.HELD
-    with pytest.raises(errors.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         book(merchant, listing, 1, last_day, listing.available_until + timedelta(days=1))
     assert "start" in exc.value.field_errors
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         book(merchant, listing, 1, listing.available_from - timedelta(days=1), listing.available_from + timedelta(1))
 
 
@@ -86,7 +86,7 @@ def test_bad_requests_are_refused_with_field_errors_and_reserve_nothing(
     merchant, listing, units, start_days, end_days, field
 ):
     d = listing.available_from
-    with pytest.raises(errors.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         book(merchant, listing, units, d + timedelta(days=start_days), d + timedelta(days=end_days))
     assert field in exc.value.field_errors
     assert not Lease.objects.exists()
@@ -96,10 +96,10 @@ def test_bad_requests_are_refused_with_field_errors_and_reserve_nothing(
 def test_min_units_and_min_days_apply(merchant, make_listing):
     listing = make_listing(min_units=10, min_days=7)
     d = listing.available_from
-    with pytest.raises(errors.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         book(merchant, listing, 5, d, d + timedelta(days=7))
     assert "units" in exc.value.field_errors
-    with pytest.raises(errors.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         book(merchant, listing, 10, d, d + timedelta(days=6))
     assert "end" in exc.value.field_errors
     assert book(merchant, listing, 10, d, d + timedelta(days=7)).units == 10
@@ -202,7 +202,7 @@ def test_reject_frees_units_and_approve_keeps_them(operator, merchant, other_mer
 def test_only_the_operator_answers_and_the_tenant_cannot(merchant, other_merchant, listing):
     lease = book(merchant, listing, 1, listing.available_from, listing.available_from + timedelta(days=1))
     for user in (merchant, other_merchant):
-        with pytest.raises(errors.NotFound):
+        with pytest.raises(NotFound):
             leases.approve_lease(actor=user, lease_id=lease.pk)
 
 
@@ -306,7 +306,7 @@ def test_only_the_tenant_cancels_and_active_leases_cannot(operator, merchant, ot
     listing = make_listing(start_offset=0, booking_mode="instant")
     lease = book(merchant, listing, 10, today, today + timedelta(days=3))
     for user in (operator, other_merchant):
-        with pytest.raises(errors.NotFound):
+        with pytest.raises(NotFound):
             leases.cancel_lease(actor=user, lease_id=lease.pk)
     fund_lease(lease)
     leases.check_in_lease(actor=operator, lease_id=lease.pk)
@@ -361,9 +361,9 @@ def test_operator_records_a_tenant_no_show_from_the_day_after_the_start(operator
 def test_operator_withdrawal_is_the_operators_default(operator, merchant, make_listing):
     listing = make_listing(booking_mode="instant")
     lease = book(merchant, listing, 10, listing.available_from, listing.available_from + timedelta(days=3))
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         leases.withdraw_lease(actor=operator, lease_id=lease.pk, reason=" ")
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(NotFound):
         leases.withdraw_lease(actor=merchant, lease_id=lease.pk, reason="mine")
     lease = leases.withdraw_lease(actor=operator, lease_id=lease.pk, reason="Flooded aisle")
     assert (lease.status, lease.defaulted_party) == (Lease.Status.DEFAULTED, "operator")

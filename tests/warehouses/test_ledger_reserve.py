@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from credit import errors
+from core.errors import InvalidInput
 from tests.warehouses.test_leases import blacklist, book, reserved_by_day
 from warehouses.errors import CreditGateRefused, NotEnoughCapacity
 from warehouses.models import Lease
@@ -36,7 +36,7 @@ def test_a_range_past_the_window_is_outside_the_window_and_changes_nothing(listi
     before = reserved_by_day(listing)
     with transaction.atomic():
         locked = ledger.lock_listing(listing_id=listing.pk)
-        with pytest.raises(errors.InvalidInput) as exc:
+        with pytest.raises(InvalidInput) as exc:
             ledger.reserve(listing=locked, start=end - timedelta(days=2), end=end + timedelta(days=1), units=1)
         assert reserved_by_day(listing) == before
     assert exc.value.code == "outside_window"

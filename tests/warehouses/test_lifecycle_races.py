@@ -13,7 +13,7 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from credit.errors import DomainError
+from core.errors import DomainError
 from payments.models import EscrowTransaction
 from payments.selectors import escrow_summary
 from tests.payments.escrow_helpers import make_escrow_institution

@@ -11,7 +11,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from credit.errors import DomainError
+from core.errors import DomainError
 from payments.models import Dispute, EscrowTransaction
 from tests.factories import RegulatorFactory, StaffFactory
 from tests.payments.escrow_helpers import fund_lease, make_escrow_institution

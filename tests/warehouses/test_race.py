@@ -100,7 +100,7 @@ def test_random_operations_never_oversell_and_the_ledger_matches_the_leases(ops,
     from django.db import transaction
     from django.db.models import F
 
-    from credit import errors
+    from core import errors
     from warehouses.services import listings as listing_services
 
     sid = transaction.savepoint()  # each example starts from the same state

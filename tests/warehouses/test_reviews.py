@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from credit import errors
+from core.errors import InvalidInput
 from credit.models import CreditEvent
 from tests.payments.conftest import make_compliant_institution
 from tests.warehouses.conftest import make_member
@@ -108,7 +108,7 @@ def test_only_completed_leases_and_only_parties_review(operator, merchant, compl
     with pytest.raises(LeaseNotFound):
         reviews.review_lease(actor=make_member(is_merchant=True), lease_id=completed_lease.pk, stars=5)
     for stars in (0, 6, None):
-        with pytest.raises(errors.InvalidInput) as exc:
+        with pytest.raises(InvalidInput) as exc:
             reviews.review_lease(actor=merchant, lease_id=completed_lease.pk, stars=stars)
         assert "stars" in exc.value.field_errors
     assert completed_lease.status == Lease.Status.COMPLETED

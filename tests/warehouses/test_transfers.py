@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from core.models import AuditEntry
 from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credit import errors
+from core.errors import Conflict, DomainError, InvalidInput
+from core.models import AuditEntry
 from payments.selectors import escrow_summary
 from tests.payments.conftest import make_compliant_institution
 from tests.warehouses.conftest import make_member
@@ -186,7 +186,7 @@ def test_an_unusable_payment_institution_is_a_field_error(merchant, other_mercha
     offer = transfers.offer_transfer(
         actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=3
     )
-    with pytest.raises(errors.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         transfers.accept_transfer(actor=other_merchant, transfer_id=offer.pk, institution_id=merchant.subject.pk)
     assert "institution" in exc.value.field_errors
     offer.refresh_from_db()
@@ -222,7 +222,7 @@ def test_remaining_days_are_half_open(operator, merchant, other_merchant, payer,
     leases.check_in_lease(actor=operator, lease_id=lease.pk)
     last_day = lease.end - timedelta(days=1)
     with at(lease.end):  # the end day is not part of the lease: nothing left to transfer
-        with pytest.raises(errors.InvalidInput) as exc:
+        with pytest.raises(InvalidInput) as exc:
             transfers.offer_transfer(
                 actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=1
             )
@@ -274,7 +274,7 @@ def test_bad_offers_are_field_errors_and_write_nothing(merchant, other_merchant,
     )
     to = merchant.subject.pk if change.get("to_self") else change.get("to_subject_id", other_merchant.subject.pk)
     before = reserved_by_day(listing)
-    with pytest.raises(errors.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         transfers.offer_transfer(actor=merchant, lease_id=lease.pk, to_subject_id=to, units=change.get("units", 2))
     assert field in exc.value.field_errors
     assert not LeaseTransfer.objects.exists()
@@ -296,7 +296,7 @@ def test_only_the_tenant_offers_and_only_the_recipient_accepts(
         with pytest.raises(TransferNotFound):
             transfers.accept_transfer(actor=who, transfer_id=offer.pk, institution_id=payer.pk)
     # A second, different offer while one is open is a conflict; the same one is a no-op.
-    with pytest.raises(errors.Conflict):
+    with pytest.raises(Conflict):
         transfers.offer_transfer(actor=merchant, lease_id=lease.pk, to_subject_id=stranger.subject.pk, units=1)
     again = transfers.offer_transfer(
         actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=1
@@ -343,7 +343,7 @@ def test_consent_required_waits_for_the_operator(operator, merchant, other_merch
     assert Lease.objects.get(pk=lease.pk).status == Lease.Status.APPROVED
     with pytest.raises(TransferNotFound):
         transfers.consent_transfer(actor=merchant, transfer_id=offer.pk)
-    with pytest.raises(errors.InvalidInput) as exc:
+    with pytest.raises(InvalidInput) as exc:
         transfers.decline_transfer(actor=operator, transfer_id=offer.pk, reason=" ")
     assert "reason" in exc.value.field_errors
     done = transfers.consent_transfer(actor=operator, transfer_id=offer.pk)
@@ -604,7 +604,7 @@ def test_random_transfers_never_change_a_days_reservations(ops, operator, mercha
                         )
                         transfers.accept_transfer(actor=taker, transfer_id=offer.pk, institution_id=payer.pk)
                         assert reserved_by_day(listing) == before
-                except errors.DomainError:
+                except DomainError:
                     pass
             assert reserved_by_day(listing) == reserved_from_leases(listing)
             assert ledger.reconcile(listing_ids=[listing.pk]) == []
@@ -666,7 +666,7 @@ def test_a_disputed_lease_cannot_be_transferred_until_decided(merchant, other_me
         actor=merchant, lease_id=lease.pk, to_subject_id=other_merchant.subject.pk, units=2
     )
     escrow_services.open_lease_dispute(actor=merchant, lease_id=lease.pk, reason="Racking damaged on arrival")
-    with pytest.raises(errors.Conflict) as exc:
+    with pytest.raises(Conflict) as exc:
         transfers.accept_transfer(actor=other_merchant, transfer_id=offer.pk, institution_id=payer.pk)
     assert exc.value.code == "escrow_frozen"
     offer.refresh_from_db()

@@ -15,12 +15,12 @@ task, with its own cursor (the same reader as payments.services.process_domain_e
 import logging
 from datetime import timedelta
 
-from core.models import EventCursor
 from django.conf import settings
 from django.db import transaction
 
 from core.audit import record_audit
-from credit.selectors.events import events_since_cursor
+from core.events import events_since_cursor
+from core.models import EventCursor
 from credit.selectors.standing import may_subject
 from warehouses.models import Listing
 from warehouses.services import ledger

@@ -41,7 +41,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from credit import errors
+from core.errors import NotAllowed
 from credit.selectors.accounts import is_member, subject_ids_acted_for
 from payments import escrow as payment_escrow
 from payments import selectors as payment_selectors
@@ -137,7 +137,7 @@ def pay_lease(*, actor, lease_id: int, institution_id: int) -> Lease:
         listing, lease = _locked(lease_id)
         if not is_member(user=actor, subject_id=lease.tenant_id):
             if is_member(user=actor, subject_id=listing.warehouse.owner_id):
-                raise errors.NotAllowed("Only the tenant pays into escrow.", code="tenant_only")
+                raise NotAllowed("Only the tenant pays into escrow.", code="tenant_only")
             raise LeaseNotFound()
         if lease.status not in LIVE:
             raise InvalidTransition(
@@ -304,7 +304,7 @@ def open_lease_dispute(*, actor, lease_id: int, reason: str, subject_id: int | N
             raise LeaseNotFound()
         if subject_id is not None:
             if subject_id not in sides:
-                raise errors.NotAllowed(
+                raise NotAllowed(
                     "You do not act for a party to this lease.", field_errors={"subject": ["Not a party."]}
                 )
             opener = subject_id

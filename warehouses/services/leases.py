@@ -29,7 +29,7 @@ from functools import partial
 from django.conf import settings
 from django.utils import timezone
 
-from config import rows
+from core import rows
 from core.audit import record_audit
 from core.db import service_atomic
 from core.errors import Busy, InvalidInput

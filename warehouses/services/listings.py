@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import record_audit
-from credit import errors
-from credit.countries import country_codes, currency_codes
+from core.countries import country_codes, currency_codes
+from core.errors import Conflict, InvalidInput, NotAllowed
 from credit.models import Subject
 from credit.selectors.accounts import is_member
 from warehouses.errors import ListingNotFound, WarehouseNotFound
@@ -80,12 +80,12 @@ def _validate_warehouse(values: dict) -> None:
     if bad_services:
         field_errors["services"] = [f"Unknown services: {sorted(bad_services)}."]
     if field_errors:
-        raise errors.InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
+        raise InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
 
 
 def create_warehouse(*, actor, owner_id: int, **values) -> Warehouse:
     if not is_member(user=actor, subject_id=owner_id):
-        raise errors.NotAllowed("You do not act for this subject.", code="not_a_member")
+        raise NotAllowed("You do not act for this subject.", code="not_a_member")
     values = {k: v for k, v in values.items() if k in WAREHOUSE_FIELDS}
     values["country"] = (values.get("country") or "").upper()
     _validate_warehouse(values)
@@ -181,7 +181,7 @@ def create_listing(
     if available_from < timezone.localdate():
         field_errors["available_from"] = ["The window cannot start in the past."]
     if field_errors:
-        raise errors.InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
+        raise InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
     with transaction.atomic():
         gate.check_operator(owner=warehouse.owner)
         listing = Listing.objects.create(
@@ -220,7 +220,7 @@ def _locked_own_listing(*, actor, listing_id: int) -> Listing:
 def change_listing_capacity(*, actor, listing_id: int, units: int) -> Listing:
     """Change the units offered on every day. Never below what any day has reserved."""
     if units < 1:
-        raise errors.InvalidInput("Offer at least one unit.", field_errors={"units": ["At least one unit."]})
+        raise InvalidInput("Offer at least one unit.", field_errors={"units": ["At least one unit."]})
     with transaction.atomic():
         listing = _locked_own_listing(actor=actor, listing_id=listing_id)
         if listing.units == units:
@@ -248,7 +248,7 @@ def extend_listing(*, actor, listing_id: int, available_until: date) -> Listing:
         if available_until == listing.available_until:
             return listing
         if available_until < listing.available_until:
-            raise errors.InvalidInput(
+            raise InvalidInput(
                 "The window can only be extended.",
                 field_errors={"available_until": ["Choose a later date than the current end."]},
             )
@@ -256,7 +256,7 @@ def extend_listing(*, actor, listing_id: int, available_until: date) -> Listing:
         # extension to 9999-12-31 would write millions of ledger days.
         max_days = settings.ENTREPOT.get("WAREHOUSE_MAX_LISTING_DAYS", 731)
         if (available_until - max(listing.available_from, timezone.localdate())).days > max_days:
-            raise errors.InvalidInput(
+            raise InvalidInput(
                 "A listing is offered at most two years ahead.",
                 field_errors={"available_until": [f"At most {max_days} days ahead; add another listing later."]},
             )
@@ -286,7 +286,7 @@ def update_listing_terms(*, actor, listing_id: int, **terms) -> Listing:
             return listing
         field_errors = _validate_terms(changes, units=listing.units)
         if field_errors:
-            raise errors.InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
+            raise InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
         old = {k: _json(getattr(listing, k)) for k in changes}
         for k, v in changes.items():
             setattr(listing, k, v)
@@ -308,7 +308,7 @@ def set_listing_status(*, actor, listing_id: int, status: str, reason: str = "")
         if listing.status == status:
             return listing
         if status not in STATUS_TRANSITIONS.get(listing.status, set()):
-            raise errors.Conflict(
+            raise Conflict(
                 f"A {listing.status} listing cannot become {status}.",
                 code="invalid_listing_transition",
                 field_errors={

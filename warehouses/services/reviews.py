@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import record_audit
-from credit import errors
+from core.errors import InvalidInput
 from credit.selectors.accounts import is_member
 from warehouses.errors import LeaseNotFound, ReviewNotAllowed
 from warehouses.models import Lease, LeaseReview
@@ -58,7 +58,7 @@ def review_lease(
     if len(comment or "") > 2000:
         field_errors["comment"] = ["At most 2000 characters."]
     if field_errors:
-        raise errors.InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
+        raise InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
     reviewed_id = operator_id if reviewer_id == tenant_id else tenant_id
     now = timezone.now()
     if lease.status != Lease.Status.COMPLETED or lease.completed_at is None:

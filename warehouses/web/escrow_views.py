@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from core import bidi
-from credit import errors
+from core.errors import DomainError, NotFound
 from credit.selectors.accounts import subject_ids_acted_for
 from credit.web.views.accounts import add_domain_error
 from payments import selectors as payment_selectors
@@ -58,7 +58,7 @@ class ResolveForm(forms.Form):
 def _lease_or_404(user, lease_id: int) -> Lease:
     try:
         return selectors.get_lease(user=user, lease_id=lease_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
 
 
@@ -115,7 +115,7 @@ def lease_pay(request, lease_id: int):
             )
         except LeaseNotFound:
             raise Http404 from None
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, "Paid into escrow: the operator is paid in stages from check-in.")
@@ -144,7 +144,7 @@ def lease_dispute(request, lease_id: int):
             escrow_services.open_lease_dispute(
                 actor=request.user, lease_id=lease.pk, reason=form.cleaned_data["reason"]
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, "Dispute opened: the escrow is frozen until platform staff decide.")
@@ -178,7 +178,7 @@ def disputes(request):
 def dispute_detail(request, dispute_id: int):
     try:
         dispute = selectors.get_dispute(user=request.user, dispute_id=dispute_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
     form = ResolveForm(request.POST if request.method == "POST" else None, prefix=f"d{dispute.pk}")
     if request.method == "POST":
@@ -193,7 +193,7 @@ def dispute_detail(request, dispute_id: int):
                     payee_amount=form.cleaned_data.get("payee_amount"),
                     reason=form.cleaned_data["reason"],
                 )
-            except errors.DomainError as exc:
+            except DomainError as exc:
                 add_domain_error(form, exc)
             else:
                 messages.success(request, f"Dispute {dispute.pk} decided.")

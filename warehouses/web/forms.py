@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django import forms
 
-from credit.countries import country_choices
+from core.countries import country_choices
 from credit.models import Subject
 from warehouses.models import Listing, Warehouse
 from warehouses.selectors import SORTS

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core import bidi
-from credit import errors
-from credit.countries import country_choices
+from core.countries import country_choices
+from core.errors import DomainError, NotFound
 from credit.selectors.accounts import subject_ids_acted_for
 from credit.web.views.accounts import add_domain_error
 from payments import selectors as payment_selectors
@@ -61,14 +61,14 @@ class ReviewForm(forms.Form):
 def _lease_or_404(user, lease_id: int) -> Lease:
     try:
         return selectors.get_lease(user=user, lease_id=lease_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
 
 
 def _transfer_or_404(user, transfer_id: int) -> LeaseTransfer:
     try:
         return selectors.get_transfer(user=user, transfer_id=transfer_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
 
 
@@ -129,7 +129,7 @@ def lease_transfer(request, lease_id: int):
                     units=data["units"],
                     note=data["note"],
                 )
-            except errors.DomainError as exc:
+            except DomainError as exc:
                 if "to_subject" in exc.field_errors:
                     exc.field_errors["recipient_registration"] = exc.field_errors.pop("to_subject")
                 add_domain_error(form, exc)
@@ -201,9 +201,9 @@ def transfer_accept(request, transfer_id: int):
             transfer = transfer_services.accept_transfer(
                 actor=request.user, transfer_id=transfer.pk, institution_id=form.cleaned_data["institution"]
             )
-        except errors.NotFound:  # not offered to this user (the transferor or the operator)
+        except NotFound:  # not offered to this user (the transferor or the operator)
             raise Http404 from None
-        except errors.DomainError as exc:
+        except DomainError as exc:
             if not LeaseTransfer.objects.filter(pk=transfer.pk, status=LeaseTransfer.Status.OFFERED).exists():
                 # Refused by the credit gate, lapsed or closed meanwhile: nothing left to accept.
                 messages.error(request, exc.message)
@@ -243,9 +243,9 @@ def transfer_action(request, transfer_id: int, action: str):
     call, done = ACTIONS[action]
     try:
         call(request.user, transfer.pk, request.POST.get("reason", "")[:2000])
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, done)
@@ -267,7 +267,7 @@ def lease_review(request, lease_id: int):
                 comment=form.cleaned_data["comment"],
                 reviewer_id=side,
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, "Thank you: your rating is recorded.")

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from config import csv_export
-from credit import errors
+from core import csv as csv_export
+from core.errors import DomainError, NotFound
 from credit.selectors.accounts import active_memberships
 from credit.web.views.accounts import add_domain_error
 from warehouses import selectors
@@ -92,7 +92,7 @@ def search(request):
 def listing_detail(request, listing_id: int):
     try:
         listing = selectors.get_listing(user=request.user, listing_id=listing_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
     tenants = (
         [s for s in _subjects(request.user) if s.pk != listing.warehouse.owner_id]
@@ -115,7 +115,7 @@ def listing_detail(request, listing_id: int):
                     end=form.cleaned_data["end"],
                     note=form.cleaned_data["note"],
                 )
-            except errors.DomainError as exc:
+            except DomainError as exc:
                 add_domain_error(form, exc)
             else:
                 if lease.status == Lease.Status.APPROVED:
@@ -199,7 +199,7 @@ def my_leases(request):
 def lease_detail(request, lease_id: int):
     try:
         lease = selectors.get_lease(user=request.user, lease_id=lease_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
     mine = {s.pk for s in _subjects(request.user)}
     today = timezone.localdate()
@@ -246,9 +246,9 @@ def lease_action(request, lease_id: int, action: str):
     try:
         selectors.get_lease(user=request.user, lease_id=lease_id)
         lease = service(actor=request.user, lease_id=lease_id, **kwargs)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         if action == "cancel" and lease.cancellation_fee:
@@ -289,7 +289,7 @@ def warehouse_new(request):
             warehouse = listing_services.create_warehouse(
                 actor=request.user, owner_id=form.cleaned_data["owner"], **values
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, f"Warehouse {warehouse.name} added. Now offer some capacity.")
@@ -318,7 +318,7 @@ def listing_new(request):
             listing = listing_services.create_listing(
                 actor=request.user, warehouse_id=values.pop("warehouse"), **values
             )
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             messages.success(request, f"Listing “{listing.title}” created ({listing.get_status_display()}).")
@@ -332,7 +332,7 @@ def listing_new(request):
 def manage_listing(request, listing_id: int):
     try:
         listing = selectors.get_own_listing(user=request.user, listing_id=listing_id)
-    except errors.NotFound:
+    except NotFound:
         raise Http404 from None
     capacity_form = forms.CapacityForm(initial={"units": listing.units}, prefix="cap")
     extend_form = forms.ExtendForm(initial={"available_until": listing.available_until}, prefix="ext")
@@ -374,7 +374,7 @@ def manage_listing(request, listing_id: int):
                     else "Lease transfers no longer need your consent.",
                 )
                 return redirect(request.path)
-        except errors.DomainError as exc:
+        except DomainError as exc:
             target = capacity_form if "cap-units" in request.POST else extend_form
             if "status" in request.POST:
                 messages.error(request, exc.message)

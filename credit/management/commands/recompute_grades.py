@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from credit import errors
+from core.errors import Conflict
 from credit.selectors import ratings as rating_selectors
 from credit.services import ratings as rating_services
 
@@ -64,7 +64,7 @@ class Command(BaseCommand):
         if run is None and not resume:
             try:
                 run = rating_services.start_full_recompute(chunk_size=chunk_size)
-            except errors.Conflict as exc:
+            except Conflict as exc:
                 raise CommandError(exc.message) from exc
             self.stdout.write(f"Started run {run.pk}: {run.total_subjects} subjects in {run.total_chunks} chunks.")
         elif run is not None:

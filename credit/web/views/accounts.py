@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from credit import errors
+from core.errors import DomainError
 from credit.selectors.accounts import active_memberships, pending_memberships_for_owner
 from credit.services import accounts as services
 from credit.web.forms import SignUpForm
@@ -14,7 +14,7 @@ def home(request):
     return render(request, "home.html")
 
 
-def add_domain_error(form, exc: errors.DomainError) -> None:
+def add_domain_error(form, exc: DomainError) -> None:
     """Show a service's error beside the fields it names, or at the top of the form."""
     if not exc.field_errors:
         form.add_error(None, exc.message)
@@ -28,7 +28,7 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         try:
             result = services.sign_up(**form.cleaned_data)
-        except errors.DomainError as exc:
+        except DomainError as exc:
             add_domain_error(form, exc)
         else:
             login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
@@ -59,7 +59,7 @@ def account(request):
 def approve_membership(request, membership_id: int):
     try:
         membership = services.approve_membership(actor=request.user, membership_id=membership_id)
-    except errors.DomainError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{membership.user.username} now acts for {membership.subject.legal_name}.")

@@ -6,7 +6,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from credit.countries import currency_codes
+from core.countries import currency_codes
 from credit.models import Subject
 from warehouses.api.fast import FastListSerializer
 from warehouses.models import Listing, Warehouse

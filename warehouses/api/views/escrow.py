@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import idempotency
+from core import idempotency
 from warehouses import selectors
 from warehouses.api import serializers as s
 from warehouses.api.views.common import (

@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from payments import idempotency
+from core import idempotency
 from payments.selectors import escrow_summaries
 from warehouses import selectors
 from warehouses.api import serializers as s

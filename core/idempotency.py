@@ -1,5 +1,6 @@
 """`Idempotency-Key` for POSTs that move money, report outcomes or create leases: the one
-mechanism of the project (payment reports here, lease requests in warehouses.api).
+mechanism of the project (payment reports and escrow payments in payments.api, lease
+requests and lease payments in warehouses.api).
 
 Reusable by any app: `run_idempotently(owner=..., key=..., fingerprint=..., handler=...)`
 where `handler()` returns `(status_code, body)`. `owner_for(api_key=...)` or
@@ -22,7 +23,7 @@ where `handler()` returns `(status_code, body)`. `owner_for(api_key=...)` or
   stored with its answer at the end, commit together; a key taken already rolls the
   work back and replays the stored answer (see its docstring).
 - Keys are kept IDEMPOTENCY_KEY_RETENTION_HOURS (default 24 h), then purged by beat
-  (`payments.purge_idempotency_keys`): a retry that late is a new request.
+  (the task `payments.purge_idempotency_keys`): a retry that late is a new request.
 """
 
 import hashlib
@@ -30,14 +31,13 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
-from core.db import all_or_nothing
-from core.models import IdempotencyKey
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from credit.errors import Busy, DomainError
-from payments import errors
+from core.db import all_or_nothing
+from core.errors import Busy, DomainError, IdempotencyInFlight, IdempotencyKeyRequired, IdempotencyKeyReused
+from core.models import IdempotencyKey
 
 IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
@@ -101,27 +101,27 @@ def _claim(owner: str, key: str, print_: str) -> IdempotencyKey | tuple[int, dic
             if existing is None:
                 continue
             if existing.fingerprint != print_:
-                raise errors.IdempotencyKeyReused()
+                raise IdempotencyKeyReused()
             if existing.status == IdempotencyKey.Status.DONE:
                 return existing.response_status, existing.response_body
             if existing.created_at > timezone.now() - IN_FLIGHT_TIMEOUT:
-                raise errors.IdempotencyInFlight()
+                raise IdempotencyInFlight()
             existing.created_at = timezone.now()
             existing.save(update_fields=["created_at"])
             return existing
-    raise errors.IdempotencyInFlight()
+    raise IdempotencyInFlight()
 
 
 def _checked_key(key: str) -> str:
     key = (key or "").strip()
     if not key:
-        raise errors.IdempotencyKeyRequired()
+        raise IdempotencyKeyRequired()
     if len(key) > MAX_KEY_LENGTH:
-        raise errors.IdempotencyKeyRequired(
+        raise IdempotencyKeyRequired(
             f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_too_long"
         )
     if not key.isprintable():  # control characters (a NUL cannot even be stored): bad input, not a 500
-        raise errors.IdempotencyKeyRequired(
+        raise IdempotencyKeyRequired(
             "An Idempotency-Key is printable text such as a UUID.", code="idempotency_key_invalid"
         )
     return key
@@ -211,11 +211,11 @@ def run_in_one_transaction(
 def _stored_answer(owner: str, key: str, print_: str) -> tuple[int, dict]:
     existing = IdempotencyKey.objects.filter(owner=owner, key=key).first()
     if existing is None:  # purged in between: the client may send it again
-        raise errors.IdempotencyInFlight()
+        raise IdempotencyInFlight()
     if existing.fingerprint != print_:
-        raise errors.IdempotencyKeyReused()
+        raise IdempotencyKeyReused()
     if existing.status != IdempotencyKey.Status.DONE:
-        raise errors.IdempotencyInFlight()
+        raise IdempotencyInFlight()
     return existing.response_status, existing.response_body
 
 
