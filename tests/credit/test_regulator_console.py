@@ -5,9 +5,9 @@ import datetime as dt
 import io
 
 import pytest
-from core.models import AuditEntry
 from django.utils import timezone
 
+from core.models import AuditEntry
 from credit.models import Appeal, BlacklistEntry, CreditEvent, RecomputeRun
 from credit.services import blacklist as services
 from tests.credit.blacklist_helpers import WEDNESDAY, at_date, make_entry, set_now

@@ -4,9 +4,9 @@ a hash is stored, keys can be revoked or expire, and nobody else sees or touches
 from datetime import timedelta
 
 import pytest
-from core.models import AuditEntry
 from django.utils import timezone
 
+from core.models import AuditEntry
 from credit.models import Membership
 from payments.models import ProviderAPIKey
 from tests.factories import MembershipFactory, SubjectFactory

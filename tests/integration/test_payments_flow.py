@@ -6,10 +6,10 @@ delivered by the beat sweep, and a receiver that fails loses nothing."""
 from datetime import timedelta
 
 import pytest
-from core.models import DomainEvent
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from core.models import DomainEvent
 from payments import services
 from payments.models import InstitutionProfile, Licence, WebhookDelivery
 from payments.tasks import process_domain_events_task, run_daily_compliance_checks_task, sweep_webhook_deliveries_task

@@ -5,10 +5,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from core.models import IdempotencyKey
 from django.db import connection
 from django.utils import timezone
 
+from core.models import IdempotencyKey
 from credit.models import CreditEvent, Subject
 from payments import services
 from payments.models import APICallRecord, PaymentReport, ProviderAPIKey, ScreeningDecision

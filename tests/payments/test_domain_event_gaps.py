@@ -6,10 +6,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from core.models import DomainEvent, EventCursor
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.models import DomainEvent, EventCursor
 from payments import services
 from payments.models import WebhookDelivery
 from tests.factories import MembershipFactory, SubjectFactory, UserFactory

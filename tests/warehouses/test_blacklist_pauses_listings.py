@@ -5,8 +5,8 @@ existing leases stay as they are, and lifting the entry does not republish."""
 from datetime import timedelta
 
 import pytest
-from core.models import AuditEntry
 
+from core.models import AuditEntry
 from credit.services import blacklist
 from tests.factories import RegulatorFactory
 from tests.warehouses.conftest import make_member

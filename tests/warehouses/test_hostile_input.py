@@ -7,9 +7,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from core.models import AuditEntry
 from django.test import Client
 
+from core.models import AuditEntry
 from payments.models import EscrowTransaction
 from tests.payments.escrow_helpers import fund_lease, make_escrow_institution
 from warehouses.models import CapacityDay, Lease, LeaseReview, LeaseTransfer, Listing

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from core.models import IdempotencyKey
 from rest_framework.authtoken.models import Token
 
+from core.models import IdempotencyKey
 from warehouses.models import CapacityDay, Lease
 from warehouses.services import leases
 

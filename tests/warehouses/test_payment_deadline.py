@@ -6,9 +6,9 @@ from datetime import datetime, time, timedelta
 
 import pytest
 import time_machine
-from core.models import AuditEntry
 from django.utils import timezone
 
+from core.models import AuditEntry
 from credit.models import CreditEvent
 from tests.payments.escrow_helpers import fund_lease
 from warehouses.models import CapacityDay, Lease
