@@ -1,7 +1,8 @@
 """The lease lifecycle, declared once (core.transitions). The services in
 warehouses/services/leases.py (and payment_deadline.py, transfer_split.py) name a
-transition; the mechanism locks nothing itself here: each service locks the lease
-(`locks.lock_lease`: the listing first, then the lease), checks who acts, then applies.
+transition: each locks the lease (`locks.lock_lease`: the listing first, then the lease),
+checks who acts (before anything else, so a stranger learns nothing, not even that a step
+was already taken) and applies it; `LEASE.run` locks and applies in one call.
 
     name          from                 to           audit action            guards; work in the transaction
     approve       held                 approved     lease.approved          credit gate again
