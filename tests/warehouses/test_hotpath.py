@@ -5,11 +5,13 @@ that hold units and leases that gave them back)."""
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.db import all_or_nothing
 from credit.models import BlacklistEntry
 from tests.warehouses.test_leases import blacklist, book, reserved_by_day
 from warehouses import hotpath
@@ -106,3 +108,21 @@ def test_reservation_drift_is_the_orm_aggregate(operator, merchant, other_mercha
     assert everything == orm_drift() and len(everything) == 3
     assert hotpath.reservation_drift(listing_ids=[second.pk]) == orm_drift([second.pk]) == everything[2:]
     assert hotpath.reservation_drift(listing_ids=[]) == []
+
+
+def test_a_lease_request_is_five_statements_in_its_all_or_nothing_transaction(merchant, listing):
+    """The lease POST's service (bench/lease_race.py): who acts, the listing's lock (with its
+    timeout, one message), the reservation, the lease and its audit row. No savepoint, no
+    gate query when neither party has a blacklist entry, nothing compiled by the ORM."""
+    d = listing.available_from
+    with all_or_nothing(), CaptureQueriesContext(connection) as queries:
+        book(merchant, listing, 5, d, d + timedelta(days=3))
+    statements = [q["sql"].split(" ", 2)[:2] for q in queries.captured_queries]
+    assert statements == [
+        ["SELECT", 's."id",'],
+        ["SELECT", "set_config('lock_timeout',"],
+        ["UPDATE", "warehouses_capacityday"],
+        ["INSERT", "INTO"],
+        ["INSERT", "INTO"],
+    ]
+    assert [q["sql"].split(" ", 3)[2] for q in queries.captured_queries[3:]] == ["warehouses_lease", "core_auditentry"]
