@@ -147,12 +147,12 @@ def request_lease(
     return lease
 
 
-def _operator_step(name: str, *, actor, lease_id: int, reason: str = "", fields=None) -> Lease:
+def _operator_step(name: str, *, actor, lease_id: int) -> Lease:
     """Lock the lease, check the actor runs its listing, apply the transition `name`."""
     with service_atomic():
         lease = lock_lease(lease_id)
         require_operator(actor=actor, lease=lease)
-        return LEASE.apply(name, lease, actor=actor, reason=reason, fields=fields)
+        return LEASE.apply(name, lease, actor=actor)
 
 
 def approve_lease(*, actor, lease_id: int) -> Lease:
