@@ -12,7 +12,7 @@ local receiver that fails a third of the time.
    `webhook-id`.
 3. Starts one real Celery worker (`--pool threads --concurrency N`) on Redis (REDIS_URL,
    default db 14) with backoff 1 s doubling up to 5 s (WEBHOOK_BACKOFF_*), writes EVENTS (default 10,000)
-   events through `payments.webhooks.enqueue_event` (the outbox, 500 per transaction;
+   events through `payments.webhook_deliveries.enqueue_event` (the outbox, 500 per transaction;
    each wakes the worker after commit) and, like beat, calls the sweep every 5 s.
 4. Waits until every delivery is marked delivered, then prints: events, unique ids
    received, lost (events never received: target 0), duplicates received (at-least-once),
@@ -126,8 +126,9 @@ def main():
 
     from config.celery import QUEUES, app
     from credit.models import Membership, Subject
-    from payments import services, webhooks
+    from payments import services
     from payments.models import InstitutionProfile, WebhookDelivery
+    from payments.services import webhook_deliveries
     from payments.tasks import sweep_webhook_deliveries_task
 
     call_command("migrate", verbosity=0)
@@ -192,7 +193,7 @@ def main():
         for chunk in range(0, args.events, 500):
             with transaction.atomic():
                 for i in range(chunk, min(args.events, chunk + 500)):
-                    webhooks.enqueue_event(
+                    webhook_deliveries.enqueue_event(
                         event_type="subject.blacklisted",
                         institution_ids=[subject.pk],
                         data={"subject_id": i, "n": i},

@@ -144,7 +144,7 @@ class ProviderAPIKeyAdmin(ReadOnlyAdmin):
     exclude = ("hashed_key", "id")
 
 
-# --- Escrow ledger and disputes (read-only: money moves only through payments.escrow) -------
+# --- Escrow ledger and disputes (read-only: money moves only through payments.services) -------
 
 from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount, LedgerEntry  # noqa: E402
 

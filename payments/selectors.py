@@ -1,6 +1,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from core.roles import is_regulator
 from credit.models import Membership, Subject
@@ -119,6 +120,24 @@ def deliveries_for(*, institution_id: int) -> QuerySet[WebhookDelivery]:
         .select_related("endpoint")
         .prefetch_related("attempt_log")
         .order_by("-created_at", "-id")
+    )
+
+
+def due_delivery_ids(*, limit: int = 500) -> list[int]:
+    """Pending webhook deliveries whose next attempt is due, the oldest first."""
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def due_compliance_checks(*, limit: int = 200) -> list[tuple[int, str]]:
+    """(institution id, trigger) of the compliance checks requested and not yet run."""
+    return list(
+        InstitutionProfile.objects.filter(check_requested_at__isnull=False)
+        .order_by("check_requested_at")
+        .values_list("pk", "check_requested_trigger")[:limit]
     )
 
 

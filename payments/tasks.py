@@ -62,7 +62,8 @@ def run_daily_compliance_checks_task(today: str | None = None) -> int:
 def process_domain_events_task() -> int:
     """Every 15 s (beat): read credit's domain events into webhooks and compliance checks,
     then run any compliance check whose request could not be enqueued."""
-    from payments.services import due_compliance_checks, process_domain_events, run_compliance_check
+    from payments.selectors import due_compliance_checks
+    from payments.services import process_domain_events, run_compliance_check
 
     total = 0
     while True:
@@ -88,7 +89,7 @@ def process_domain_events_task() -> int:
 def deliver_webhook_task(delivery_id: int) -> str:
     """One delivery attempt. A failure is recorded and rescheduled in the database (not by
     Celery retry), so the schedule survives a Redis outage; the sweep sends it when due."""
-    from payments.webhooks import deliver
+    from payments.services.webhook_deliveries import deliver
 
     status = deliver(delivery_id=delivery_id)
     if status == "pending":
@@ -106,7 +107,8 @@ def deliver_webhook_task(delivery_id: int) -> str:
 def sweep_webhook_deliveries_task(limit: int = 500) -> int:
     """Every 30 s (beat): deliver whatever is pending and due, e.g. rows written while
     Redis was down or retries scheduled far ahead. Delivers inline, one row at a time."""
-    from payments.webhooks import deliver, due_delivery_ids
+    from payments.selectors import due_delivery_ids
+    from payments.services.webhook_deliveries import deliver
 
     ids = due_delivery_ids(limit=limit)
     for delivery_id in ids:

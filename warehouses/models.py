@@ -287,7 +287,7 @@ class Lease(models.Model):
 
     @property
     def escrow_ref(self) -> str:
-        """The opaque reference of the escrow guarding this lease (see payments.escrow)."""
+        """The opaque reference of the escrow guarding this lease (see payments.services.escrow)."""
         return self.escrow_reference or f"lease:{self.pk}"
 
 

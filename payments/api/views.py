@@ -22,7 +22,7 @@ from config.api import PROBLEM_CONTENT_TYPE, problem_exception_handler
 from core import idempotency
 from core.errors import IdempotencyInFlight, InvalidInput, NotAllowed, NotFound
 from credit.selectors.accounts import find_subject_by_registration
-from payments import errors, filings, screening, services
+from payments import errors, services
 from payments.api import serializers as s
 from payments.models import (
     APICallRecord,
@@ -32,6 +32,7 @@ from payments.models import (
     WatchlistEntry,
 )
 from payments.selectors import deliveries_for, reserve_reports_for, webhook_endpoints_for
+from payments.services import filings, screening
 
 PROBLEM = OpenApiResponse(description="application/problem+json")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 429: PROBLEM}

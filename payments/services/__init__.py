@@ -1,21 +1,25 @@
-"""Payment-institution writes. Each service owns its transaction and audit entry.
+"""Payments writes. Each service owns its transaction and audit entry.
 
-Split by topic: `keys` (API keys), `institutions` (profile, licences, corridors, reserves,
-screening threshold), `compliance_runs` (runs and status), `domain_events` (credit's events
-into webhooks and checks), `reports` (payment outcomes), `webhook_endpoints` (watchlist and
-endpoints); `_common` holds the helpers they share. Every name is re-exported here, so
-callers use `payments.services.X`. A test that patches a name must patch it where it is
-looked up: inside this package, that is the submodule, not this re-export."""
+Split by sub-domain:
+- `institutions` (profile, licences, corridors, reserves, screening threshold), `filings`
+  (ending them: withdraw a licence or corridor, close a reserve account), `compliance_runs`
+  (runs, the institution status lifecycle, suspension and reinstatement), `keys` (API keys),
+  `reports` (payment outcomes), `screening` (decisions stored);
+- `webhook_endpoints` (watchlist and endpoints), `webhook_deliveries` (the outbox and
+  delivery), `domain_events` (credit's events into webhooks and checks);
+- `ledger` (double-entry accounts and journal transactions), `escrow` (paying in, paying
+  out, freezing, transfers), `disputes` (the dispute lifecycle);
+- `common` holds what the institution services share.
+
+The institution services are re-exported here (`payments.services.X`); escrow, ledger,
+disputes, filings, screening and deliveries are used by module (`from payments.services
+import escrow`). A test that patches a name must patch it where it is looked up: the
+submodule, not this re-export."""
 
 import logging
 
-from payments.services._common import (
-    _lock_profile,
-    _require_manager,
-    request_compliance_check,
-)
+from payments.services.common import lock_profile, request_compliance_check, require_manager
 from payments.services.compliance_runs import (
-    due_compliance_checks,
     reinstate_institution,
     request_check_by_regulator,
     run_compliance_check,
@@ -47,20 +51,19 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DOMAIN_EVENT_CURSOR",
     "TRIGGER_BY_EVENT",
-    "_lock_profile",
-    "_require_manager",
     "add_corridor",
     "add_reserve_account",
     "create_webhook_endpoint",
     "delete_webhook_endpoint",
-    "due_compliance_checks",
     "issue_api_key",
+    "lock_profile",
     "process_domain_events",
     "register_institution",
     "reinstate_institution",
     "report_payment_outcome",
     "request_check_by_regulator",
     "request_compliance_check",
+    "require_manager",
     "revoke_api_key",
     "rotate_webhook_secret",
     "run_compliance_check",

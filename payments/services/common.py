@@ -15,13 +15,13 @@ from payments.models import InstitutionProfile, ProviderAPIKey
 from payments.selectors import institutions_managed_by
 
 
-def _is_api_key(actor) -> bool:
+def is_api_key(actor) -> bool:
     return isinstance(actor, ProviderAPIKey)
 
 
-def _require_manager(actor, institution_id: int) -> None:
+def require_manager(actor, institution_id: int) -> None:
     """Owners and admins of the institution, or one of its own API keys."""
-    if _is_api_key(actor):
+    if is_api_key(actor):
         if actor.institution_id != institution_id:
             raise errors.NotAnInstitution()
         return
@@ -29,12 +29,12 @@ def _require_manager(actor, institution_id: int) -> None:
         raise errors.NotAnInstitution()
 
 
-def _require_regulator(actor) -> None:
+def require_regulator(actor) -> None:
     if not is_regulator(actor):
         raise errors.RegulatorOnly()
 
 
-def _lock_profile(institution_id: int) -> InstitutionProfile:
+def lock_profile(institution_id: int) -> InstitutionProfile:
     profile = (
         InstitutionProfile.objects.select_for_update(of=("self",))
         .select_related("subject")
@@ -46,21 +46,21 @@ def _lock_profile(institution_id: int) -> InstitutionProfile:
     return profile
 
 
-def _currency(value: str, field: str, field_errors: dict) -> str:
+def clean_currency(value: str, field: str, field_errors: dict) -> str:
     code = (value or "").strip().upper()
     if code not in currency_codes():
         field_errors.setdefault(field, []).append("Use an ISO 4217 code such as USD.")
     return code
 
 
-def _country(value: str, field: str, field_errors: dict) -> str:
+def clean_country(value: str, field: str, field_errors: dict) -> str:
     code = (value or "").strip().upper()
     if code not in country_codes():
         field_errors.setdefault(field, []).append("Use an ISO 3166-1 alpha-2 code such as CN.")
     return code
 
 
-def _money(value, field: str, field_errors: dict) -> Decimal:
+def clean_money(value, field: str, field_errors: dict) -> Decimal:
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, TypeError, ValueError):
@@ -73,7 +73,7 @@ def _money(value, field: str, field_errors: dict) -> Decimal:
     return amount
 
 
-def _raise_if(field_errors: dict, message: str = "Please correct the fields shown.") -> None:
+def raise_if_errors(field_errors: dict, message: str = "Please correct the fields shown.") -> None:
     if field_errors:
         raise InvalidInput(message, field_errors=field_errors)
 

@@ -1,17 +1,18 @@
-"""Compliance runs and the institution's status: run the rules, suspend and reinstate,
-and the checks still requested."""
+"""Compliance runs and the institution's status: run the rules, derive the status (the
+institution's lifecycles, declared once below), suspend and reinstate."""
 
 from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import record_audit
+from core.db import service_atomic
 from core.errors import InvalidInput
+from core.transitions import Lifecycle, Transition
 from credit.models import Subject
 from payments import compliance, errors
 from payments.models import ComplianceRun, Corridor, InstitutionProfile, Licence, RuleResult
-from payments.services._common import _lock_profile, _require_regulator
+from payments.services.common import lock_profile, require_regulator
 
 
 def _load_facts(profile: InstitutionProfile, today: date) -> compliance.Facts:
@@ -86,7 +87,7 @@ def run_compliance_check(
     which saw every edit committed before it, has already cleared the request."""
     today = today or timezone.localdate()
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         if only_if_requested and profile.check_requested_at is None:
             return None
         evaluation = compliance.evaluate(_load_facts(profile, today))
@@ -140,108 +141,160 @@ def _apply_corridor_results(profile: InstitutionProfile, failing: dict[int, str]
             corridor.save(update_fields=["enabled", "disabled_reason"])
 
 
-def _set_status(profile: InstitutionProfile, *, status: str, reason: str, actor, cause: str) -> None:
-    """Inside the caller's transaction: change status, audit it and emit
-    institution.status_changed, only when the status actually changes."""
-    if profile.status == status:
-        if profile.status_reason != reason:
-            profile.status_reason = reason
-            profile.save(update_fields=["status_reason"])
-        return
-    old = profile.status
-    profile.status, profile.status_reason, profile.status_changed_at = status, reason, timezone.now()
-    profile.save(update_fields=["status", "status_reason", "status_changed_at"])
-    record_audit(
-        actor=actor,
-        action="institution.status_changed",
-        target=profile,
-        subject_id=profile.pk,
-        old={"status": old},
-        new={"status": status},
-        reason=f"{reason} [{cause}]",
-    )
-    from payments.webhooks import enqueue_event
+# --- The institution's lifecycles (core.transitions) ---------------------------------------
+#
+# Its compliance status, derived from each run (or forced by a regulator's suspension):
+#
+#     transition  from                     to            audit action
+#     clear       under_review, suspended  compliant     institution.status_changed
+#     refer       compliant, suspended     under_review  institution.status_changed
+#     suspend     compliant, under_review  suspended     institution.status_changed
+#     work: the institution.status_changed webhook (outbox rows now, sent after commit)
+#
+# A regulator's decision, on `regulator_suspended`:
+#
+#     transition  from   to     guards          audit action           work
+#     suspend     False  True   regulator only  institution.suspended  status -> suspended
+#     reinstate   True   False  regulator only  institution.reinstated a fresh compliance run
+#
+# Both lock the profile row (lock_profile), the one lock institution services take.
+
+Status = InstitutionProfile.Status
+
+
+def announce_status_change(profile: InstitutionProfile, *, actor, previous: str, **context) -> None:
+    from payments.services.webhook_deliveries import enqueue_event
 
     enqueue_event(
         event_type="institution.status_changed",
         institution_ids=[profile.pk],
         data={
             "institution_id": profile.pk,
-            "old_status": old,
-            "new_status": status,
-            "reason": reason,
+            "old_status": previous,
+            "new_status": profile.status,
+            "reason": profile.status_reason,
             "changed_at": profile.status_changed_at.isoformat(),
         },
     )
 
 
-def suspend_institution(*, actor, institution_id: int, reason: str) -> InstitutionProfile:
-    _require_regulator(actor)
+def _status_change(sources: tuple[str, ...], target: str) -> Transition:
+    return Transition(
+        sources=sources,
+        target=target,
+        action="institution.status_changed",
+        work=(announce_status_change,),
+        stamp=("status_changed_at",),
+    )
+
+
+INSTITUTION_STATUS = Lifecycle(
+    model=InstitutionProfile,
+    lock=lock_profile,
+    snapshot=lambda profile: {"status": profile.status},
+    subject_id=lambda profile: profile.pk,
+    transitions={
+        "clear": _status_change((Status.UNDER_REVIEW, Status.SUSPENDED), Status.COMPLIANT),
+        "refer": _status_change((Status.COMPLIANT, Status.SUSPENDED), Status.UNDER_REVIEW),
+        "suspend": _status_change((Status.COMPLIANT, Status.UNDER_REVIEW), Status.SUSPENDED),
+    },
+)
+STATUS_TRANSITION = {Status.COMPLIANT: "clear", Status.UNDER_REVIEW: "refer", Status.SUSPENDED: "suspend"}
+
+
+def _set_status(profile: InstitutionProfile, *, status: str, reason: str, actor, cause: str) -> None:
+    """Inside the caller's transaction, the profile locked: move to `status` (audited, with
+    its webhook) when it changes; otherwise only keep the reason current."""
+    if profile.status == status:
+        if profile.status_reason != reason:
+            profile.status_reason = reason
+            profile.save(update_fields=["status_reason"])
+        return
+    INSTITUTION_STATUS.apply(
+        STATUS_TRANSITION[status],
+        profile,
+        actor=actor,
+        reason=f"{reason} [{cause}]",
+        fields={"status_reason": reason},
+        previous=profile.status,
+    )
+
+
+def regulator_only(profile=None, *, actor, **context) -> None:
+    require_regulator(actor)
+
+
+def suspend_status(profile: InstitutionProfile, *, actor, decision: str, **context) -> None:
+    _set_status(
+        profile,
+        status=Status.SUSPENDED,
+        reason=f"Suspended by a regulator: {decision}",
+        actor=actor,
+        cause="regulator decision",
+    )
+
+
+def rerun_checks(profile: InstitutionProfile, *, actor, **context) -> None:
+    """The status after a reinstatement is what a fresh run derives."""
+    run_compliance_check(institution_id=profile.pk, trigger=ComplianceRun.Trigger.REGULATOR, actor=actor)
+    profile.refresh_from_db(fields=["status", "status_reason", "status_changed_at", "latest_run"])
+
+
+REGULATOR_DECISION = Lifecycle(
+    model=InstitutionProfile,
+    lock=lock_profile,
+    snapshot=lambda profile: {"regulator_suspended": profile.regulator_suspended, "status": profile.status},
+    subject_id=lambda profile: profile.pk,
+    state_field="regulator_suspended",
+    transitions={
+        "suspend": Transition(
+            sources=(False,),
+            target=True,
+            action="institution.suspended",
+            guards=(regulator_only,),
+            work=(suspend_status,),
+        ),
+        "reinstate": Transition(
+            sources=(True,),
+            target=False,
+            action="institution.reinstated",
+            guards=(regulator_only,),
+            work=(rerun_checks,),
+        ),
+    },
+)
+
+
+def _decision_reason(reason: str, message: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("Give the reason for the suspension.", field_errors={"reason": ["This field is required."]})
-    with transaction.atomic():
-        profile = _lock_profile(institution_id)
-        if profile.regulator_suspended:
-            return profile
-        profile.regulator_suspended = True
-        profile.save(update_fields=["regulator_suspended"])
-        record_audit(
-            actor=actor,
-            action="institution.suspended",
-            target=profile,
-            subject_id=institution_id,
-            old={"regulator_suspended": False, "status": profile.status},
-            new={"regulator_suspended": True, "status": InstitutionProfile.Status.SUSPENDED},
-            reason=reason,
-        )
-        _set_status(
-            profile,
-            status=InstitutionProfile.Status.SUSPENDED,
-            reason=f"Suspended by a regulator: {reason}",
-            actor=actor,
-            cause="regulator decision",
-        )
-    return profile
+        raise InvalidInput(message, field_errors={"reason": ["This field is required."]})
+    return reason
+
+
+def suspend_institution(*, actor, institution_id: int, reason: str) -> InstitutionProfile:
+    """A regulator suspends the institution, whatever its runs say, until reinstated. Safe
+    to repeat."""
+    regulator_only(actor=actor)
+    reason = _decision_reason(reason, "Give the reason for the suspension.")
+    return REGULATOR_DECISION.run("suspend", actor=actor, pk=institution_id, reason=reason, decision=reason)
 
 
 def reinstate_institution(*, actor, institution_id: int, reason: str) -> InstitutionProfile:
     """Lift a regulator's suspension. The status is then derived from a fresh compliance
-    run: an institution that still fails a rule stays suspended, for that rule's reason."""
-    _require_regulator(actor)
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(
-            "Give the reason for the reinstatement.", field_errors={"reason": ["This field is required."]}
-        )
-    with transaction.atomic():
-        profile = _lock_profile(institution_id)
+    run: an institution that still fails a rule stays suspended, for that rule's reason.
+    Reinstating an institution no regulator suspended is refused, not a no-op."""
+    regulator_only(actor=actor)
+    reason = _decision_reason(reason, "Give the reason for the reinstatement.")
+    with service_atomic():
+        profile = lock_profile(institution_id)
         if not profile.regulator_suspended:
             raise errors.InstitutionNotSuspended()
-        profile.regulator_suspended = False
-        profile.save(update_fields=["regulator_suspended"])
-        record_audit(
-            actor=actor,
-            action="institution.reinstated",
-            target=profile,
-            subject_id=institution_id,
-            old={"regulator_suspended": True},
-            new={"regulator_suspended": False},
-            reason=reason,
-        )
-        run_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.REGULATOR, actor=actor)
+        REGULATOR_DECISION.apply("reinstate", profile, actor=actor, reason=reason)
     profile.refresh_from_db()
     return profile
 
 
 def request_check_by_regulator(*, actor, institution_id: int) -> ComplianceRun:
-    _require_regulator(actor)
+    require_regulator(actor)
     return run_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.REGULATOR, actor=actor)
-
-
-def due_compliance_checks(*, limit: int = 200) -> list[tuple[int, str]]:
-    return list(
-        InstitutionProfile.objects.filter(check_requested_at__isnull=False)
-        .order_by("check_requested_at")
-        .values_list("pk", "check_requested_trigger")[:limit]
-    )

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.models import ComplianceRun, InstitutionProfile
-from payments.services._common import request_compliance_check
+from payments.services.common import request_compliance_check
 
 DOMAIN_EVENT_CURSOR = "payments.credit_domain_events"
 TRIGGER_BY_EVENT = {
@@ -44,7 +44,7 @@ def process_domain_events(*, limit: int = 500) -> int:
 
 def _fan_out_domain_events(events: list) -> None:
     from payments.models import WatchlistEntry
-    from payments.webhooks import enqueue_event
+    from payments.services.webhook_deliveries import enqueue_event
 
     if not events:
         return

@@ -1,117 +1,51 @@
-"""Escrow: a double-entry ledger that holds a payer's money for an opaque reference (such as
-`lease:12`) and moves it to the payee in stages, back to the payer, or on to another escrow.
-
-Accounts (payments.models.LedgerAccount), one per currency:
-- `tenant` per payer subject: goes negative as the payer pays in (what the platform owes it
-  back is the escrow, not this account);
-- `escrow` per reference: never below zero;
-- `operator` per payee subject, and one `platform_fee` account.
-
-Every journal transaction's entries sum to zero per currency. The services check it under
-the escrow row's lock; the database checks it again at commit (a deferred
-constraint trigger, see migration 0003_escrow) and refuses any UPDATE or DELETE.
+"""Escrow: holds a payer's money for an opaque reference (such as `lease:12`) in the
+ledger (payments.services.ledger) and moves it to the payee in stages, back to the payer,
+or on to another escrow.
 
 Services take the escrow row's lock (`select_for_update`) and run inside the caller's
 transaction when there is one (warehouses holds the lease lock around them), but do not rely
 on it: the first payment for a reference creates the row race-free (INSERT ... ON CONFLICT
 DO NOTHING, then the lock), a transfer locks its two escrows in primary-key order, and
 amounts are checked against a balance read under the lock. `locked_summary` lets a caller
-work out amounts from a read under that lock.
+work out amounts from a read under that lock. Lock order: escrow rows (in primary-key
+order), then a dispute (payments.services.disputes); ledger accounts are never locked.
 Nothing here knows what a lease is: callers decide amounts (staged releases, cancellation
 fees) and who may act. Payments never imports warehouses.
+
+Freezing by hand is a lifecycle on `frozen` (core.transitions), `ESCROW_FREEZE`:
+
+    transition  from   to     guards            audit action
+    freeze      False  True   -                 escrow.frozen
+    unfreeze    True   False  no open dispute   escrow.unfrozen
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from core.audit import actor_label, record_audit
+from core.audit import record_audit
 from core.errors import InvalidInput
+from core.transitions import Lifecycle, Transition
 from payments import errors
-from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount, LedgerEntry
+from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount
 from payments.selectors import escrow_summaries, escrow_totals, payment_route_problems
-
-CENT = Decimal("0.01")
-
-
-def platform_fee_percent() -> Decimal:
-    return Decimal(str(getattr(settings, "ENTREPOT", {}).get("ESCROW_PLATFORM_FEE_PERCENT", "3")))
-
-
-def platform_fee(amount: Decimal) -> Decimal:
-    """The fee withheld from a release, rounded half up to the cent."""
-    return (amount * platform_fee_percent() / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+from payments.services.ledger import (
+    CENT,
+    ledger_account,
+    parse_amount,
+    platform_fee,
+    post_refund,
+    post_release,
+    post_transaction,
+)
 
 
-def _amount(value, field: str = "amount") -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except Exception:  # noqa: BLE001 - any unparsable value is bad input
-        amount = Decimal("NaN")
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT) or amount >= Decimal("1e17"):
-        raise InvalidInput(
-            "Enter a positive amount with at most 2 decimals.",
-            code="invalid_amount",
-            field_errors={field: ["Enter a positive amount with at most 2 decimals."]},
-        )
-    return amount
-
-
-def _user(actor):
-    if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key"):
-        return actor
-    return None
-
-
-def _account(*, kind: str, currency: str, subject_id: int | None = None, reference: str = "") -> LedgerAccount:
-    lookup = {"kind": kind, "currency": currency, "subject_id": subject_id, "reference": reference}
-    account = LedgerAccount.objects.filter(**lookup).first()
-    if account is not None:
-        return account
-    try:
-        with transaction.atomic():
-            return LedgerAccount.objects.create(**lookup)
-    except IntegrityError:  # created concurrently
-        return LedgerAccount.objects.get(**lookup)
-
-
-def _post(
-    *,
-    reference: str,
-    kind: str,
-    entries: list[tuple[LedgerAccount, Decimal]],
-    actor,
-    memo: str,
-    institution_id: int | None = None,
-) -> EscrowTransaction:
-    """Write one balanced journal transaction (zero amounts are left out)."""
-    entries = [(account, amount) for account, amount in entries if amount != 0]
-    totals: dict[str, Decimal] = {}
-    for account, amount in entries:
-        totals[account.currency] = totals.get(account.currency, Decimal(0)) + amount
-    if not entries or any(total != 0 for total in totals.values()):
-        raise AssertionError(f"unbalanced ledger transaction for {reference}: {totals}")
-    tx = EscrowTransaction.objects.create(
-        reference=reference,
-        kind=kind,
-        institution_id=institution_id,
-        actor=_user(actor),
-        actor_label=actor_label(actor),
-        memo=memo[:300],
-    )
-    LedgerEntry.objects.bulk_create(
-        [LedgerEntry(transaction=tx, account=account, amount=amount) for account, amount in entries]
-    )
-    return tx
-
-
-def _lock(reference: str) -> Escrow | None:
+def lock_escrow(reference: str) -> Escrow | None:
     return Escrow.objects.select_for_update(of=("self",)).select_related("account").filter(reference=reference).first()
 
 
-def _lock_many(references: list[str]) -> dict[str, Escrow]:
+def lock_escrows(references: list[str]) -> dict[str, Escrow]:
     """Lock the existing escrows of `references` in primary-key order, so that two callers
     locking the same pair in opposite orders queue instead of deadlocking."""
     locked = (
@@ -130,7 +64,7 @@ def _create_locked(
     payment for the same reference makes the INSERT wait for its transaction instead of
     failing on the unique reference; the lock taken afterwards then sees that escrow, funded.
     """
-    account = _account(kind=LedgerAccount.Kind.ESCROW, currency=currency, reference=reference)
+    account = ledger_account(kind=LedgerAccount.Kind.ESCROW, currency=currency, reference=reference)
     Escrow.objects.bulk_create(
         [
             Escrow(
@@ -145,7 +79,7 @@ def _create_locked(
         ],
         ignore_conflicts=True,
     )
-    return _lock_existing(reference)
+    return lock_existing_escrow(reference)
 
 
 def _snapshot(escrow: Escrow, totals: dict | None = None) -> dict:
@@ -154,8 +88,8 @@ def _snapshot(escrow: Escrow, totals: dict | None = None) -> dict:
     return {k: str(v) for k, v in totals.items()} | {"frozen": escrow.frozen}
 
 
-def _lock_existing(reference: str) -> Escrow:
-    escrow = _lock(reference)
+def lock_existing_escrow(reference: str) -> Escrow:
+    escrow = lock_escrow(reference)
     if escrow is None:
         raise errors.EscrowNotFound()
     return escrow
@@ -166,7 +100,7 @@ def locked_summary(*, reference: str) -> dict:
     read under the escrow row's lock, which the caller's transaction then holds until it
     ends: amounts worked out from it are still right when they are paid out. Call inside a
     transaction. A reference never paid has no row to lock and reads as unpaid."""
-    _lock(reference)
+    lock_escrow(reference)
     return escrow_summaries(references=[reference])[reference]
 
 
@@ -212,9 +146,9 @@ def hold_payment(
     """The payer pays `amount` into the escrow of `reference` through a payment institution
     that is compliant and has an enabled corridor for the currency and country. Paying an
     escrow that is already funded returns its funding transaction and moves nothing."""
-    amount = _amount(amount)
+    amount = parse_amount(amount)
     with transaction.atomic():
-        escrow = _lock(reference)
+        escrow = lock_escrow(reference)
         if escrow is not None:
             funding = _funding_transaction(escrow)
             if funding is not None:
@@ -232,8 +166,8 @@ def hold_payment(
             funding = _funding_transaction(escrow)
             if funding is not None:  # a concurrent first payment got there first
                 return funding
-        payer = _account(kind=LedgerAccount.Kind.TENANT, currency=currency, subject_id=payer_subject_id)
-        tx = _post(
+        payer = ledger_account(kind=LedgerAccount.Kind.TENANT, currency=currency, subject_id=payer_subject_id)
+        tx = post_transaction(
             reference=reference,
             kind=EscrowTransaction.Kind.HOLD,
             entries=[(payer, -amount), (escrow.account, amount)],
@@ -254,46 +188,6 @@ def hold_payment(
 # --- Paying out ---------------------------------------------------------------------------
 
 
-def _release_locked(*, actor, escrow: Escrow, amount: Decimal, balance: Decimal, memo: str) -> EscrowTransaction:
-    """Escrow -> payee, then the platform fee from the payee's share (two transactions).
-    `balance` is the escrow's balance read under its lock."""
-    if amount > balance:
-        raise errors.InsufficientEscrow(f"The escrow holds {balance} {escrow.currency}; {amount} cannot be released.")
-    payee = _account(kind=LedgerAccount.Kind.OPERATOR, currency=escrow.currency, subject_id=escrow.payee_id)
-    release = _post(
-        reference=escrow.reference,
-        kind=EscrowTransaction.Kind.RELEASE,
-        entries=[(escrow.account, -amount), (payee, amount)],
-        actor=actor,
-        memo=memo,
-    )
-    fee = platform_fee(amount)
-    if fee > 0:
-        platform = _account(kind=LedgerAccount.Kind.PLATFORM_FEE, currency=escrow.currency)
-        _post(
-            reference=escrow.reference,
-            kind=EscrowTransaction.Kind.FEE,
-            entries=[(payee, -fee), (platform, fee)],
-            actor=actor,
-            memo=f"Platform fee {platform_fee_percent()}% of {amount}",
-        )
-    return release
-
-
-def _refund_locked(*, actor, escrow: Escrow, amount: Decimal, balance: Decimal, memo: str) -> EscrowTransaction:
-    """Escrow -> payer. `balance` is the escrow's balance read under its lock."""
-    if amount > balance:
-        raise errors.InsufficientEscrow(f"The escrow holds {balance} {escrow.currency}; {amount} cannot be refunded.")
-    payer = _account(kind=LedgerAccount.Kind.TENANT, currency=escrow.currency, subject_id=escrow.payer_id)
-    return _post(
-        reference=escrow.reference,
-        kind=EscrowTransaction.Kind.REFUND,
-        entries=[(escrow.account, -amount), (payer, amount)],
-        actor=actor,
-        memo=memo,
-    )
-
-
 def release_to_payee(*, actor, reference: str, amount, memo: str = "") -> EscrowTransaction | None:
     """Pay `amount` of the escrow to the payee (less the platform fee). Zero does nothing.
     A frozen escrow refuses."""
@@ -302,7 +196,7 @@ def release_to_payee(*, actor, reference: str, amount, memo: str = "") -> Escrow
         reference=reference,
         amount=amount,
         memo=memo or "Release to the operator",
-        move=_release_locked,
+        move=post_release,
         action="escrow.released",
         to_payee=True,
     )
@@ -316,7 +210,7 @@ def refund_to_payer(*, actor, reference: str, amount, memo: str = "") -> EscrowT
         reference=reference,
         amount=amount,
         memo=memo or "Refund to the tenant",
-        move=_refund_locked,
+        move=post_refund,
         action="escrow.refunded",
         to_payee=False,
     )
@@ -325,9 +219,9 @@ def refund_to_payer(*, actor, reference: str, amount, memo: str = "") -> EscrowT
 def _pay_out(*, actor, reference: str, amount, memo: str, move, action: str, to_payee: bool):
     if Decimal(str(amount)) == 0:
         return None
-    amount = _amount(amount)
+    amount = parse_amount(amount)
     with transaction.atomic():
-        escrow = _lock_existing(reference)
+        escrow = lock_existing_escrow(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
         # One read under the lock: it checks the amount, and with the amount gives the
@@ -358,44 +252,40 @@ def settle(*, actor, reference: str, payee_amount, payer_amount, memo: str) -> N
         refund_to_payer(actor=actor, reference=reference, amount=payer_amount, memo=memo)
 
 
+def set_frozen(escrow: Escrow, *, reason: str | None) -> None:
+    """Freeze the locked `escrow` for `reason`, or unfreeze it (None). No audit: callers
+    audit what froze it (a freeze, a dispute)."""
+    escrow.frozen, escrow.frozen_reason = reason is not None, reason or ""
+    escrow.frozen_at = timezone.now() if reason is not None else None
+    escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
+
+
+def no_open_dispute(escrow: Escrow, **context) -> None:
+    if Dispute.objects.filter(escrow=escrow, status=Dispute.Status.OPEN).exists():
+        raise errors.DisputeAlreadyOpen("An open dispute holds this escrow: resolve the dispute to unfreeze it.")
+
+
+# Freezing by hand (a dispute freezes and unfreezes its escrow itself, payments.services.disputes).
+ESCROW_FREEZE = Lifecycle(
+    model=Escrow,
+    lock=lock_existing_escrow,
+    snapshot=lambda escrow: {"frozen": escrow.frozen},
+    subject_id=lambda escrow: escrow.payer_id,
+    state_field="frozen",
+    transitions={
+        "freeze": Transition(sources=(False,), target=True, action="escrow.frozen", stamp=("frozen_at",)),
+        "unfreeze": Transition(sources=(True,), target=False, action="escrow.unfrozen", guards=(no_open_dispute,)),
+    },
+)
+
+
 def freeze(*, actor, reference: str, reason: str) -> Escrow:
-    with transaction.atomic():
-        escrow = _lock_existing(reference)
-        if escrow.frozen:
-            return escrow
-        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = True, reason, timezone.now()
-        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
-        record_audit(
-            actor=actor,
-            action="escrow.frozen",
-            target=escrow,
-            subject_id=escrow.payer_id,
-            old={"frozen": False},
-            new={"frozen": True},
-            reason=reason,
-        )
-    return escrow
+    return ESCROW_FREEZE.run("freeze", actor=actor, pk=reference, reason=reason, fields={"frozen_reason": reason})
 
 
 def unfreeze(*, actor, reference: str, reason: str = "") -> Escrow:
-    with transaction.atomic():
-        escrow = _lock_existing(reference)
-        if not escrow.frozen:
-            return escrow
-        if Dispute.objects.filter(escrow=escrow, status=Dispute.Status.OPEN).exists():
-            raise errors.DisputeAlreadyOpen("An open dispute holds this escrow: resolve the dispute to unfreeze it.")
-        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = False, "", None
-        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
-        record_audit(
-            actor=actor,
-            action="escrow.unfrozen",
-            target=escrow,
-            subject_id=escrow.payer_id,
-            old={"frozen": True},
-            new={"frozen": False},
-            reason=reason,
-        )
-    return escrow
+    fields = {"frozen_reason": "", "frozen_at": None}
+    return ESCROW_FREEZE.run("unfreeze", actor=actor, pk=reference, reason=reason, fields=fields)
 
 
 # --- Transfers ----------------------------------------------------------------------------
@@ -435,9 +325,9 @@ def follow_transfer(
     recipient's part would be paid twice). `institution_id` None means the institution of
     the original payment. Runs inside the caller's transaction; repeating it returns the
     first one (with its `moved` and `reimbursed`) and moves nothing."""
-    amount = _amount(amount)
+    amount = parse_amount(amount)
     with transaction.atomic():
-        locked = _lock_many([from_reference, to_reference])
+        locked = lock_escrows([from_reference, to_reference])
         source = locked.get(from_reference)
         if source is None:
             return None
@@ -465,11 +355,13 @@ def follow_transfer(
         )
         if _funding_transaction(target) is not None:  # funded concurrently, by another source
             return _earlier_transfer(target)
-        recipient = _account(kind=LedgerAccount.Kind.TENANT, currency=source.currency, subject_id=recipient_subject_id)
-        transferor = _account(
+        recipient = ledger_account(
+            kind=LedgerAccount.Kind.TENANT, currency=source.currency, subject_id=recipient_subject_id
+        )
+        transferor = ledger_account(
             kind=LedgerAccount.Kind.TENANT, currency=source.currency, subject_id=transferor_subject_id
         )
-        tx = _post(
+        tx = post_transaction(
             reference=to_reference,
             kind=EscrowTransaction.Kind.TRANSFER,
             entries=[(recipient, -amount), (target.account, moved), (source.account, -moved), (transferor, amount)],
@@ -525,16 +417,16 @@ def reclaim_from_payee(*, actor, reference: str, amount, memo: str = "") -> Escr
     the payer gets back what the cancellation policy says. Zero does nothing."""
     if Decimal(str(amount)) == 0:
         return None
-    amount = _amount(amount)
+    amount = parse_amount(amount)
     with transaction.atomic():
-        escrow = _lock_existing(reference)
+        escrow = lock_existing_escrow(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
         fee = platform_fee(amount)
-        payee = _account(kind=LedgerAccount.Kind.OPERATOR, currency=escrow.currency, subject_id=escrow.payee_id)
-        platform = _account(kind=LedgerAccount.Kind.PLATFORM_FEE, currency=escrow.currency)
-        payer = _account(kind=LedgerAccount.Kind.TENANT, currency=escrow.currency, subject_id=escrow.payer_id)
-        tx = _post(
+        payee = ledger_account(kind=LedgerAccount.Kind.OPERATOR, currency=escrow.currency, subject_id=escrow.payee_id)
+        platform = ledger_account(kind=LedgerAccount.Kind.PLATFORM_FEE, currency=escrow.currency)
+        payer = ledger_account(kind=LedgerAccount.Kind.TENANT, currency=escrow.currency, subject_id=escrow.payer_id)
+        tx = post_transaction(
             reference=reference,
             kind=EscrowTransaction.Kind.REFUND,
             entries=[(payee, -(amount - fee)), (platform, -fee), (payer, amount)],
@@ -550,122 +442,3 @@ def reclaim_from_payee(*, actor, reference: str, amount, memo: str = "") -> Escr
             reason=memo,
         )
     return tx
-
-
-# --- Disputes -----------------------------------------------------------------------------
-
-
-def _dispute_snapshot(dispute: Dispute) -> dict:
-    return {
-        "status": dispute.status,
-        "resolution": dispute.resolution,
-        "payee_amount": None if dispute.payee_amount is None else str(dispute.payee_amount),
-        "payer_amount": None if dispute.payer_amount is None else str(dispute.payer_amount),
-    }
-
-
-def open_dispute(*, actor, reference: str, opener_subject_id: int, respondent_subject_id: int, reason: str) -> Dispute:
-    """Open a dispute about an escrow and freeze it. The caller checks that the actor acts
-    for the opener and that the thing guarded may still be disputed."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(
-            "Say what the dispute is about.", code="reason_required", field_errors={"reason": ["Required."]}
-        )
-    with transaction.atomic():
-        escrow = _lock(reference)
-        if escrow is None:
-            raise errors.EscrowNotFunded("Nothing has been paid into escrow yet, so there is nothing to dispute.")
-        if Dispute.objects.filter(escrow=escrow, status=Dispute.Status.OPEN).exists():
-            raise errors.DisputeAlreadyOpen()
-        dispute = Dispute.objects.create(
-            escrow=escrow,
-            reference=reference,
-            opener_id=opener_subject_id,
-            respondent_id=respondent_subject_id,
-            opened_by=_user(actor),
-            reason=reason[:4000],
-        )
-        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = True, f"Dispute {dispute.pk}", timezone.now()
-        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
-        record_audit(
-            actor=actor,
-            action="dispute.opened",
-            target=dispute,
-            subject_id=opener_subject_id,
-            new=_dispute_snapshot(dispute) | {"reference": reference},
-            reason=reason,
-        )
-    return dispute
-
-
-def resolve_dispute(*, actor, dispute_id: int, resolution: str, payee_amount=None, reason: str = "") -> Dispute:
-    """Platform staff decide: `payer` refunds what remains in escrow, `payee` releases it
-    (less the platform fee), `split` releases `payee_amount` and refunds the rest. The
-    escrow is unfrozen. Deciding a resolved dispute again returns it unchanged."""
-    if not getattr(actor, "is_staff", False):
-        raise errors.StaffOnly()
-    field_errors: dict[str, list[str]] = {}
-    if resolution not in Dispute.Resolution.values:
-        field_errors["resolution"] = [f"Choose one of: {', '.join(Dispute.Resolution.values)}."]
-    reason = (reason or "").strip()
-    if not reason:
-        field_errors["reason"] = ["Give the reasons; both parties see them."]
-    split_amount = None
-    if resolution == Dispute.Resolution.SPLIT:
-        try:
-            split_amount = Decimal(str(payee_amount))
-            if not split_amount.is_finite() or split_amount < 0 or split_amount != split_amount.quantize(CENT):
-                raise ValueError
-        except Exception:  # noqa: BLE001
-            field_errors["payee_amount"] = ["Enter the amount for the operator (0 or more, 2 decimals)."]
-    if field_errors:
-        raise InvalidInput(next(iter(field_errors.values()))[0], code="invalid_resolution", field_errors=field_errors)
-    with transaction.atomic():
-        escrow_id = Dispute.objects.filter(pk=dispute_id).values_list("escrow_id", flat=True).first()
-        if escrow_id is None:
-            raise errors.DisputeNotFound()
-        escrow = Escrow.objects.select_for_update(of=("self",)).select_related("account").get(pk=escrow_id)
-        dispute = Dispute.objects.select_for_update(of=("self",)).get(pk=dispute_id)
-        if dispute.status == Dispute.Status.RESOLVED:
-            return dispute
-        old = _dispute_snapshot(dispute)
-        remaining = escrow_totals(account_id=escrow.account_id)["balance"]
-        if resolution == Dispute.Resolution.PAYER:
-            to_payee, to_payer = Decimal("0.00"), remaining
-        elif resolution == Dispute.Resolution.PAYEE:
-            to_payee, to_payer = remaining, Decimal("0.00")
-        else:
-            if split_amount > remaining:
-                raise InvalidInput(
-                    f"The escrow holds {remaining} {escrow.currency}.",
-                    code="invalid_resolution",
-                    field_errors={"payee_amount": [f"At most {remaining} {escrow.currency} remains in escrow."]},
-                )
-            to_payee, to_payer = split_amount, remaining - split_amount
-        memo = f"Dispute {dispute.pk} decided: {Dispute.Resolution(resolution).label}"
-        if to_payee > 0:
-            _release_locked(actor=actor, escrow=escrow, amount=to_payee, balance=remaining, memo=memo)
-        if to_payer > 0:
-            _refund_locked(actor=actor, escrow=escrow, amount=to_payer, balance=remaining - to_payee, memo=memo)
-        now = timezone.now()
-        dispute.status = Dispute.Status.RESOLVED
-        dispute.resolution = resolution
-        dispute.payee_amount, dispute.payer_amount = to_payee, to_payer
-        dispute.decision_reason = reason[:4000]
-        dispute.decided_by = _user(actor)
-        dispute.decided_at = now
-        dispute.save()
-        escrow.frozen, escrow.frozen_reason, escrow.frozen_at = False, "", None
-        escrow.save(update_fields=["frozen", "frozen_reason", "frozen_at"])
-        dispute.resolved_now = True  # for callers that record the outcome once
-        record_audit(
-            actor=actor,
-            action="dispute.resolved",
-            target=dispute,
-            subject_id=dispute.opener_id,
-            old=old,
-            new=_dispute_snapshot(dispute),
-            reason=reason,
-        )
-    return dispute

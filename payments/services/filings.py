@@ -12,7 +12,7 @@ from core.audit import record_audit
 from core.errors import InvalidInput
 from payments import errors
 from payments.models import ComplianceRun, Corridor, Licence, ReserveAccount, ReserveBalance
-from payments.services import _lock_profile, _require_manager, request_compliance_check
+from payments.services.common import lock_profile, request_compliance_check, require_manager
 
 
 def _reason(reason: str) -> str:
@@ -22,9 +22,9 @@ def _reason(reason: str) -> str:
 def withdraw_licence(*, actor, institution_id: int, licence_id: int, reason: str = "") -> Licence:
     """The licence stays on file (compliance evidence names it) but no rule relies on it any
     more: corridors only it covered are switched off by the next run. Safe to repeat."""
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         licence = Licence.objects.select_for_update(of=("self",)).filter(pk=licence_id, institution=profile).first()
         if licence is None:
             raise errors.InstitutionNotFound("No such licence.", code="licence_not_found")
@@ -48,9 +48,9 @@ def withdraw_licence(*, actor, institution_id: int, licence_id: int, reason: str
 def withdraw_corridor(*, actor, institution_id: int, corridor_id: int, reason: str = "") -> Corridor:
     """Switch a corridor off at the institution's request. Compliance runs leave it off until
     the institution requests it again (payments.services.add_corridor). Safe to repeat."""
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         corridor = Corridor.objects.select_for_update(of=("self",)).filter(pk=corridor_id, institution=profile).first()
         if corridor is None:
             raise errors.InstitutionNotFound("No such corridor.", code="corridor_not_found")
@@ -83,7 +83,7 @@ def close_reserve_account(
     cannot give its balance. An account no report ever named is removed outright
     (the audit keeps what it was) and None is returned; one a report names is kept, closed,
     because the report's coverage figures refer to it. Safe to repeat."""
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     today = timezone.localdate()
     closed_on = closed_on or today
     if closed_on > today:
@@ -93,7 +93,7 @@ def close_reserve_account(
             field_errors={"closed_on": ["Give today or an earlier day."]},
         )
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         account = (
             ReserveAccount.objects.select_for_update(of=("self",)).filter(pk=account_id, institution=profile).first()
         )

@@ -20,27 +20,27 @@ from payments.models import (
     ReserveOutflow,
     ReserveReport,
 )
-from payments.services._common import (
-    _country,
-    _currency,
-    _lock_profile,
-    _money,
-    _raise_if,
-    _require_manager,
-    _require_regulator,
+from payments.services.common import (
+    clean_country,
+    clean_currency,
+    clean_money,
+    lock_profile,
+    raise_if_errors,
     request_compliance_check,
+    require_manager,
+    require_regulator,
 )
 
 
 def register_institution(*, actor, subject_id: int, paid_in_capital, capital_currency: str) -> InstitutionProfile:
     """Create (or update) the compliance profile of a subject registered as a payment institution."""
     field_errors: dict = {}
-    capital = _money(paid_in_capital, "paid_in_capital", field_errors)
-    currency = _currency(capital_currency, "capital_currency", field_errors)
-    _raise_if(field_errors)
+    capital = clean_money(paid_in_capital, "paid_in_capital", field_errors)
+    currency = clean_currency(capital_currency, "capital_currency", field_errors)
+    raise_if_errors(field_errors)
     if not Subject.objects.filter(pk=subject_id, is_payment_institution=True).exists():
         raise errors.NotAnInstitution("This subject is not registered as a payment institution.")
-    _require_manager(actor, subject_id)
+    require_manager(actor, subject_id)
     with transaction.atomic():
         Subject.objects.select_for_update(of=("self",)).filter(pk=subject_id).first()
         profile = InstitutionProfile.objects.filter(pk=subject_id).first()
@@ -74,11 +74,11 @@ def register_institution(*, actor, subject_id: int, paid_in_capital, capital_cur
 
 
 def set_kyb_status(*, actor, institution_id: int, kyb_status: str, reason: str = "") -> InstitutionProfile:
-    _require_regulator(actor)
+    require_regulator(actor)
     if kyb_status not in InstitutionProfile.KYB.values:
         raise InvalidInput("Unknown KYB status.", field_errors={"kyb_status": ["Choose a listed status."]})
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         if profile.kyb_status == kyb_status:
             return profile
         old = profile.kyb_status
@@ -126,7 +126,7 @@ def save_licence(
     licence_id: int | None = None,
 ) -> Licence:
     """File a new licence, or edit one (licence_id). valid_to is exclusive."""
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     field_errors: dict = {}
     number = (number or "").strip()
     authority = (issuing_authority or "").strip()
@@ -136,16 +136,16 @@ def save_licence(
         field_errors["issuing_authority"] = ["This field is required."]
     if valid_from and valid_to and valid_to <= valid_from:
         field_errors["valid_to"] = ["Must be after the start date."]
-    cur = sorted({_currency(c, "currencies", field_errors) for c in currencies or []})
-    ctry = sorted({_country(c, "countries", field_errors) for c in countries or []})
+    cur = sorted({clean_currency(c, "currencies", field_errors) for c in currencies or []})
+    ctry = sorted({clean_country(c, "countries", field_errors) for c in countries or []})
     if not cur:
         field_errors.setdefault("currencies", []).append("Name at least one currency.")
     if not ctry:
         field_errors.setdefault("countries", []).append("Name at least one country.")
-    _raise_if(field_errors)
+    raise_if_errors(field_errors)
     types = [t.strip() for t in business_types or [] if t.strip()]
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         if licence_id is None:
             licence = Licence(institution=profile)
             old = None
@@ -196,13 +196,13 @@ def add_corridor(
     fx_registration_reference: str = "",
     partner_bank: str = "",
 ) -> Corridor:
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     field_errors: dict = {}
-    currency = _currency(currency, "currency", field_errors)
-    country = _country(country, "country", field_errors)
-    _raise_if(field_errors)
+    currency = clean_currency(currency, "currency", field_errors)
+    country = clean_country(country, "country", field_errors)
+    raise_if_errors(field_errors)
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         corridor = Corridor.objects.filter(institution=profile, currency=currency, country=country).first()
         if corridor is not None and corridor.withdrawn_at is not None:
             # Requested again after the institution switched it off: back to awaiting a check.
@@ -248,9 +248,9 @@ def add_corridor(
 def add_reserve_account(
     *, actor, institution_id: int, bank: str, account_reference: str, currency: str, bank_kind: str = "qualified_bank"
 ) -> ReserveAccount:
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     field_errors: dict = {}
-    currency = _currency(currency, "currency", field_errors)
+    currency = clean_currency(currency, "currency", field_errors)
     bank, reference = (bank or "").strip(), (account_reference or "").strip()
     if not bank:
         field_errors["bank"] = ["This field is required."]
@@ -258,9 +258,9 @@ def add_reserve_account(
         field_errors["account_reference"] = ["This field is required."]
     if bank_kind not in ReserveAccount.BankKind.values:
         field_errors["bank_kind"] = ["Choose a listed kind of bank."]
-    _raise_if(field_errors)
+    raise_if_errors(field_errors)
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         if ReserveAccount.objects.filter(institution=profile, account_reference=reference).exists():
             raise InvalidInput(
                 "This account is already on file.", field_errors={"account_reference": ["Already on file."]}
@@ -291,10 +291,10 @@ def submit_reserve_report(
 ) -> ReserveReport:
     """balances: reserve account id -> balance (accounts in the report's currency);
     outflows: destination type -> amount paid out of reserves since the previous report."""
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     field_errors: dict = {}
-    currency = _currency(currency, "currency", field_errors)
-    owed = _money(customer_funds_owed, "customer_funds_owed", field_errors)
+    currency = clean_currency(currency, "currency", field_errors)
+    owed = clean_money(customer_funds_owed, "customer_funds_owed", field_errors)
     if report_date is None:
         field_errors["report_date"] = ["This field is required."]
     elif report_date > timezone.localdate():
@@ -316,7 +316,7 @@ def submit_reserve_report(
                 f"Account {account.account_reference} was closed on {account.closed_on.isoformat()}."
             )
             continue
-        parsed_balances[account] = _money(value, "balances", field_errors)
+        parsed_balances[account] = clean_money(value, "balances", field_errors)
     if not parsed_balances and "balances" not in field_errors:
         field_errors["balances"] = ["Give the balance of at least one reserve account in this currency."]
     parsed_outflows = {}
@@ -324,10 +324,10 @@ def submit_reserve_report(
         if destination not in ReserveOutflow.Destination.values:
             field_errors.setdefault("outflows", []).append(f"Unknown destination type '{destination}'.")
             continue
-        parsed_outflows[destination] = _money(value, "outflows", field_errors)
-    _raise_if(field_errors)
+        parsed_outflows[destination] = clean_money(value, "outflows", field_errors)
+    raise_if_errors(field_errors)
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         report = ReserveReport.objects.create(
             institution=profile,
             report_date=report_date,
@@ -368,11 +368,11 @@ def _actor_label(actor) -> str:
 
 
 def set_screening_threshold(*, actor, institution_id: int, grade: str) -> InstitutionProfile:
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     if grade not in compliance.GRADE_RANK:
         raise InvalidInput("Unknown grade.", field_errors={"screening_minimum_grade": ["Choose A, B, M, C or D."]})
     with transaction.atomic():
-        profile = _lock_profile(institution_id)
+        profile = lock_profile(institution_id)
         if profile.screening_minimum_grade == grade:
             return profile
         old = profile.screening_minimum_grade

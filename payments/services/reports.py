@@ -9,7 +9,7 @@ from core.audit import record_audit
 from credit.models import Subject
 from payments import errors
 from payments.models import ProviderAPIKey
-from payments.services._common import _currency, _money, _raise_if
+from payments.services.common import clean_currency, clean_money, raise_if_errors
 
 
 def report_payment_outcome(
@@ -42,9 +42,9 @@ def report_payment_outcome(
         field_errors["payment_reference"] = ["This field is required."]
     parsed_amount = None
     if amount is not None:
-        parsed_amount = _money(amount, "amount", field_errors)
-        currency = _currency(currency, "currency", field_errors)
-    _raise_if(field_errors)
+        parsed_amount = clean_money(amount, "amount", field_errors)
+        currency = clean_currency(currency, "currency", field_errors)
+    raise_if_errors(field_errors)
     if not Subject.objects.filter(pk=subject_id).exists():
         from credit.errors import SubjectNotFound
 

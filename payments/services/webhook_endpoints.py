@@ -6,13 +6,13 @@ from django.utils import timezone
 from core.audit import record_audit
 from credit.models import Subject
 from payments import errors
-from payments.services._common import _lock_profile, _raise_if, _require_manager
+from payments.services.common import lock_profile, raise_if_errors, require_manager
 
 
 def watch_subject(*, actor, institution_id: int, subject_id: int):
     from payments.models import WatchlistEntry
 
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     if not Subject.objects.filter(pk=subject_id).exists():
         from credit.errors import SubjectNotFound
 
@@ -33,7 +33,7 @@ def watch_subject(*, actor, institution_id: int, subject_id: int):
 def unwatch_subject(*, actor, institution_id: int, subject_id: int) -> bool:
     from payments.models import WatchlistEntry
 
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     with transaction.atomic():
         entry = WatchlistEntry.objects.filter(institution_id=institution_id, subject_id=subject_id).first()
         if entry is None:
@@ -55,12 +55,12 @@ def create_webhook_endpoint(*, actor, institution_id: int, url: str, event_types
     from payments.models import WebhookEndpoint
     from payments.webhooks import generate_secret
 
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     field_errors: dict = {}
     url, types = _clean_endpoint_fields(url or "", event_types or [], field_errors)
-    _raise_if(field_errors)
+    raise_if_errors(field_errors)
     with transaction.atomic():
-        _lock_profile(institution_id)
+        lock_profile(institution_id)
         endpoint = WebhookEndpoint.objects.create(
             institution_id=institution_id,
             url=url,
@@ -81,7 +81,7 @@ def create_webhook_endpoint(*, actor, institution_id: int, url: str, event_types
 def delete_webhook_endpoint(*, actor, institution_id: int, endpoint_id: int) -> None:
     from payments.models import WebhookDelivery, WebhookEndpoint
 
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     with transaction.atomic():
         endpoint = (
             WebhookEndpoint.objects.select_for_update(of=("self",))
@@ -161,10 +161,10 @@ def update_webhook_endpoint(
     repeat: nothing is written when nothing changes."""
     from payments.models import WebhookDelivery
 
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     field_errors: dict = {}
     url, event_types = _clean_endpoint_fields(url, event_types, field_errors)
-    _raise_if(field_errors)
+    raise_if_errors(field_errors)
     with transaction.atomic():
         endpoint = _lock_endpoint(institution_id, endpoint_id)
         fields = ("url", "event_types", "description", "enabled")
@@ -207,7 +207,7 @@ def rotate_webhook_secret(*, actor, institution_id: int, endpoint_id: int):
 
     from payments.webhooks import generate_secret
 
-    _require_manager(actor, institution_id)
+    require_manager(actor, institution_id)
     grace_hours = settings.ENTREPOT["PAYMENTS"].get("WEBHOOK_SECRET_ROTATION_GRACE_HOURS", 24)
     with transaction.atomic():
         endpoint = _lock_endpoint(institution_id, endpoint_id)

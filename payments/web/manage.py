@@ -13,9 +13,10 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
 from credit.web.views.accounts import add_domain_error
-from payments import filings, services
+from payments import services
 from payments.models import Corridor, Licence, ReserveAccount, WebhookEndpoint
 from payments.selectors import institutions_managed_by, webhook_endpoints_for
+from payments.services import filings
 from payments.web.institution import _profile_for_member
 
 

@@ -41,7 +41,7 @@ def make_escrow_institution(*, corridors=(("EUR", "NL"),), **subject_kwargs) -> 
 def fund_lease(lease, *, institution=None):
     """Pay a lease's price into escrow (as its tenant would) through a compliant institution
     with a corridor for the lease currency and the warehouse country (made if needed)."""
-    from payments import escrow
+    from payments.services import escrow
     from warehouses.services.escrow import amount_due
 
     warehouse = lease.listing.warehouse

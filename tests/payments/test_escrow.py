@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from core.errors import DomainError, InvalidInput
 from core.models import AuditEntry
-from payments import errors, escrow
+from payments import errors
 from payments.models import Dispute, EscrowTransaction, LedgerAccount, LedgerEntry
 from payments.selectors import escrow_summary, payment_route_problems
+from payments.services import disputes, escrow
 from tests.factories import StaffFactory, SubjectFactory
 from tests.payments.escrow_helpers import make_escrow_institution
 
@@ -278,7 +279,7 @@ def test_repeating_a_transfer_returns_what_it_moved_and_a_directly_paid_escrow_t
 def test_dispute_freezes_and_staff_resolve_with_a_split(institution, parties):
     tenant, operator = parties
     pay(institution, parties, amount="100.00")
-    dispute = escrow.open_dispute(
+    dispute = disputes.open_dispute(
         actor=None,
         reference="lease:1",
         opener_subject_id=tenant.pk,
@@ -289,7 +290,7 @@ def test_dispute_freezes_and_staff_resolve_with_a_split(institution, parties):
     with pytest.raises(errors.EscrowFrozen):
         escrow.release_to_payee(actor=None, reference="lease:1", amount=Decimal("10.00"))
     with pytest.raises(errors.DisputeAlreadyOpen):
-        escrow.open_dispute(
+        disputes.open_dispute(
             actor=None,
             reference="lease:1",
             opener_subject_id=operator.pk,
@@ -297,12 +298,12 @@ def test_dispute_freezes_and_staff_resolve_with_a_split(institution, parties):
             reason="again",
         )
     with pytest.raises(errors.StaffOnly):
-        escrow.resolve_dispute(actor=None, dispute_id=dispute.pk, resolution="payer", reason="x")
+        disputes.resolve_dispute(actor=None, dispute_id=dispute.pk, resolution="payer", reason="x")
     with pytest.raises(InvalidInput):
-        escrow.resolve_dispute(
+        disputes.resolve_dispute(
             actor=StaffFactory(), dispute_id=dispute.pk, resolution="split", payee_amount="100.01", reason="too much"
         )
-    resolved = escrow.resolve_dispute(
+    resolved = disputes.resolve_dispute(
         actor=StaffFactory(),
         dispute_id=dispute.pk,
         resolution="split",
@@ -398,7 +399,7 @@ def test_admin_shows_the_ledger_read_only(client, institution, parties):
 def test_an_open_dispute_cannot_be_bypassed_by_unfreezing(institution, parties):
     tenant, operator = parties
     pay(institution, parties, amount="100.00")
-    escrow.open_dispute(
+    disputes.open_dispute(
         actor=None, reference="lease:1", opener_subject_id=tenant.pk, respondent_subject_id=operator.pk, reason="x"
     )
     with pytest.raises(errors.DisputeAlreadyOpen):

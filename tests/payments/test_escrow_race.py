@@ -10,9 +10,9 @@ import pytest
 from django.db import connection, transaction
 
 from core.errors import DomainError
-from payments import escrow
 from payments.models import Escrow, EscrowTransaction, LedgerAccount
 from payments.selectors import escrow_summary
+from payments.services import escrow
 from tests.factories import SubjectFactory
 from tests.payments.escrow_helpers import make_escrow_institution, wait_until_blocked
 

@@ -13,8 +13,9 @@ from django.utils import timezone
 from core.errors import InvalidInput, NotFound
 from core.models import AuditEntry
 from credit.models import Membership
-from payments import errors, filings, services
+from payments import errors, services
 from payments.models import Corridor, InstitutionProfile, Licence, ProviderAPIKey, ReserveAccount, ReserveReport
+from payments.services import filings
 from tests.factories import MembershipFactory
 from tests.payments.conftest import make_compliant_institution
 
@@ -31,7 +32,7 @@ def test_withdrawn_licence_is_kept_audited_and_the_check_after_commit_suspends(
     p = compliant_institution
     licence = p.licences.get()
     with (
-        mock.patch("payments.services._common.outbox.publish") as publish,
+        mock.patch("payments.services.common.outbox.publish") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         filings.withdraw_licence(actor=p.manager, institution_id=p.pk, licence_id=licence.pk, reason="Surrendered")

@@ -9,8 +9,9 @@ import socket
 import pytest
 
 from core.errors import InvalidInput
-from payments import services, ssrf, webhooks
+from payments import services, ssrf
 from payments.models import WebhookDelivery, WebhookEndpoint
+from payments.services import webhook_deliveries
 from tests.payments.test_webhook_ssrf_pinning import HOST, HostileDNS, Network, emit, make_endpoint
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +142,7 @@ def test_a_host_resolving_to_any_non_public_form_is_never_dialled(
             continue  # a resolver answers canonical addresses only
         monkeypatch.setattr(socket, "getaddrinfo", HostileDNS([address]))
         delivery_id = emit(compliant_institution)
-        assert webhooks.deliver(delivery_id=delivery_id) == "pending", (address, why)
+        assert webhook_deliveries.deliver(delivery_id=delivery_id) == "pending", (address, why)
         attempt = WebhookDelivery.objects.get(pk=delivery_id).attempt_log.get()
         assert attempt.error == f"Not sent: The host {HOST} resolves to a private or reserved address.", address
     assert network.dialled == []
@@ -152,7 +153,7 @@ def test_a_public_embedded_address_is_dialled_as_resolved(compliant_institution,
     monkeypatch.setattr(socket, "create_connection", network)
     monkeypatch.setattr(socket, "getaddrinfo", HostileDNS(["64:ff9b::808:808"]))
     make_endpoint(compliant_institution, f"https://{HOST}/hook")
-    assert webhooks.deliver(delivery_id=emit(compliant_institution)) == "pending"
+    assert webhook_deliveries.deliver(delivery_id=emit(compliant_institution)) == "pending"
     assert [address for address, _port in network.dialled] == ["64:ff9b::808:808"]
 
 

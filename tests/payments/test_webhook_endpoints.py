@@ -12,8 +12,9 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from core.errors import InvalidInput, NotFound
 from core.models import AuditEntry
 from credit.models import Membership
-from payments import services, webhooks
+from payments import services
 from payments.models import ProviderAPIKey, WebhookDelivery, WebhookEndpoint
+from payments.services import webhook_deliveries
 from tests.factories import MembershipFactory
 from tests.payments.receiver import Receiver
 
@@ -38,10 +39,10 @@ def endpoint(compliant_institution, receiver):
 
 
 def deliver_one(institution, receiver) -> dict:
-    [delivery_id] = webhooks.enqueue_event(
+    [delivery_id] = webhook_deliveries.enqueue_event(
         event_type="subject.grade_changed", institution_ids=[institution.pk], data={"subject_id": 1}
     )
-    assert webhooks.deliver(delivery_id=delivery_id) == "succeeded"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "succeeded"
     return receiver.requests[-1]
 
 
@@ -87,7 +88,7 @@ def test_rotation_is_audited_without_the_secrets(compliant_institution, endpoint
 
 def test_edit_changes_url_types_and_enabled_and_disabling_stops_pending(compliant_institution, endpoint):
     p = compliant_institution
-    [pending] = webhooks.enqueue_event(event_type="subject.grade_changed", institution_ids=[p.pk], data={})
+    [pending] = webhook_deliveries.enqueue_event(event_type="subject.grade_changed", institution_ids=[p.pk], data={})
     services.update_webhook_endpoint(
         actor=p.manager,
         institution_id=p.pk,
@@ -103,10 +104,10 @@ def test_edit_changes_url_types_and_enabled_and_disabling_stops_pending(complian
     assert WebhookDelivery.objects.get(pk=pending).status == "disabled"
     entry = AuditEntry.objects.get(action="webhook.endpoint_changed")
     assert entry.old["enabled"] is True and entry.new["enabled"] is False
-    assert webhooks.enqueue_event(event_type="subject.blacklisted", institution_ids=[p.pk], data={}) == []
+    assert webhook_deliveries.enqueue_event(event_type="subject.blacklisted", institution_ids=[p.pk], data={}) == []
 
     services.update_webhook_endpoint(actor=p.manager, institution_id=p.pk, endpoint_id=endpoint.pk, enabled=True)
-    assert len(webhooks.enqueue_event(event_type="subject.blacklisted", institution_ids=[p.pk], data={})) == 1
+    assert len(webhook_deliveries.enqueue_event(event_type="subject.blacklisted", institution_ids=[p.pk], data={})) == 1
     # Unchanged values write nothing.
     services.update_webhook_endpoint(actor=p.manager, institution_id=p.pk, endpoint_id=endpoint.pk, enabled=True)
     assert AuditEntry.objects.filter(action="webhook.endpoint_changed").count() == 2
@@ -253,10 +254,10 @@ def test_delivery_to_a_host_that_now_resolves_privately_is_not_sent(
 ):
     # The endpoint was saved while private hosts were allowed (it points at 127.0.0.1):
     # the delivery refuses to send it and logs why, rather than POSTing into the network.
-    [delivery_id] = webhooks.enqueue_event(
+    [delivery_id] = webhook_deliveries.enqueue_event(
         event_type="subject.grade_changed", institution_ids=[compliant_institution.pk], data={"subject_id": 1}
     )
-    assert webhooks.deliver(delivery_id=delivery_id) == "pending"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "pending"
     assert receiver.requests == []
     attempt = WebhookDelivery.objects.get(pk=delivery_id).attempt_log.get()
     assert not attempt.succeeded and attempt.error.startswith("Not sent:")

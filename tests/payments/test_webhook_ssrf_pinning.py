@@ -8,8 +8,9 @@ import ssl
 
 import pytest
 
-from payments import services, webhooks
+from payments import services
 from payments.models import WebhookDelivery
+from payments.services import webhook_deliveries
 from tests.payments.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,7 @@ def make_endpoint(institution, url):
 
 
 def emit(institution):
-    [delivery_id] = webhooks.enqueue_event(
+    [delivery_id] = webhook_deliveries.enqueue_event(
         event_type="subject.grade_changed", institution_ids=[institution.pk], data={"subject_id": 1}
     )
     return delivery_id
@@ -96,7 +97,7 @@ def test_the_delivery_dials_the_vetted_address_when_dns_rebinds(
     monkeypatch.setattr(socket, "create_connection", network)
 
     delivery_id = emit(compliant_institution)
-    assert webhooks.deliver(delivery_id=delivery_id) == "succeeded"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "succeeded"
 
     assert network.dialled == [(PUBLIC, port)]
     assert dns.lookups == 1
@@ -125,7 +126,7 @@ def test_tls_names_the_url_host_while_dialling_the_vetted_address(
 
     delivery_id = emit(compliant_institution)
     try:
-        assert webhooks.deliver(delivery_id=delivery_id) == "pending"
+        assert webhook_deliveries.deliver(delivery_id=delivery_id) == "pending"
     finally:
         silent.close()
 
@@ -146,7 +147,7 @@ def test_a_refused_vetted_address_falls_back_to_the_next_vetted_one(
     monkeypatch.setattr(socket, "getaddrinfo", dns)
     monkeypatch.setattr(socket, "create_connection", network)
 
-    assert webhooks.deliver(delivery_id=emit(compliant_institution)) == "succeeded"
+    assert webhook_deliveries.deliver(delivery_id=emit(compliant_institution)) == "succeeded"
     assert network.dialled == [(PUBLIC, port), (PUBLIC_2, port)]
     assert dns.lookups == 1 and len(receiver.requests) == 1
 
@@ -166,7 +167,7 @@ def test_a_host_resolving_to_a_private_address_is_refused_and_logged(
     monkeypatch.setattr(socket, "create_connection", network)
 
     delivery_id = emit(compliant_institution)
-    assert webhooks.deliver(delivery_id=delivery_id) == "pending"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "pending"
 
     assert network.dialled == [] and receiver.requests == []
     attempt = WebhookDelivery.objects.get(pk=delivery_id).attempt_log.get()

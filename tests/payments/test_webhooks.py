@@ -5,12 +5,13 @@ import json
 from datetime import timedelta
 
 import pytest
-from core.models import DomainEvent, EventCursor
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from core.models import DomainEvent, EventCursor
 from payments import services, webhooks
 from payments.models import InstitutionProfile, WebhookDelivery
+from payments.services import webhook_deliveries
 from payments.tasks import sweep_webhook_deliveries_task
 from tests.factories import SubjectFactory
 from tests.payments.receiver import Receiver
@@ -36,12 +37,14 @@ def endpoint(compliant_institution, receiver):
 
 
 def emit(institution, event_type="subject.grade_changed", **data):
-    return webhooks.enqueue_event(event_type=event_type, institution_ids=[institution.pk], data=data or {"x": 1})
+    return webhook_deliveries.enqueue_event(
+        event_type=event_type, institution_ids=[institution.pk], data=data or {"x": 1}
+    )
 
 
 def test_signature_verifies_with_standardwebhooks(compliant_institution, endpoint, receiver):
     [delivery_id] = emit(compliant_institution, subject_id=5, new_grade="C")
-    assert webhooks.deliver(delivery_id=delivery_id) == "succeeded"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "succeeded"
     [request] = receiver.requests
     payload = Webhook(endpoint.secret).verify(request["body"], request["headers"])
     assert payload["type"] == "subject.grade_changed"
@@ -64,7 +67,7 @@ def test_sign_matches_the_documented_formula():
 
 def test_success_is_logged(compliant_institution, endpoint):
     [delivery_id] = emit(compliant_institution)
-    webhooks.deliver(delivery_id=delivery_id)
+    webhook_deliveries.deliver(delivery_id=delivery_id)
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 204)
     [attempt] = delivery.attempt_log.all()
@@ -74,11 +77,11 @@ def test_success_is_logged(compliant_institution, endpoint):
 def test_failure_backs_off_and_retries_with_the_same_id(compliant_institution, endpoint, receiver):
     receiver.script = lambda n: 500 if n == 0 else 200
     [delivery_id] = emit(compliant_institution)
-    assert webhooks.deliver(delivery_id=delivery_id) == "pending"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "pending"
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     assert delivery.next_attempt_at > timezone.now()
     assert delivery.attempt_log.get().error == "HTTP 500"
-    assert webhooks.deliver(delivery_id=delivery_id) == "pending"  # not due yet: nothing sent
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "pending"  # not due yet: nothing sent
     assert len(receiver.requests) == 1
     WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert sweep_webhook_deliveries_task() == 1
@@ -87,7 +90,7 @@ def test_failure_backs_off_and_retries_with_the_same_id(compliant_institution, e
 
 
 def test_backoff_grows_exponentially_with_a_cap(settings):
-    delays = [webhooks.backoff_seconds(n) for n in (1, 2, 3, 20)]
+    delays = [webhook_deliveries.backoff_seconds(n) for n in (1, 2, 3, 20)]
     assert 4 <= delays[0] <= 6 and 8 <= delays[1] <= 12 and 16 <= delays[2] <= 24
     assert delays[3] <= settings.ENTREPOT["PAYMENTS"]["WEBHOOK_BACKOFF_MAX_SECONDS"] * 1.2
 
@@ -95,7 +98,7 @@ def test_backoff_grows_exponentially_with_a_cap(settings):
 def test_gone_disables_the_endpoint(compliant_institution, endpoint, receiver):
     receiver.script = lambda n: 410
     first, second = emit(compliant_institution)[0], emit(compliant_institution)[0]
-    assert webhooks.deliver(delivery_id=first) == "disabled"
+    assert webhook_deliveries.deliver(delivery_id=first) == "disabled"
     endpoint.refresh_from_db()
     assert endpoint.enabled is False and "410" in endpoint.disabled_reason
     assert WebhookDelivery.objects.get(pk=second).status == "disabled"
@@ -106,9 +109,9 @@ def test_gives_up_after_the_maximum_attempts(compliant_institution, endpoint, re
     settings.ENTREPOT = {**settings.ENTREPOT, "PAYMENTS": {**settings.ENTREPOT["PAYMENTS"], "WEBHOOK_MAX_ATTEMPTS": 2}}
     receiver.script = lambda n: 503
     [delivery_id] = emit(compliant_institution)
-    webhooks.deliver(delivery_id=delivery_id)
+    webhook_deliveries.deliver(delivery_id=delivery_id)
     WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=timezone.now())
-    assert webhooks.deliver(delivery_id=delivery_id) == "failed"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "failed"
 
 
 def test_unreachable_receiver_is_logged_as_an_error(compliant_institution):
@@ -119,7 +122,7 @@ def test_unreachable_receiver_is_logged_as_an_error(compliant_institution):
         event_types=["subject.blacklisted"],
     )
     [delivery_id] = emit(compliant_institution, "subject.blacklisted")
-    assert webhooks.deliver(delivery_id=delivery_id) == "pending"
+    assert webhook_deliveries.deliver(delivery_id=delivery_id) == "pending"
     attempt = WebhookDelivery.objects.get(pk=delivery_id).attempt_log.get()
     assert attempt.status_code is None and "ConnectError" in attempt.error
 
@@ -129,10 +132,10 @@ def test_only_subscribed_endpoints_receive(compliant_institution, endpoint):
 
 
 def test_enqueuing_the_same_event_twice_delivers_once(compliant_institution, endpoint):
-    ids = webhooks.enqueue_event(
+    ids = webhook_deliveries.enqueue_event(
         event_type="subject.blacklisted", institution_ids=[compliant_institution.pk], data={}, event_id="evt_1"
     )
-    again = webhooks.enqueue_event(
+    again = webhook_deliveries.enqueue_event(
         event_type="subject.blacklisted", institution_ids=[compliant_institution.pk], data={}, event_id="evt_1"
     )
     assert ids == again
@@ -172,7 +175,7 @@ def test_blacklisting_an_institution_requests_its_compliance_check(compliant_ins
 
 def test_payload_is_compact_json(compliant_institution, endpoint, receiver):
     [delivery_id] = emit(compliant_institution, note="日本")
-    webhooks.deliver(delivery_id=delivery_id)
+    webhook_deliveries.deliver(delivery_id=delivery_id)
     body = receiver.requests[0]["body"].decode()
     assert json.loads(body)["data"]["note"] == "日本"
     assert ", " not in body

@@ -12,9 +12,9 @@ import pytest
 from django.db import connection, transaction
 
 from core.errors import DomainError
-from payments import escrow as payment_escrow
 from payments.models import EscrowTransaction, LedgerAccount
 from payments.selectors import escrow_summary
+from payments.services import escrow as payment_escrow
 from tests.payments.escrow_helpers import fund_lease, make_escrow_institution, wait_until_blocked
 from warehouses.models import Lease
 from warehouses.services import escrow as escrow_services

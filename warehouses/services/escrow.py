@@ -1,5 +1,5 @@
 """What escrow means for a lease: paying in, staged releases, refunds by the cancellation
-policy, and disputes. The money moves through `payments.escrow` (warehouses -> payments ->
+policy, and disputes. The money moves through `payments.services.escrow` (warehouses -> payments ->
 credit); this module decides the amounts.
 
 - An approved lease is *payment due*: the tenant pays its price into the escrow of
@@ -24,12 +24,12 @@ is what the operator has already been paid for those leases (releases, plus what
 it was transferred from had released for its days). Releases top it up to the schedule;
 a cancellation refunds price - fee and counts the lease's share of `paid ahead` (what
 exceeds the other leases' prices) towards the fee, taking back from the operator whatever
-exceeds the fee. A transfer (payments.escrow.follow_transfer) keeps the rule true for both
+exceeds the fee. A transfer (payments.services.escrow.follow_transfer) keeps the rule true for both
 escrows: the child leases' prices add up to the original's price.
 
 Each function runs inside the caller's transaction, under the listing and lease locks the
 lease services take first (the escrow row's lock comes after them). Amounts are worked out
-from a summary read under the escrow row's lock (`payments.escrow.locked_summary`), so they
+from a summary read under the escrow row's lock (`payments.services.escrow.locked_summary`), so they
 hold on their own, not only because the lease locks keep other lease changes out.
 """
 
@@ -43,9 +43,10 @@ from django.utils import timezone
 
 from core.errors import NotAllowed
 from credit.selectors.accounts import is_member, subject_ids_acted_for
-from payments import escrow as payment_escrow
 from payments import selectors as payment_selectors
 from payments.errors import EscrowFrozen
+from payments.services import disputes as payment_disputes
+from payments.services import escrow as payment_escrow
 from warehouses.errors import InvalidTransition, LeaseNotFound
 from warehouses.models import Lease, Listing
 from warehouses.selectors import escrow_ref_expression
@@ -321,7 +322,7 @@ def open_lease_dispute(*, actor, lease_id: int, reason: str, subject_id: int | N
                 f"A {lease.get_status_display().lower()} lease cannot be disputed.", code="not_disputable"
             )
         respondent = operator_id if opener == tenant_id else tenant_id
-        return payment_escrow.open_dispute(
+        return payment_disputes.open_dispute(
             actor=actor,
             reference=lease.escrow_ref,
             opener_subject_id=opener,
@@ -337,7 +338,7 @@ def resolve_lease_dispute(*, actor, dispute_id: int, resolution: str, payee_amou
     from credit.services.events import record_credit_event
 
     with transaction.atomic():
-        dispute = payment_escrow.resolve_dispute(
+        dispute = payment_disputes.resolve_dispute(
             actor=actor, dispute_id=dispute_id, resolution=resolution, payee_amount=payee_amount, reason=reason
         )
         if not getattr(dispute, "resolved_now", False):
