@@ -4,17 +4,17 @@ repair applications and their deadlines, what would raise the grade, and the for
 file an appeal or apply for repair. Other users get 404; anonymous visitors sign in."""
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from core.errors import DomainError, NotFound
+from core.web import submit
 from credit.models import Appeal
 from credit.selectors import blacklist as selectors
 from credit.selectors.accounts import active_memberships, is_member
 from credit.services import blacklist as services
-from credit.web.views.accounts import add_domain_error
 
 
 class AppealForm(forms.Form):
@@ -90,15 +90,15 @@ def record(request, subject_id: int):
 def _filing(request, entry, form, *, file, kind: str, done, **context):
     """A member files an appeal or a repair application (`file`, a service) about `entry`;
     `done(item)` is the message once filed."""
-    if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != "confirm"}
-        try:
-            item = file(actor=request.user, entry_id=entry.pk, **data)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, done(item))
-            return redirect("record", subject_id=entry.subject_id)
+    filed = submit(
+        request,
+        form,
+        lambda data: file(actor=request.user, entry_id=entry.pk, **{k: v for k, v in data.items() if k != "confirm"}),
+        success=done,
+        redirect_to=reverse("record", args=[entry.subject_id]),
+    )
+    if filed is not None:
+        return filed
     return render(
         request,
         f"credit/record/{kind}_form.html",

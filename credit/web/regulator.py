@@ -20,6 +20,7 @@ from core import csv as csv_export
 from core.errors import DomainError, NotFound
 from core.models import AuditEntry
 from core.roles import is_regulator
+from core.web import add_domain_error
 from credit.models import BlacklistEntry, CreditEvent, RecomputeRun, Severity
 from credit.selectors import blacklist as selectors
 from credit.services import blacklist as services
@@ -32,7 +33,6 @@ from credit.web.regulator_forms import (
     RepairDecisionForm,
     ReplyForm,
 )
-from credit.web.views.accounts import add_domain_error
 
 PAGE_SIZE = 25
 

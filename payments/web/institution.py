@@ -20,8 +20,8 @@ from django.views.decorators.http import require_POST
 
 from core.countries import country_choices
 from core.errors import DomainError, InvalidInput
+from core.web import submit
 from credit.selectors.accounts import find_subject_by_registration
-from credit.web.views.accounts import add_domain_error
 from payments import services
 from payments.compliance import GRADE_RANK
 from payments.models import InstitutionProfile, ReserveAccount, ReserveOutflow, WatchlistEntry, WebhookEndpoint
@@ -151,20 +151,20 @@ def institution_home(request):
     profiles = list(institutions_of_member(user=request.user))
     unregistered = institutions_managed_by(user=request.user).exclude(pk__in=[p.pk for p in profiles])
     form = RegisterForm(request.POST or None, subjects=unregistered)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            profile = services.register_institution(
-                actor=request.user,
-                subject_id=data["subject"].pk,
-                paid_in_capital=data["paid_in_capital"],
-                capital_currency=data["capital_currency"],
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, "Registered. File your licences, corridors and reserves next.")
-            return redirect("institution-detail", institution_id=profile.pk)
+    registered = submit(
+        request,
+        form,
+        lambda data: services.register_institution(
+            actor=request.user,
+            subject_id=data["subject"].pk,
+            paid_in_capital=data["paid_in_capital"],
+            capital_currency=data["capital_currency"],
+        ),
+        success="Registered. File your licences, corridors and reserves next.",
+        redirect_to=lambda profile: reverse("institution-detail", args=[profile.pk]),
+    )
+    if registered is not None:
+        return registered
     if request.method == "GET" and len(profiles) == 1 and not unregistered.exists():
         return redirect("institution-detail", institution_id=profiles[0].pk)
     return render(
@@ -242,14 +242,15 @@ def _handle(request, institution_id: int, *, name: str, form_factory, action, su
         messages.error(request, "Only the institution's owners and administrators may change it.")
         return redirect("institution-detail", institution_id=profile.pk)
     form = form_factory(request.POST, profile)
-    if form.is_valid():
-        try:
-            action(profile, form)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, success)
-            return redirect(reverse("institution-detail", args=[profile.pk]) + anchor)
+    done = submit(
+        request,
+        form,
+        lambda _data: action(profile, form),
+        success=success,
+        redirect_to=reverse("institution-detail", args=[profile.pk]) + anchor,
+    )
+    if done is not None:
+        return done
     context = _page_context(request, profile, **{name: form})
     return render(request, "payments/institution.html", context, status=400)
 

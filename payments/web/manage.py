@@ -12,7 +12,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
-from credit.web.views.accounts import add_domain_error
+from core.web import add_domain_error, confirmation_page
 from payments import services
 from payments.models import Corridor, Licence, ReserveAccount, WebhookEndpoint
 from payments.selectors import institutions_managed_by, webhook_endpoints_for
@@ -57,20 +57,18 @@ def _end(request, institution_id: int, *, form_class, obj, title: str, action, s
     if ended:  # nothing left to confirm: say so rather than offer the form again
         messages.info(request, ended)
         return redirect(back)
-    form = form_class(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = action(profile, form.cleaned_data)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, success(result) if callable(success) else success)
-            return redirect(back)
-    return render(
+    return confirmation_page(
         request,
-        "payments/end_filing.html",
-        {"profile": profile, "form": form, "title": title, "back": back},
-        status=400 if form.errors else 200,
+        title=title,
+        form=form_class(request.POST if request.method == "POST" else None),
+        action=lambda data: action(profile, data),
+        success=success,
+        back=back,
+        back_label=profile.subject.legal_name,
+        explanation=(
+            "The record stays on file for history and the audit log keeps who did it and why. "
+            "A compliance check runs afterwards."
+        ),
     )
 
 

@@ -13,13 +13,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core import csv as csv_export
 from core.errors import DomainError
 from core.models import AuditEntry
 from core.roles import is_regulator
-from credit.web.views.accounts import add_domain_error
+from core.web import submit
 from payments import services
 from payments.compliance import REGISTRY
 from payments.models import InstitutionProfile
@@ -124,14 +125,15 @@ def institution_detail(request, institution_id: int):
 def _post_action(request, institution_id: int, *, prefix: str, form_class, action, success: str):
     profile = _profile_or_404(institution_id)
     form = form_class(request.POST, prefix=prefix)
-    if form.is_valid():
-        try:
-            action(profile, form.cleaned_data)
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, success)
-            return redirect("regulator-institution", institution_id=profile.pk)
+    done = submit(
+        request,
+        form,
+        lambda data: action(profile, data),
+        success=success,
+        redirect_to=reverse("regulator-institution", args=[profile.pk]),
+    )
+    if done is not None:
+        return done
     profile.refresh_from_db()
     context = _detail_context(profile, request, **{f"{prefix}_form": form})
     return render(request, "payments/regulator_institution.html", context, status=400)

@@ -6,7 +6,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
-from credit.web.views.accounts import add_domain_error
+from core.web import add_domain_error
 from payments import services
 from payments.selectors import api_keys_visible_to, institutions_managed_by
 from payments.web.forms import IssueKeyForm

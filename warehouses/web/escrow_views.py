@@ -7,12 +7,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from core import bidi
 from core.errors import DomainError, NotFound
+from core.web import add_domain_error, submit
 from credit.selectors.accounts import subject_ids_acted_for
-from credit.web.views.accounts import add_domain_error
 from payments import selectors as payment_selectors
 from warehouses import selectors
 from warehouses.errors import LeaseNotFound
@@ -139,16 +140,15 @@ def lease_pay(request, lease_id: int):
 def lease_dispute(request, lease_id: int):
     lease = _lease_or_404(request.user, lease_id)
     form = DisputeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            escrow_services.open_lease_dispute(
-                actor=request.user, lease_id=lease.pk, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, "Dispute opened: the escrow is frozen until platform staff decide.")
-            return redirect("warehouses:lease", lease_id=lease.pk)
+    opened = submit(
+        request,
+        form,
+        lambda data: escrow_services.open_lease_dispute(actor=request.user, lease_id=lease.pk, reason=data["reason"]),
+        success="Dispute opened: the escrow is frozen until platform staff decide.",
+        redirect_to=reverse("warehouses:lease", args=[lease.pk]),
+    )
+    if opened is not None:
+        return opened
     return render(
         request,
         "warehouses/form.html",

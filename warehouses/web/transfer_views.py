@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from core import bidi
 from core.countries import country_choices
 from core.errors import DomainError, NotFound
+from core.web import add_domain_error
 from credit.selectors.accounts import subject_ids_acted_for
-from credit.web.views.accounts import add_domain_error
 from payments import selectors as payment_selectors
 from warehouses import selectors
 from warehouses.models import Lease, LeaseTransfer

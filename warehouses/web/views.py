@@ -9,14 +9,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core import csv as csv_export
 from core.errors import DomainError, NotFound
+from core.web import add_domain_error, form_status, submit
 from credit.selectors.accounts import active_memberships
-from credit.web.views.accounts import add_domain_error
 from warehouses import selectors
 from warehouses.models import Lease, Listing
 from warehouses.services import leases as lease_services
@@ -283,20 +284,18 @@ def operator_home(request):
 def warehouse_new(request):
     owners = _subjects(request.user)
     form = forms.WarehouseForm(request.POST or None, owners=owners)
-    if request.method == "POST" and form.is_valid():
-        values = {k: v for k, v in form.cleaned_data.items() if k != "owner"}
-        try:
-            warehouse = listing_services.create_warehouse(
-                actor=request.user, owner_id=form.cleaned_data["owner"], **values
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, f"Warehouse {warehouse.name} added. Now offer some capacity.")
-            return redirect(f"/warehouses/mine/listings/new/?warehouse={warehouse.pk}")
-    return render(
-        request, "warehouses/form.html", {"form": form, "title": "Add a warehouse"}, status=400 if form.errors else 200
+    added = submit(
+        request,
+        form,
+        lambda data: listing_services.create_warehouse(
+            actor=request.user, owner_id=data["owner"], **{k: v for k, v in data.items() if k != "owner"}
+        ),
+        success=lambda warehouse: f"Warehouse {warehouse.name} added. Now offer some capacity.",
+        redirect_to=lambda warehouse: f"/warehouses/mine/listings/new/?warehouse={warehouse.pk}",
     )
+    if added is not None:
+        return added
+    return render(request, "warehouses/form.html", {"form": form, "title": "Add a warehouse"}, status=form_status(form))
 
 
 @login_required
@@ -312,20 +311,18 @@ def listing_new(request):
         "available_until": today + timedelta(days=181),
     }
     form = forms.ListingForm(request.POST or None, warehouses=warehouses, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        values = dict(form.cleaned_data)
-        try:
-            listing = listing_services.create_listing(
-                actor=request.user, warehouse_id=values.pop("warehouse"), **values
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, f"Listing “{listing.title}” created ({listing.get_status_display()}).")
-            return redirect("warehouses:manage-listing", listing_id=listing.pk)
-    return render(
-        request, "warehouses/form.html", {"form": form, "title": "Offer capacity"}, status=400 if form.errors else 200
+    created = submit(
+        request,
+        form,
+        lambda data: listing_services.create_listing(
+            actor=request.user, warehouse_id=data["warehouse"], **{k: v for k, v in data.items() if k != "warehouse"}
+        ),
+        success=lambda listing: f"Listing “{listing.title}” created ({listing.get_status_display()}).",
+        redirect_to=lambda listing: reverse("warehouses:manage-listing", args=[listing.pk]),
     )
+    if created is not None:
+        return created
+    return render(request, "warehouses/form.html", {"form": form, "title": "Offer capacity"}, status=form_status(form))
 
 
 @login_required

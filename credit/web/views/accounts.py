@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.web import add_domain_error
 from credit.selectors.accounts import active_memberships, pending_memberships_for_owner
 from credit.services import accounts as services
 from credit.web.forms import SignUpForm
@@ -12,15 +13,6 @@ from credit.web.forms import SignUpForm
 
 def home(request):
     return render(request, "home.html")
-
-
-def add_domain_error(form, exc: DomainError) -> None:
-    """Show a service's error beside the fields it names, or at the top of the form."""
-    if not exc.field_errors:
-        form.add_error(None, exc.message)
-    for field, messages_ in exc.field_errors.items():
-        for message in messages_ if isinstance(messages_, list) else [messages_]:
-            form.add_error(field if field in form.fields else None, message)
 
 
 def signup(request):
