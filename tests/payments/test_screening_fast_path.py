@@ -12,7 +12,8 @@ from django.utils import timezone
 from config import api as api_throttle
 from config.api import APIKeyThrottle
 from payments import services
-from payments.api import authentication, views
+from payments.api import authentication
+from payments.api.views import screening as screening_views
 from payments.models import APICallRecord, InstitutionProfile, ProviderAPIKey, ScreeningDecision
 from tests.factories import RegulatorFactory, SubjectFactory
 
@@ -184,7 +185,7 @@ def test_the_call_and_its_decisions_are_stored_together(api, subject, institutio
 def test_a_failure_after_the_decisions_were_stored_is_recorded_as_such(
     client_for, institution_key, subject, monkeypatch
 ):
-    monkeypatch.setattr(views, "decision_json", lambda d: 1 / 0)
+    monkeypatch.setattr(screening_views, "decision_json", lambda d: 1 / 0)
     client = client_for(institution_key[1])
     client.raise_request_exception = False
     response = screen(client)
