@@ -10,9 +10,9 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from core import csv as csv_export
+from credit.web.regulator import regulator_required
 from payments.selectors import api_calls_visible_to, filter_api_calls
-from payments.web.institution import _profile_for_member
-from payments.web.regulator import regulator_required
+from payments.web.institution import profile_for_member
 
 PAGE_SIZE = 50
 CSV_HEADER = [
@@ -103,7 +103,7 @@ def _calls_page(request, *, qs, profile, regulator: bool):
 
 @login_required
 def institution_api_calls(request, institution_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     qs = api_calls_visible_to(user=request.user).filter(institution_id=profile.pk)
     return _calls_page(request, qs=qs, profile=profile, regulator=False)
 

@@ -138,7 +138,7 @@ class WatchForm(forms.Form):
     registration_number = forms.CharField(max_length=40)
 
 
-def _profile_for_member(request, institution_id: int) -> InstitutionProfile:
+def profile_for_member(request, institution_id: int) -> InstitutionProfile:
     profile = institutions_of_member(user=request.user).filter(pk=institution_id).first()
     if profile is None:
         raise Http404("No such institution.")
@@ -232,12 +232,12 @@ def _page_context(request, profile: InstitutionProfile, **overrides) -> dict:
 
 @login_required
 def institution_detail(request, institution_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     return render(request, "payments/institution.html", _page_context(request, profile))
 
 
 def _handle(request, institution_id: int, *, name: str, form_factory, action, success: str, anchor: str = ""):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     if not institutions_managed_by(user=request.user).filter(pk=profile.pk).exists():
         messages.error(request, "Only the institution's owners and administrators may change it.")
         return redirect("institution-detail", institution_id=profile.pk)
@@ -304,30 +304,39 @@ def save_capital(request, institution_id: int):
     )
 
 
-@login_required
-@require_POST
-def add_corridor(request, institution_id: int):
-    return _handle(
-        request,
-        institution_id,
-        name="corridor_form",
-        form_factory=lambda post, p: CorridorForm(post, prefix="corridor"),
-        action=lambda p, f: services.add_corridor(actor=request.user, institution_id=p.pk, **f.cleaned_data),
-        success="Corridor requested; it is switched on once a compliance check passes it.",
-    )
+def _form_view(name: str, *, form_class, prefix: str, service: str, success: str):
+    """A form whose cleaned data goes to one service as it is (a corridor, a reserve account)."""
+
+    @login_required
+    @require_POST
+    def view(request, institution_id: int):
+        return _handle(
+            request,
+            institution_id,
+            name=f"{prefix}_form",
+            form_factory=lambda post, p: form_class(post, prefix=prefix),
+            action=lambda p, f: getattr(services, service)(actor=request.user, institution_id=p.pk, **f.cleaned_data),
+            success=success,
+        )
+
+    view.__name__ = view.__qualname__ = name
+    return view
 
 
-@login_required
-@require_POST
-def add_account(request, institution_id: int):
-    return _handle(
-        request,
-        institution_id,
-        name="account_form",
-        form_factory=lambda post, p: ReserveAccountForm(post, prefix="account"),
-        action=lambda p, f: services.add_reserve_account(actor=request.user, institution_id=p.pk, **f.cleaned_data),
-        success="Reserve account added.",
-    )
+add_corridor = _form_view(
+    "add_corridor",
+    form_class=CorridorForm,
+    prefix="corridor",
+    service="add_corridor",
+    success="Corridor requested; it is switched on once a compliance check passes it.",
+)
+add_account = _form_view(
+    "add_account",
+    form_class=ReserveAccountForm,
+    prefix="account",
+    service="add_reserve_account",
+    success="Reserve account added.",
+)
 
 
 @login_required
@@ -396,7 +405,7 @@ def add_webhook(request, institution_id: int):
 @login_required
 @require_POST
 def remove_webhook(request, institution_id: int, endpoint_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     try:
         services.delete_webhook_endpoint(actor=request.user, institution_id=profile.pk, endpoint_id=endpoint_id)
     except DomainError as exc:
@@ -434,7 +443,7 @@ def watch(request, institution_id: int):
 @login_required
 @require_POST
 def unwatch(request, institution_id: int, subject_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     try:
         services.unwatch_subject(actor=request.user, institution_id=profile.pk, subject_id=subject_id)
     except DomainError as exc:
@@ -444,7 +453,7 @@ def unwatch(request, institution_id: int, subject_id: int):
 
 @login_required
 def run_detail(request, institution_id: int, run_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     run = run_with_results(run_id=run_id)
     if run is None or run.institution_id != profile.pk:
         raise Http404("No such run.")
@@ -453,14 +462,14 @@ def run_detail(request, institution_id: int, run_id: int):
 
 @login_required
 def deliveries(request, institution_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     page = Paginator(deliveries_for(institution_id=profile.pk), 25).get_page(request.GET.get("page"))
     return render(request, "payments/deliveries.html", {"profile": profile, "page": page})
 
 
 @login_required
 def screenings(request, institution_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     page = Paginator(screenings_for(institution_id=profile.pk).select_related("subject"), 50).get_page(
         request.GET.get("page")
     )

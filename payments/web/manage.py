@@ -2,6 +2,9 @@
 corridor, close a reserve account, edit a webhook endpoint and rotate its secret. Owners
 and admins only (the services check; other members are told so)."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,7 +20,7 @@ from payments import services
 from payments.models import Corridor, Licence, ReserveAccount, WebhookEndpoint
 from payments.selectors import institutions_managed_by, webhook_endpoints_for
 from payments.services import filings
-from payments.web.institution import _profile_for_member
+from payments.web.institution import profile_for_member
 
 
 class EndReasonForm(forms.Form):
@@ -38,7 +41,7 @@ class WebhookEditForm(forms.Form):
 
 
 def _manager_profile(request, institution_id: int):
-    profile = _profile_for_member(request, institution_id)
+    profile = profile_for_member(request, institution_id)
     if not institutions_managed_by(user=request.user).filter(pk=profile.pk).exists():
         messages.error(request, "Only the institution's owners and administrators may change it.")
         return profile, False
@@ -72,71 +75,84 @@ def _end(request, institution_id: int, *, form_class, obj, title: str, action, s
     )
 
 
-@login_required
-def withdraw_licence(request, institution_id: int, licence_id: int):
-    licence = Licence.objects.filter(pk=licence_id, institution_id=institution_id).first()
+@dataclass(frozen=True)
+class Ending:
+    """How one kind of filing ends: its confirmation page, the service and what is said."""
+
+    model: type
+    form_class: type
+    title: str  # "{obj}" is the filing
+    ended_field: str  # set once the filing has ended
+    ended: str  # "{obj}" and "{on}" (the day it ended)
+    anchor: str
+    service: Callable  # service(actor=, institution_id=, pk=, **form data) -> the filing, or None
+
+
+def _ending_page(request, institution_id: int, pk: int, ending: Ending, success):
+    obj = ending.model.objects.filter(pk=pk, institution_id=institution_id).first()
+    on = getattr(obj, ending.ended_field, None) if obj is not None else None
     return _end(
         request,
         institution_id,
-        form_class=EndReasonForm,
-        obj=licence,
-        title=f"Withdraw licence {licence.number}" if licence else "",
-        action=lambda p, d: filings.withdraw_licence(
-            actor=request.user, institution_id=p.pk, licence_id=licence_id, reason=d["reason"]
-        ),
-        success="Licence withdrawn (kept for history); a compliance check has been requested.",
-        anchor="#licences",
-        ended=f"Licence {licence.number} was already withdrawn on {licence.withdrawn_at:%Y-%m-%d}."
-        if licence and licence.withdrawn_at
-        else None,
+        form_class=ending.form_class,
+        obj=obj,
+        title=ending.title.format(obj=obj) if obj else "",
+        action=lambda profile, data: ending.service(actor=request.user, institution_id=profile.pk, pk=pk, **data),
+        success=success,
+        anchor=ending.anchor,
+        ended=ending.ended.format(obj=obj, on=on) if on else None,
     )
+
+
+LICENCE = Ending(
+    model=Licence,
+    form_class=EndReasonForm,
+    title="Withdraw licence {obj.number}",
+    ended_field="withdrawn_at",
+    ended="Licence {obj.number} was already withdrawn on {on:%Y-%m-%d}.",
+    anchor="#licences",
+    service=lambda pk, **kwargs: filings.withdraw_licence(licence_id=pk, **kwargs),
+)
+CORRIDOR = Ending(
+    model=Corridor,
+    form_class=EndReasonForm,
+    title="Switch off corridor {obj}",
+    ended_field="withdrawn_at",
+    ended="Corridor {obj} was already switched off on {on:%Y-%m-%d}.",
+    anchor="#corridors",
+    service=lambda pk, **kwargs: filings.withdraw_corridor(corridor_id=pk, **kwargs),
+)
+RESERVE_ACCOUNT = Ending(
+    model=ReserveAccount,
+    form_class=CloseAccountForm,
+    title="Close reserve account {obj}",
+    ended_field="closed_on",
+    ended="Reserve account {obj} was already closed on {on:%Y-%m-%d}.",
+    anchor="#reserves",
+    service=lambda pk, **kwargs: filings.close_reserve_account(account_id=pk, **kwargs),
+)
+
+
+@login_required
+def withdraw_licence(request, institution_id: int, licence_id: int):
+    success = "Licence withdrawn (kept for history); a compliance check has been requested."
+    return _ending_page(request, institution_id, licence_id, LICENCE, success)
 
 
 @login_required
 def withdraw_corridor(request, institution_id: int, corridor_id: int):
-    corridor = Corridor.objects.filter(pk=corridor_id, institution_id=institution_id).first()
-    return _end(
-        request,
-        institution_id,
-        form_class=EndReasonForm,
-        obj=corridor,
-        title=f"Switch off corridor {corridor}" if corridor else "",
-        action=lambda p, d: filings.withdraw_corridor(
-            actor=request.user, institution_id=p.pk, corridor_id=corridor_id, reason=d["reason"]
-        ),
-        success="Corridor switched off; request it again to have it checked anew.",
-        anchor="#corridors",
-        ended=f"Corridor {corridor} was already switched off on {corridor.withdrawn_at:%Y-%m-%d}."
-        if corridor and corridor.withdrawn_at
-        else None,
-    )
+    success = "Corridor switched off; request it again to have it checked anew."
+    return _ending_page(request, institution_id, corridor_id, CORRIDOR, success)
 
 
 @login_required
 def close_account(request, institution_id: int, account_id: int):
-    account = ReserveAccount.objects.filter(pk=account_id, institution_id=institution_id).first()
-    return _end(
-        request,
-        institution_id,
-        form_class=CloseAccountForm,
-        obj=account,
-        title=f"Close reserve account {account}" if account else "",
-        action=lambda p, d: filings.close_reserve_account(
-            actor=request.user, institution_id=p.pk, account_id=account_id, closed_on=d["closed_on"], reason=d["reason"]
-        ),
-        success=lambda result: (
-            (
-                "Reserve account removed (no report named it)."
-                if result is None
-                else "Reserve account closed (kept: reports name it)."
-            )
-            + " A compliance check has been requested."
-        ),
-        anchor="#reserves",
-        ended=f"Reserve account {account} was already closed on {account.closed_on:%Y-%m-%d}."
-        if account and account.closed_on
-        else None,
-    )
+    def success(result) -> str:
+        if result is None:
+            return "Reserve account removed (no report named it). A compliance check has been requested."
+        return "Reserve account closed (kept: reports name it). A compliance check has been requested."
+
+    return _ending_page(request, institution_id, account_id, RESERVE_ACCOUNT, success)
 
 
 def _endpoint_or_404(profile, endpoint_id: int) -> WebhookEndpoint:

@@ -5,11 +5,9 @@ KYB verification, suspension and reinstatement with a reason (audited).
 Only regulators get in: anonymous visitors are sent to sign in, everyone else gets 404."""
 
 import json
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,8 +17,8 @@ from django.views.decorators.http import require_POST
 from core import csv as csv_export
 from core.errors import DomainError
 from core.models import AuditEntry
-from core.roles import is_regulator
 from core.web import submit
+from credit.web.regulator import regulator_required
 from payments import services
 from payments.compliance import REGISTRY
 from payments.models import InstitutionProfile
@@ -32,18 +30,6 @@ from payments.selectors import (
 )
 
 PAGE_SIZE = 25
-
-
-def regulator_required(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not is_regulator(request.user):
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 class ReasonForm(forms.Form):
@@ -139,34 +125,33 @@ def _post_action(request, institution_id: int, *, prefix: str, form_class, actio
     return render(request, "payments/regulator_institution.html", context, status=400)
 
 
-@regulator_required
-@require_POST
-def suspend(request, institution_id: int):
-    return _post_action(
-        request,
-        institution_id,
-        prefix="suspend",
-        form_class=ReasonForm,
-        action=lambda p, data: services.suspend_institution(
-            actor=request.user, institution_id=p.pk, reason=data["reason"]
-        ),
-        success="Institution suspended.",
-    )
+def _decision_view(name: str, *, service: str, success: str):
+    """A regulator's decision with a reason (suspend, reinstate): the form, then the service."""
+
+    @regulator_required
+    @require_POST
+    def view(request, institution_id: int):
+        return _post_action(
+            request,
+            institution_id,
+            prefix=name,
+            form_class=ReasonForm,
+            action=lambda p, data: getattr(services, service)(
+                actor=request.user, institution_id=p.pk, reason=data["reason"]
+            ),
+            success=success,
+        )
+
+    view.__name__ = view.__qualname__ = name
+    return view
 
 
-@regulator_required
-@require_POST
-def reinstate(request, institution_id: int):
-    return _post_action(
-        request,
-        institution_id,
-        prefix="reinstate",
-        form_class=ReasonForm,
-        action=lambda p, data: services.reinstate_institution(
-            actor=request.user, institution_id=p.pk, reason=data["reason"]
-        ),
-        success="Suspension lifted; the status now follows a fresh compliance run.",
-    )
+suspend = _decision_view("suspend", service="suspend_institution", success="Institution suspended.")
+reinstate = _decision_view(
+    "reinstate",
+    service="reinstate_institution",
+    success="Suspension lifted; the status now follows a fresh compliance run.",
+)
 
 
 @regulator_required
