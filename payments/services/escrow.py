@@ -24,6 +24,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from core import money
 from core.audit import record_audit
 from core.errors import InvalidInput
 from core.transitions import Lifecycle, Transition
@@ -31,13 +32,13 @@ from payments import errors
 from payments.models import Dispute, Escrow, EscrowTransaction, LedgerAccount
 from payments.selectors import escrow_summaries, escrow_totals, payment_route_problems
 from payments.services.ledger import (
-    CENT,
     ledger_account,
     parse_amount,
     platform_fee,
     post_refund,
     post_release,
     post_transaction,
+    require_exact,
 )
 
 
@@ -146,7 +147,7 @@ def hold_payment(
     """The payer pays `amount` into the escrow of `reference` through a payment institution
     that is compliant and has an enabled corridor for the currency and country. Paying an
     escrow that is already funded returns its funding transaction and moves nothing."""
-    amount = parse_amount(amount)
+    amount = require_exact(parse_amount(amount), currency)
     with transaction.atomic():
         escrow = lock_escrow(reference)
         if escrow is not None:
@@ -224,14 +225,15 @@ def _pay_out(*, actor, reference: str, amount, memo: str, move, action: str, to_
         escrow = lock_existing_escrow(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
+        require_exact(amount, escrow.currency)
         # One read under the lock: it checks the amount, and with the amount gives the
         # totals after the move for the audit record.
         old = escrow_totals(account_id=escrow.account_id)
         tx = move(actor=actor, escrow=escrow, amount=amount, balance=old["balance"], memo=memo)
         paid_out = "released" if to_payee else "refunded"
         new = old | {
-            "balance": (old["balance"] - amount).quantize(CENT),
-            paid_out: (old[paid_out] + amount).quantize(CENT),
+            "balance": money.quantize(old["balance"] - amount, escrow.currency),
+            paid_out: money.quantize(old[paid_out] + amount, escrow.currency),
         }
         record_audit(
             actor=actor,
@@ -422,7 +424,8 @@ def reclaim_from_payee(*, actor, reference: str, amount, memo: str = "") -> Escr
         escrow = lock_existing_escrow(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
-        fee = platform_fee(amount)
+        require_exact(amount, escrow.currency)
+        fee = platform_fee(amount, escrow.currency)
         payee = ledger_account(kind=LedgerAccount.Kind.OPERATOR, currency=escrow.currency, subject_id=escrow.payee_id)
         platform = ledger_account(kind=LedgerAccount.Kind.PLATFORM_FEE, currency=escrow.currency)
         payer = ledger_account(kind=LedgerAccount.Kind.TENANT, currency=escrow.currency, subject_id=escrow.payer_id)

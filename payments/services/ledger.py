@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from core import money
 from core.audit import actor_label
 from core.errors import InvalidInput
 from payments import errors
@@ -30,9 +31,22 @@ def platform_fee_percent() -> Decimal:
     return Decimal(str(getattr(settings, "ENTREPOT", {}).get("ESCROW_PLATFORM_FEE_PERCENT", "3")))
 
 
-def platform_fee(amount: Decimal) -> Decimal:
-    """The fee withheld from a release, rounded half up to the cent."""
-    return (amount * platform_fee_percent() / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+def platform_fee(amount: Decimal, currency: str) -> Decimal:
+    """The fee withheld from a release, rounded half up to the currency's minor units."""
+    return money.quantize(amount * platform_fee_percent() / 100, currency, rounding=ROUND_HALF_UP)
+
+
+def require_exact(amount: Decimal, currency: str, field: str = "amount") -> Decimal:
+    """`amount` if the currency has that many decimals (no yen fractions), else InvalidInput."""
+    if not money.is_exact(amount, currency):
+        digits = money.places(currency)
+        message = (
+            f"An amount in {currency} has at most {digits} decimals."
+            if digits
+            else (f"An amount in {currency} is a whole number.")
+        )
+        raise InvalidInput(message, code="invalid_amount", field_errors={field: [message]})
+    return amount
 
 
 def parse_amount(value, field: str = "amount") -> Decimal:
@@ -113,7 +127,7 @@ def post_release(*, actor, escrow: Escrow, amount: Decimal, balance: Decimal, me
         actor=actor,
         memo=memo,
     )
-    fee = platform_fee(amount)
+    fee = platform_fee(amount, escrow.currency)
     if fee > 0:
         platform = ledger_account(kind=LedgerAccount.Kind.PLATFORM_FEE, currency=escrow.currency)
         post_transaction(

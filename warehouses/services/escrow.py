@@ -34,13 +34,14 @@ hold on their own, not only because the lease locks keep other lease changes out
 """
 
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from core import money
 from core.errors import NotAllowed
 from credit.selectors.accounts import is_member, subject_ids_acted_for
 from payments import selectors as payment_selectors
@@ -52,7 +53,6 @@ from warehouses.models import Lease, Listing
 from warehouses.selectors import escrow_ref_expression
 from warehouses.services.locks import lock_lease
 
-CENT = Decimal("0.01")
 LIVE = (Lease.Status.APPROVED, Lease.Status.ACTIVE)
 
 
@@ -77,7 +77,7 @@ def released_share(*, lease: Lease, on: date) -> Decimal:
     started = min(periods, (on - lease.start).days // period + 1)
     if started >= periods:
         return lease.total_price
-    return (lease.total_price * started * period / days).quantize(CENT, rounding=ROUND_DOWN)
+    return money.quantize(lease.total_price * started * period / days, lease.currency, rounding=ROUND_DOWN)
 
 
 def leases_of_reference(reference: str):
@@ -256,7 +256,7 @@ def settle_cancellation(*, actor, lease: Lease, fee: Decimal, memo: str) -> None
 
 def no_show_fee(*, lease: Lease, listing: Listing) -> Decimal:
     """A no-show counts as a late cancellation: the listing's fee percentage of the price."""
-    return (lease.total_price * listing.cancellation_fee_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    return money.quantize(lease.total_price * listing.cancellation_fee_percent / 100, lease.currency)
 
 
 # --- The beat task's service ----------------------------------------------------------------

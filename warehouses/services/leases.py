@@ -29,7 +29,7 @@ from functools import partial
 from django.conf import settings
 from django.utils import timezone
 
-from core import rows
+from core import money, rows
 from core.audit import record_audit
 from core.db import service_atomic
 from core.errors import Busy, InvalidInput
@@ -41,7 +41,6 @@ from warehouses.services.lease_lifecycle import LEASE, lease_snapshot, require_o
 from warehouses.services.locks import each_locked, lock_lease
 
 logger = logging.getLogger(__name__)
-CENT = Decimal("0.01")
 
 
 def _config(name: str, default):
@@ -51,8 +50,9 @@ def _config(name: str, default):
 MAX_LEASE_PRICE = Decimal("100000000000000")  # 10**14: Lease.total_price is numeric(16, 2)
 
 
-def lease_price(*, unit_price: Decimal, units: int, start: date, end: date) -> Decimal:
-    return (unit_price * units * (end - start).days).quantize(CENT, rounding=ROUND_HALF_UP)
+def lease_price(*, unit_price: Decimal, units: int, start: date, end: date, currency: str) -> Decimal:
+    """The price of `units` over [start, end), rounded to the currency's minor units."""
+    return money.quantize(unit_price * units * (end - start).days, currency, rounding=ROUND_HALF_UP)
 
 
 def validate_request(*, listing: Listing, units: int, start: date, end: date, today: date) -> None:
@@ -78,7 +78,10 @@ def validate_request(*, listing: Listing, units: int, start: date, end: date, to
             field_errors.setdefault("end", []).append(f"This listing leases for at least {listing.min_days} days.")
         if (
             not field_errors
-            and lease_price(unit_price=listing.price_per_unit_day, units=units, start=start, end=end) >= MAX_LEASE_PRICE
+            and lease_price(
+                unit_price=listing.price_per_unit_day, units=units, start=start, end=end, currency=listing.currency
+            )
+            >= MAX_LEASE_PRICE
         ):  # the price column (numeric(16, 2)) could not hold it: a 500
             field_errors["units"] = [f"A lease costs less than {MAX_LEASE_PRICE:,}; lease fewer units or days."]
     if field_errors:
@@ -127,7 +130,9 @@ def request_lease(
             status=Lease.Status.APPROVED if instant else Lease.Status.HELD,
             booking_mode=Listing.BookingMode.INSTANT if instant else Listing.BookingMode.REQUEST,
             unit_price=listing.price_per_unit_day,
-            total_price=lease_price(unit_price=listing.price_per_unit_day, units=units, start=start, end=end),
+            total_price=lease_price(
+                unit_price=listing.price_per_unit_day, units=units, start=start, end=end, currency=listing.currency
+            ),
             currency=listing.currency,
             hold_expires_at=None if instant else now + timedelta(hours=_config("WAREHOUSE_ANSWER_HOURS", 24)),
             decided_at=now if instant else None,
@@ -232,7 +237,7 @@ def cancellation_fee(*, lease: Lease, listing: Listing, today: date) -> Decimal:
         return Decimal("0.00")
     if (lease.start - today).days >= listing.free_cancellation_days:
         return Decimal("0.00")
-    return (lease.total_price * listing.cancellation_fee_percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    return money.quantize(lease.total_price * listing.cancellation_fee_percent / 100, lease.currency)
 
 
 def cancel_lease(*, actor, lease_id: int, reason: str = "") -> Lease:

@@ -46,7 +46,9 @@ def _child(
     *, lease: Lease, tenant_id: int, units: int, start: date, end: date, status: str, now, total_price=None, **extra
 ) -> Lease:
     if total_price is None:
-        total_price = lease_price(unit_price=lease.unit_price, units=units, start=start, end=end)
+        total_price = lease_price(
+            unit_price=lease.unit_price, units=units, start=start, end=end, currency=lease.currency
+        )
     return Lease.objects.create(
         listing_id=lease.listing_id,
         tenant_id=tenant_id,
@@ -89,10 +91,14 @@ def execute_transfer(name: str, *, actor, transfer: LeaseTransfer) -> LeaseTrans
     }
     # The children's prices add up to the original's exactly: the recipient pays the plain
     # price of its part, the transferor's last part absorbs the rounding (a cent or two).
-    recipient_price = lease_price(unit_price=lease.unit_price, units=k, start=begin, end=lease.end)
+    recipient_price = lease_price(
+        unit_price=lease.unit_price, units=k, start=begin, end=lease.end, currency=lease.currency
+    )
     if k == lease.units and begin == lease.start:
         recipient_price = lease.total_price  # the whole lease changes hands
-    past_price = lease_price(unit_price=lease.unit_price, units=lease.units, start=lease.start, end=begin)
+    past_price = lease_price(
+        unit_price=lease.unit_price, units=lease.units, start=lease.start, end=begin, currency=lease.currency
+    )
     children: list[Lease] = []
     if begin > lease.start:
         children.append(

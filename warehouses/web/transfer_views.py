@@ -159,7 +159,11 @@ def _transfers_page(request, *, failed: tuple[int, AcceptForm] | None = None, st
         # What the recipient would hold and pay if the transfer executed today.
         t.estimated_from = effective_from(lease=t.lease, today=today)
         t.estimated_price = lease_price(
-            unit_price=t.lease.unit_price, units=t.units, start=t.estimated_from, end=max(t.lease.end, t.estimated_from)
+            unit_price=t.lease.unit_price,
+            units=t.units,
+            start=t.estimated_from,
+            end=max(t.lease.end, t.estimated_from),
+            currency=t.lease.currency,
         )
         pair = (t.lease.currency, t.lease.listing.warehouse.country)
         if pair not in options:  # one lookup per currency and country, not per offer

@@ -69,6 +69,7 @@ def search(request):
                     units=search_params.units or listing.min_units,
                     start=search_params.start,
                     end=search_params.end,
+                    currency=listing.currency,
                 )
             if search_params.lat is not None and search_params.lon is not None:
                 w = listing.warehouse

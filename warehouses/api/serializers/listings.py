@@ -146,7 +146,13 @@ class ListingSerializer(serializers.ModelSerializer):
             "units": units,
             "days": search.days,
             "total_price": str(
-                lease_price(unit_price=listing.price_per_unit_day, units=units, start=search.start, end=search.end)
+                lease_price(
+                    unit_price=listing.price_per_unit_day,
+                    units=units,
+                    start=search.start,
+                    end=search.end,
+                    currency=listing.currency,
+                )
             ),
             "currency": listing.currency,
         }
