@@ -20,7 +20,7 @@ from core import csv as csv_export
 from core.errors import DomainError, NotFound
 from core.models import AuditEntry
 from core.roles import is_regulator
-from core.web import add_domain_error
+from core.web import add_domain_error, form_status, submit
 from credit.models import BlacklistEntry, CreditEvent, RecomputeRun, Severity
 from credit.selectors import blacklist as selectors
 from credit.services import blacklist as services
@@ -54,10 +54,6 @@ def _page(request, items, size=PAGE_SIZE):
     query = request.GET.copy()
     query.pop("page", None)
     return page, query.urlencode()
-
-
-def _status(form) -> int:
-    return 400 if form.errors else 200
 
 
 # --- Dashboard -----------------------------------------------------------------------------------
@@ -161,20 +157,19 @@ def entry_create(request):
     if request.GET.get("subject_id"):
         initial["subject_id"] = request.GET["subject_id"]
     form = EntryForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            entry = services.blacklist_subject(actor=request.user, subject_id=data["subject"].pk, **form.own_data())
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"{entry.subject.legal_name} is blacklisted under {entry.decision_reference} until "
-                f"{entry.publication_ends_on.isoformat()} (exclusive).",
-            )
-            return redirect("regulator-entry", entry_id=entry.pk)
-    return render(request, "credit/regulator/entry_form.html", {"form": form}, status=_status(form))
+    done = submit(
+        request,
+        form,
+        lambda data: services.blacklist_subject(actor=request.user, subject_id=data["subject"].pk, **form.own_data()),
+        success=lambda entry: (
+            f"{entry.subject.legal_name} is blacklisted under {entry.decision_reference} until "
+            f"{entry.publication_ends_on.isoformat()} (exclusive)."
+        ),
+        redirect_to=lambda entry: reverse("regulator-entry", kwargs={"entry_id": entry.pk}),
+    )
+    if done is not None:
+        return done
+    return render(request, "credit/regulator/entry_form.html", {"form": form}, status=form_status(form))
 
 
 @regulator_required
@@ -266,22 +261,23 @@ def _review_detail(request, item, *, workflow, decision_form_class, decided: str
     step = request.POST.get("step")
     reply_form = ReplyForm(request.POST if step == "reply" else None)
     decision_form = decision_form_class(request.POST if step == "decide" else None)
-    if request.method == "POST":
-        try:
-            if step == "reply" and reply_form.is_valid():
-                workflow.reply(actor=request.user, pk=item.pk, **reply_form.cleaned_data)
-                messages.success(request, "Reply sent; the decision is now due.")
-                return redirect(request.path)
-            if step == "decide" and decision_form.is_valid():
-                data = dict(decision_form.cleaned_data)
-                outcome, reasons = data.pop("outcome"), data.pop("reasons")
-                workflow.decide(
-                    actor=request.user, pk=item.pk, grant=outcome == workflow.grant, reasons=reasons, **data
-                )
-                messages.success(request, decided)
-                return redirect(request.path)
-        except DomainError as exc:
-            add_domain_error(reply_form if step == "reply" else decision_form, exc)
+
+    def reply(data):
+        return workflow.reply(actor=request.user, pk=item.pk, **data)
+
+    def decide(data):
+        data = dict(data)
+        outcome, reasons = data.pop("outcome"), data.pop("reasons")
+        return workflow.decide(actor=request.user, pk=item.pk, grant=outcome == workflow.grant, reasons=reasons, **data)
+
+    if step == "reply":
+        done = submit(
+            request, reply_form, reply, success="Reply sent; the decision is now due.", redirect_to=request.path
+        )
+    else:
+        done = submit(request, decision_form, decide, success=decided, redirect_to=request.path)
+    if done is not None:
+        return done
     failed = reply_form.errors or decision_form.errors
     return render(
         request,
@@ -331,26 +327,31 @@ def repair_detail(request, repair_id: int):
 @regulator_required
 def event_create(request):
     form = EventForm(request.POST or None, initial={"occurred_at": timezone.now().strftime("%Y-%m-%dT%H:%M")})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            from credit.services.events import record_credit_event
 
-            event = record_credit_event(
-                actor=request.user,
-                subject_id=data["subject"].pk,
-                source=CreditEvent.Source.REGULATOR,
-                **{**form.own_data(), "kind": data["kind"].code},
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(
-                request, f"Recorded {event.kind.name} for {data['subject'].legal_name}; the grade will be recomputed."
-            )
-            return redirect(reverse("regulator-event-new"))
+    def record(data):
+        from credit.services.events import record_credit_event
+
+        return record_credit_event(
+            actor=request.user,
+            subject_id=data["subject"].pk,
+            source=CreditEvent.Source.REGULATOR,
+            **{**form.own_data(), "kind": data["kind"].code},
+        )
+
+    done = submit(
+        request,
+        form,
+        record,
+        success=lambda event: (
+            f"Recorded {event.kind.name} for {form.cleaned_data['subject'].legal_name}; the grade will be recomputed."
+        ),
+        redirect_to=reverse("regulator-event-new"),
+    )
+    if done is not None:
+        return done
     recent = CreditEvent.objects.filter(source=CreditEvent.Source.REGULATOR).select_related("subject", "kind")[:10]
-    return render(request, "credit/regulator/event_form.html", {"form": form, "recent": recent}, status=_status(form))
+    context = {"form": form, "recent": recent}
+    return render(request, "credit/regulator/event_form.html", context, status=form_status(form))
 
 
 # --- Recompute runs ------------------------------------------------------------------------------------
