@@ -293,6 +293,54 @@ def test_a_stalled_run_is_resent_once_per_stall_period_then_failed_not_stuck_for
     assert rating_services.start_full_recompute(chunk_size=1, dispatch=False).status == "running"
 
 
+def test_a_run_whose_worker_died_mid_chunk_is_resent_within_seconds_not_minutes(regulator):
+    """A worker killed mid-chunk leaves its chunk undone (its message unacknowledged until
+    the broker's visibility timeout) while another worker is idle: the sweep re-sends it
+    once nothing has happened for STALLED_CHUNK_AFTER (seconds), not after ten minutes."""
+    spaced_subjects(2)
+    run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)
+    first = RecomputeChunk.objects.filter(run=run).order_by("id").first()
+    rating_services.process_recompute_chunk(chunk_id=first.pk)
+    quiet = rating_services.STALLED_CHUNK_AFTER + timedelta(seconds=1)
+    assert quiet < timedelta(seconds=30)  # with the 30 s sweep: re-sent within 45 s of the last progress
+    RecomputeRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - quiet)
+    RecomputeChunk.objects.filter(pk=first.pk).update(done_at=timezone.now() - quiet)
+    with mock.patch.object(recompute_chunk_task, "apply_async") as send:
+        assert rating_services.resume_stalled_runs() == run.total_chunks - 1
+        assert rating_services.resume_stalled_runs() == 0  # the next sweep: waits twice as long
+    assert send.call_count == run.total_chunks - 1
+
+
+def test_a_chunk_held_by_a_live_worker_is_not_a_stall_however_long_it_takes():
+    """A chunk in progress holds its buckets' advisory locks (here: another connection, as a
+    worker's would). However long ago the last progress, nothing is re-sent while it is
+    held; once its connection ends (the worker died), the next sweep re-sends it."""
+    from django.db import connections
+
+    from credit.services.ratings.locks import RATING_LOCK
+
+    spaced_subjects(1)
+    run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)
+    chunk = RecomputeChunk.objects.get(run=run)
+    RecomputeRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    worker = connections.create_connection("default")
+    try:
+        worker.set_autocommit(False)
+        with worker.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [RATING_LOCK, chunk.first_subject_id // rating_services.LOCK_BUCKET],
+            )
+        with mock.patch.object(recompute_chunk_task, "apply_async") as send:
+            assert rating_services.resume_stalled_runs() == 0
+            assert not send.called
+            worker.rollback()  # the worker's connection and transaction are gone
+            assert rating_services.resume_stalled_runs() == 1
+        assert send.call_args.kwargs["args"] == [chunk.pk]
+    finally:
+        worker.close()
+
+
 def test_a_chunk_that_keeps_failing_fails_the_run_and_releases_the_lock():
     spaced_subjects(1)
     run = rating_services.start_full_recompute(chunk_size=1, dispatch=False)

@@ -20,14 +20,21 @@ from core.errors import Conflict, InvalidInput
 from core.models import AuditEntry
 from credit.models import RecomputeChunk, RecomputeRun
 from credit.selectors import ratings as rating_selectors
-from credit.services.ratings.locks import LOCK_BUCKET, lock_id_range
+from credit.services.ratings.locks import LOCK_BUCKET, exclusively_held_buckets, lock_id_range
 from credit.services.ratings.scorer_sql import recompute_range_sql
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 50_000
-STALLED_CHUNK_AFTER = timedelta(minutes=10)
-MAX_STALLED_RESUMES = 3  # automatic re-dispatches without progress before a run is failed
+# A run is stalled when, for this long, no chunk was done, none is being done (held by a
+# live worker) and nothing was re-dispatched. The beat sweep runs every 30 s, so a chunk
+# lost with a killed worker is sent again within 45 s of the last sign of life.
+STALLED_CHUNK_AFTER = timedelta(seconds=15)
+# Automatic re-dispatches without progress before a run is failed. Each waits twice as
+# long as the one before (15 s, 30 s, ... 4 min): a run whose chunk kills its worker every
+# time fails after about 16 minutes, and a run with no worker at all is not re-sent to
+# the broker every 15 s meanwhile.
+MAX_STALLED_RESUMES = 5
 
 
 def start_full_recompute(*, actor=None, chunk_size: int = DEFAULT_CHUNK_SIZE, dispatch: bool = True) -> RecomputeRun:
@@ -111,13 +118,21 @@ def dispatch_chunks(*, run_id: int, only_stalled: bool = False) -> int:
 
 def resume_stalled_runs(*, stalled_after: timedelta = STALLED_CHUNK_AFTER) -> int:
     """After a crash (worker killed, broker flushed), re-dispatch the undone chunks of a
-    running run that has made no progress for `stalled_after`. Returns chunks sent.
+    running run that has made no progress for `stalled_after` while no worker holds any
+    of its chunks. Returns chunks sent.
 
-    Each re-dispatch is audited (`recompute_run.resumed`) and counts as a sign of life, so
-    the every-30-s sweep re-sends a stalled run's chunks once per `stalled_after`, not on
-    every sweep. A run that made no progress after MAX_STALLED_RESUMES automatic
-    re-dispatches (a chunk that kills its worker every time: hard time limit, OOM) is
-    marked failed, which releases the one-run lock instead of keeping it forever."""
+    A chunk in progress holds its buckets' advisory locks for its whole transaction; the
+    transaction (and the locks) end with the worker's connection when the worker dies.
+    So a long chunk on a live worker is never mistaken for a stall, and a chunk lost with
+    a killed worker (its message stays unacknowledged in the broker for the visibility
+    timeout) is sent again as soon as the others are done and the window has passed.
+
+    Each re-dispatch is audited (`recompute_run.resumed`) and counts as a sign of life; the
+    k-th one in a row without progress waits stalled_after x 2^k. A run that made no
+    progress after MAX_STALLED_RESUMES automatic re-dispatches (a chunk that kills its
+    worker every time: hard time limit, OOM) is marked failed, which releases the one-run
+    lock instead of keeping it forever. `stalled_after=0` (`recompute_grades --resume`)
+    re-dispatches at once, held chunks or not."""
     run = rating_selectors.running_recompute_run()
     if run is None:
         return 0
@@ -135,9 +150,12 @@ def resume_stalled_runs(*, stalled_after: timedelta = STALLED_CHUNK_AFTER) -> in
     )
     last_resume = resumes.order_by("-at").values_list("at", flat=True).first()
     last_sign_of_life = max(filter(None, [last_chunk_progress, last_resume]))
-    if timezone.now() - last_sign_of_life < stalled_after:
+    resumed = resumes.count()
+    if timezone.now() - last_sign_of_life < stalled_after * 2**resumed:
         return 0
-    if stalled_after > timedelta(0) and resumes.count() >= MAX_STALLED_RESUMES:
+    if stalled_after > timedelta(0) and _chunk_in_progress(run):
+        return 0
+    if stalled_after > timedelta(0) and resumed >= MAX_STALLED_RESUMES:
         fail_recompute_run(
             run_id=run.pk,
             error=f"No progress since {last_chunk_progress.isoformat()} after {MAX_STALLED_RESUMES} re-dispatches.",
@@ -154,6 +172,13 @@ def resume_stalled_runs(*, stalled_after: timedelta = STALLED_CHUNK_AFTER) -> in
             reason=f"No progress since {last_chunk_progress.isoformat()}.",
         )
     return dispatch_chunks(run_id=run.pk)
+
+
+def _chunk_in_progress(run: RecomputeRun) -> bool:
+    """Whether a live worker is doing one of the run's undone chunks right now (it holds
+    the lock of the chunk's first bucket; chunks never share a bucket)."""
+    firsts = RecomputeChunk.objects.filter(run=run, done_at__isnull=True).values_list("first_subject_id", flat=True)
+    return bool(exclusively_held_buckets([first // LOCK_BUCKET for first in firsts]))
 
 
 def process_recompute_chunk(*, chunk_id: int, at: datetime | None = None) -> bool:

@@ -27,3 +27,21 @@ def lock_id_range(first_id: int, last_id: int) -> None:
             "SELECT count(pg_advisory_xact_lock(%s, bucket::int)) FROM generate_series(%s, %s) AS bucket",
             [RATING_LOCK, first_id // LOCK_BUCKET, last_id // LOCK_BUCKET],
         )
+
+
+def exclusively_held_buckets(buckets: list[int]) -> set[int]:
+    """Which of `buckets` some transaction holds exclusively right now: a full-run chunk
+    holds its buckets' locks for its whole transaction, and a worker that dies (killed,
+    out of memory) loses its connection, its transaction and the locks with it. Read from
+    pg_locks: takes no lock and waits for none."""
+    if not buckets:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT objid::bigint FROM pg_locks "
+            "WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock' AND objsubid = 2 "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND classid::bigint = %s AND objid::bigint = ANY(%s::bigint[])",
+            [RATING_LOCK, list(buckets)],
+        )
+        return {row[0] for row in cursor.fetchall()}
