@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db import models
 
 from core.errors import DomainError
+from credit.admin import ReadOnlyAdmin
 from payments import services
 from payments.models import (
     APICallRecord,
@@ -24,17 +25,6 @@ from payments.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LicenceInline(admin.TabularInline):

@@ -68,3 +68,25 @@ def test_a_member_who_does_not_manage_the_institution_cannot_end_a_filing(client
     licence.refresh_from_db()
     assert licence.withdrawn_at is None
     assert client.get(f"/institution/{p.pk}/licences/999999/withdraw/").status_code == 302
+
+
+def test_removing_a_webhook_endpoint_and_unwatching_a_subject_go_back_to_their_section(client, compliant_institution):
+    from payments import services
+    from payments.models import WatchlistEntry, WebhookEndpoint
+    from tests.factories import SubjectFactory
+
+    p = compliant_institution
+    endpoint = services.create_webhook_endpoint(
+        actor=p.manager, institution_id=p.pk, url="https://example.test/h", event_types=["subject.blacklisted"]
+    )
+    watched = SubjectFactory()
+    services.watch_subject(actor=p.manager, institution_id=p.pk, subject_id=watched.pk)
+    client.force_login(p.manager)
+    removed = client.post(f"/institution/{p.pk}/webhooks/{endpoint.pk}/remove/")
+    assert removed["Location"].endswith("#webhooks") and said(removed) == "Webhook endpoint removed."
+    assert not WebhookEndpoint.objects.get(pk=endpoint.pk).enabled
+    gone = client.post(f"/institution/{p.pk}/webhooks/999999/remove/")
+    assert said(gone) == "No such webhook endpoint."
+    unwatched = client.post(f"/institution/{p.pk}/watchlist/{watched.pk}/remove/")
+    assert unwatched["Location"].endswith("#watchlist")
+    assert not WatchlistEntry.objects.filter(institution=p, subject=watched).exists()
