@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from core import grades as ladder
 from core.errors import InvalidInput
 
 COMPONENTS = ("fulfilment", "payment", "disputes", "regulatory", "verification")
@@ -53,7 +54,6 @@ COMPONENT_LABELS = {
     "regulatory": "Regulatory record",
     "verification": "Verification and tenure",
 }
-GRADE_ORDER = ("D", "C", "B", "A")  # worst to best; M sits outside the ladder
 REASONS_PER_SIGN = 3
 SECONDS_PER_DAY = 86400.0
 CENT = Decimal("0.01")
@@ -178,7 +178,7 @@ def validate_parameters(parameters, *, known_kinds: Iterable[str]) -> dict:
     grades = parameters.get("grades")
     if (
         not isinstance(grades, list)
-        or [g.get("grade") for g in grades if isinstance(g, dict)] != ["A", "B", "C", "D"]
+        or [g.get("grade") for g in grades if isinstance(g, dict)] != list(ladder.SCORED)
         or not all(isinstance(g.get("min_score"), number) for g in grades)
     ):
         add("grades", "grades must list A, B, C, D (best first), each with a numeric min_score.")
@@ -225,10 +225,8 @@ def threshold_for(grade: str, parameters: dict) -> float | None:
 
 
 def next_grade(grade: str) -> str | None:
-    if grade not in GRADE_ORDER:
-        return None
-    index = GRADE_ORDER.index(grade)
-    return GRADE_ORDER[index + 1] if index + 1 < len(GRADE_ORDER) else None
+    """The scored letter one step better (None for A, or for M)."""
+    return ladder.next_better_scored(grade)
 
 
 def min_score_change(parameters: dict) -> float:

@@ -21,11 +21,10 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 
+from core import grades
 from credit.workdays import working_days_between
 
 RULES_VERSION = "2026.11-1"
-
-GRADE_RANK = {"A": 5, "B": 4, "M": 3, "C": 2, "D": 1}
 
 EU_MEMBERS = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
 
@@ -42,10 +41,6 @@ def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def grade_at_least(grade: str, minimum: str) -> bool:
-    return GRADE_RANK.get(grade, 0) >= GRADE_RANK[minimum]
 
 
 # --- The facts a run is evaluated against ---------------------------------------------------
@@ -313,7 +308,7 @@ def credit_grade_minimum(facts: Facts, t: dict) -> list[Finding]:
     ladder A > B > M > C > D): C and D fail."""
     minimum = t["MINIMUM_GRADE"]
     evidence = {"grade": facts.grade, "minimum": minimum}
-    if grade_at_least(facts.grade, minimum):
+    if grades.at_least(facts.grade, minimum):
         return [Finding(PASS, f"Grade {facts.grade} is at or above {minimum}.", evidence)]
     return [Finding(FAIL, f"Grade {facts.grade} is below the minimum {minimum}.", evidence)]
 

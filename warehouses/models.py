@@ -15,17 +15,6 @@ from django.db.models import F, Q
 
 from credit.models import CURRENCY_VALIDATOR, Subject
 
-# Grades from best to worst; M (new, too little history) sits between B and C.
-GRADE_ORDER = ["A", "B", "M", "C", "D"]
-GRADE_RANK = {grade: len(GRADE_ORDER) - index for index, grade in enumerate(GRADE_ORDER)}  # A=5 ... D=1
-
-
-def grade_meets(grade: str, minimum: str) -> bool:
-    """True when `grade` is at least as good as `minimum` (blank minimum: anyone)."""
-    if not minimum:
-        return True
-    return GRADE_RANK.get(grade or "D", 0) >= GRADE_RANK[minimum]
-
 
 class Warehouse(models.Model):
     class CapacityUnit(models.TextChoices):

@@ -28,11 +28,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Concat
 
+from core import grades
 from credit.selectors.accounts import subject_ids_acted_for
 from warehouses.errors import LeaseNotFound, ListingNotFound, TransferNotFound, WarehouseNotFound
 from warehouses.models import (
-    GRADE_ORDER,
-    GRADE_RANK,
     CapacityDay,
     Lease,
     LeaseReview,
@@ -67,10 +66,6 @@ class ListingSearch:
         return (self.end - self.start).days if self.start and self.end else None
 
 
-def grades_at_least(minimum: str) -> list[str]:
-    return [g for g in GRADE_ORDER if GRADE_RANK[g] >= GRADE_RANK[minimum]]
-
-
 def search_listings(*, search: ListingSearch) -> QuerySet[Listing]:
     """Published listings matching the search. With a date range, only listings with at
     least `units` (default 1) free on every day of [start, end) that accept such a lease.
@@ -94,7 +89,7 @@ def search_listings(*, search: ListingSearch) -> QuerySet[Listing]:
     if search.currency:
         qs = qs.filter(currency=search.currency.upper())
     if search.min_operator_grade:
-        qs = qs.filter(warehouse__owner__grade__in=grades_at_least(search.min_operator_grade))
+        qs = qs.filter(warehouse__owner__grade__in=grades.at_least_grades(search.min_operator_grade))
     units = search.units or 1
     if search.units:
         qs = qs.filter(units__gte=units, min_units__lte=units)
@@ -115,7 +110,7 @@ def search_listings(*, search: ListingSearch) -> QuerySet[Listing]:
     if search.sort in ("grade",):
         qs = qs.annotate(
             operator_rank=Case(
-                *[When(warehouse__owner__grade=g, then=Value(GRADE_RANK[g])) for g in GRADE_ORDER],
+                *[When(warehouse__owner__grade=g, then=Value(grades.RANK[g])) for g in grades.LADDER],
                 default=Value(0),
                 output_field=IntegerField(),
             )

@@ -6,10 +6,11 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
+from core import grades
 from core.audit import record_audit
 from core.errors import InvalidInput
 from credit.models import Subject
-from payments import compliance, errors
+from payments import errors
 from payments.models import (
     ComplianceRun,
     Corridor,
@@ -369,7 +370,7 @@ def _actor_label(actor) -> str:
 
 def set_screening_threshold(*, actor, institution_id: int, grade: str) -> InstitutionProfile:
     require_manager(actor, institution_id)
-    if grade not in compliance.GRADE_RANK:
+    if grade not in grades.LADDER:
         raise InvalidInput("Unknown grade.", field_errors={"screening_minimum_grade": ["Choose A, B, M, C or D."]})
     with transaction.atomic():
         profile = lock_profile(institution_id)

@@ -23,10 +23,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from core import bidi
+from core import bidi, grades
 from credit.models import ScoringModel, Subject
 from credit.selectors.accounts import normalize_registration_number
-from payments.compliance import grade_at_least
 from payments.models import APICallRecord, InstitutionProfile, ScreeningDecision
 
 ALLOW, REVIEW, DENY = "allow", "review", "deny"
@@ -78,7 +77,7 @@ def _judge(subject: Subject, threshold: str) -> tuple[str, list[dict]]:
     if subject.is_blacklisted:
         # The name isolated: its direction controls cannot reorder the sentence around it.
         return DENY, [{"code": "blacklisted", "message": f"{bidi.isolate(subject.legal_name)} is on the blacklist."}]
-    if not grade_at_least(subject.grade, threshold):
+    if not grades.at_least(subject.grade, threshold):
         return DENY, [
             {
                 "code": "grade_below_threshold",

@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core import grades
 from core.countries import country_choices
 from core.errors import DomainError, InvalidInput
 from core.web import submit
 from credit.selectors.accounts import find_subject_by_registration
 from payments import services
-from payments.compliance import GRADE_RANK
 from payments.models import InstitutionProfile, ReserveAccount, ReserveOutflow, WatchlistEntry, WebhookEndpoint
 from payments.selectors import (
     deliveries_for,
@@ -121,7 +121,9 @@ class ReserveReportForm(forms.Form):
 
 class ThresholdForm(forms.Form):
     screening_minimum_grade = forms.ChoiceField(
-        label="Screening threshold", choices=[(g, g) for g in GRADE_RANK], help_text="Deny counterparties graded below"
+        label="Screening threshold",
+        choices=[(g, g) for g in grades.LADDER],
+        help_text="Deny counterparties graded below",
     )
 
 
@@ -405,26 +407,14 @@ def add_webhook(request, institution_id: int):
 @login_required
 @require_POST
 def remove_webhook(request, institution_id: int, endpoint_id: int):
-    return _act(
-        request,
-        institution_id,
-        lambda p: services.delete_webhook_endpoint(actor=request.user, institution_id=p.pk, endpoint_id=endpoint_id),
-        success="Webhook endpoint removed.",
-        anchor="#webhooks",
-    )
-
-
-def _act(request, institution_id: int, action, *, success: str = "", anchor: str):
-    """A one-button POST: the service, its refusal or `success` as a message, then back."""
     profile = profile_for_member(request, institution_id)
     try:
-        action(profile)
+        services.delete_webhook_endpoint(actor=request.user, institution_id=profile.pk, endpoint_id=endpoint_id)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        if success:
-            messages.success(request, success)
-    return redirect(reverse("institution-detail", args=[profile.pk]) + anchor)
+        messages.success(request, "Webhook endpoint removed.")
+    return redirect(reverse("institution-detail", args=[profile.pk]) + "#webhooks")
 
 
 def _watch(request, profile, form):
@@ -455,12 +445,12 @@ def watch(request, institution_id: int):
 @login_required
 @require_POST
 def unwatch(request, institution_id: int, subject_id: int):
-    return _act(
-        request,
-        institution_id,
-        lambda p: services.unwatch_subject(actor=request.user, institution_id=p.pk, subject_id=subject_id),
-        anchor="#watchlist",
-    )
+    profile = profile_for_member(request, institution_id)
+    try:
+        services.unwatch_subject(actor=request.user, institution_id=profile.pk, subject_id=subject_id)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("institution-detail", args=[profile.pk]) + "#watchlist")
 
 
 @login_required

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core import grades
 from core.errors import InvalidInput
 from credit import scoring
 from credit.models import CreditEvent, Rating, ScoringModel
@@ -138,8 +139,7 @@ def test_adding_a_negative_event_never_raises_the_score(background, kind, days_a
     after = score([*background, ev(kind, days_ago, magnitude)], blacklisted)
     assert after.score <= before.score
     if not before.insufficient_history and not after.insufficient_history:
-        ladder = scoring.GRADE_ORDER
-        assert ladder.index(after.grade) <= ladder.index(before.grade)
+        assert grades.rank(after.grade) <= grades.rank(before.grade)
 
 
 @settings(max_examples=300, deadline=None)

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from core import grades
 from credit.models import Subject
 from credit.selectors.standing import may_subject, may_subjects
 from warehouses.errors import CreditGateRefused
-from warehouses.models import Listing, grade_meets
+from warehouses.models import Listing
 
 
 @dataclass
@@ -52,7 +53,7 @@ def check_lease(*, tenant: Subject, listing: Listing) -> GateOutcome:
             for r in owner_decision.reasons
         ]
     minimum = listing.min_tenant_grade
-    if minimum and not grade_meets(tenant.grade, minimum):
+    if minimum and not grades.at_least(tenant.grade or "D", minimum):
         refusals.append(
             {
                 "code": "grade_below_minimum",
@@ -71,7 +72,7 @@ def check_lease(*, tenant: Subject, listing: Listing) -> GateOutcome:
     instant = False
     if listing.booking_mode == Listing.BookingMode.INSTANT:
         needed = instant_min_grade()
-        if grade_meets(tenant.grade, needed):
+        if grades.at_least(tenant.grade or "D", needed):
             instant = True
             reasons.append(
                 {"code": "instant_booking", "message": f"Grade {tenant.grade} allows instant booking (needs {needed})."}
