@@ -84,8 +84,8 @@ def load(subjects: int, events: int) -> None:
     now = datetime.now(UTC)
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE credit_domainevent, credit_rating, credit_recomputechunk, credit_recomputerun, "
-            "credit_recomputerequest, credit_creditevent, credit_auditentry, credit_subject RESTART IDENTITY CASCADE"
+            "TRUNCATE core_domainevent, credit_rating, credit_recomputechunk, credit_recomputerun, "
+            "credit_recomputerequest, credit_creditevent, core_auditentry, credit_subject RESTART IDENTITY CASCADE"
         )
     raw = connection.connection  # psycopg connection
     # Bulk load: secondary indexes are dropped and rebuilt afterwards, and the rows (valid by
@@ -306,7 +306,7 @@ def main() -> None:
     else:
         log(f"reusing {have_subjects:,} subjects and ~{have_events:,} events in {BENCH_DB}")
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE credit_rating, credit_domainevent, credit_recomputechunk, credit_recomputerun")
+            cursor.execute("TRUNCATE credit_rating, core_domainevent, credit_recomputechunk, credit_recomputerun")
             cursor.execute("UPDATE credit_subject SET score = NULL, grade = 'M', rated_at = NULL")
         vacuum()
     chunk_size = args.chunk_size or min(DEFAULT_CHUNK_SIZE, max(1000, subjects // (4 * args.workers)))
