@@ -67,7 +67,7 @@ def owner_for(*, api_key=None, user=None) -> str:
 
 
 def retention() -> timedelta:
-    return timedelta(hours=settings.ENTREPOT["PAYMENTS"].get("IDEMPOTENCY_KEY_RETENTION_HOURS", 24))
+    return timedelta(hours=settings.ENTREPOT.get("IDEMPOTENCY_KEY_RETENTION_HOURS", 24))
 
 
 def purge_expired_keys(*, now=None, batch_size: int = 5000) -> int:

@@ -289,6 +289,9 @@ ENTREPOT = {
     # API tokens: each web process keeps a token and its user for this long (0: never), so
     # a deleted token or a deactivated user is refused within it (config/authentication.py).
     "TOKEN_CACHE_SECONDS": env.float("TOKEN_CACHE_SECONDS", default=2),
+    # Idempotency-Key rows (core.idempotency: payments and warehouses) are purged by beat
+    # after this long.
+    "IDEMPOTENCY_KEY_RETENTION_HOURS": env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=24),
     # Warehouse marketplace (warehouses/services/). Grade ladder A > B > M > C > D.
     "WAREHOUSE_ANSWER_HOURS": 24,  # request-and-approve: the operator answers within this
     # An approved lease is paid into escrow within this many hours of the approval, and
@@ -347,8 +350,6 @@ ENTREPOT = {
         "WEBHOOK_ALLOW_PRIVATE_HOSTS": env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=False),
         # After a secret rotation the previous secret also signs deliveries for this long.
         "WEBHOOK_SECRET_ROTATION_GRACE_HOURS": 24,
-        # Idempotency-Key rows (payments and warehouses) are purged by beat after this long.
-        "IDEMPOTENCY_KEY_RETENTION_HOURS": env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=24),
         # Domain-event ids skipped by the reader (a transaction still open) are re-checked
         # until they appear or this many seconds pass (then taken as rolled back).
         "DOMAIN_EVENT_GAP_TIMEOUT_SECONDS": 600,

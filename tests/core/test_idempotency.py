@@ -29,7 +29,7 @@ def test_keys_older_than_the_retention_are_purged(settings):
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
     settings.ENTREPOT = {
         **settings.ENTREPOT,
-        "PAYMENTS": {**settings.ENTREPOT["PAYMENTS"], "IDEMPOTENCY_KEY_RETENTION_HOURS": 12},
+        "IDEMPOTENCY_KEY_RETENTION_HOURS": 12,
     }
     assert purge_idempotency_keys_task() == 1
     assert not IdempotencyKey.objects.exists()
