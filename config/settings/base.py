@@ -170,6 +170,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error answers (401, 429, problem+json...) declared once: config/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.declare_problem_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "InstitutionStatusEnum": "payments.models.InstitutionProfile.Status",
         "WebhookDeliveryStatusEnum": "payments.models.WebhookDelivery.Status",

@@ -94,7 +94,7 @@ class AppealSerializer(serializers.ModelSerializer):
     entry_id = serializers.IntegerField(read_only=True)
     subject_id = serializers.IntegerField(source="entry.subject_id", read_only=True)
     filed_by = serializers.CharField(source="filed_by.username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None, allow_null=True)
     next_step = serializers.SerializerMethodField()
     next_step_due_on = serializers.SerializerMethodField()
     overdue = serializers.SerializerMethodField()

@@ -111,8 +111,9 @@ def problem_pair(request):
 
 
 def paginated(request, view, queryset, serializer_class):
-    """One page of `queryset` in the project's pagination envelope."""
-    paginator = Pagination()
+    """One page of `queryset` in the project's pagination envelope (the view's
+    `pagination_class`, which also documents the pages in the schema)."""
+    paginator = (getattr(view, "pagination_class", None) or Pagination)()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 

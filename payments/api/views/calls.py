@@ -3,6 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
+from config.api import Pagination
 from payments.api import serializers as s
 from payments.api.views.base import ERRORS, InstitutionAPIView, paginated
 from payments.models import APICallRecord
@@ -12,6 +13,8 @@ from payments.selectors import filter_api_calls, with_key_names
 class APICallsView(InstitutionAPIView):
     """The calling institution's own API calls, newest first (this request included once
     it has finished)."""
+
+    pagination_class = Pagination  # paginated by `paginated`: the schema documents the pages too
 
     @extend_schema(
         parameters=[

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from config.api import Pagination
 from payments import services
 from payments.api import serializers as s
 from payments.api.views.base import ERRORS, InstitutionAPIView, end_filing, paginated
@@ -34,6 +35,7 @@ class ReserveAccountsView(InstitutionAPIView):
 
 class ReserveReportsView(InstitutionAPIView):
     required_scope = ProviderAPIKey.Scope.RESERVES
+    pagination_class = Pagination  # paginated by `paginated`: the schema documents the pages too
 
     @extend_schema(responses={200: s.ReserveReportSerializer(many=True), **ERRORS}, tags=["payments"])
     def get(self, request):

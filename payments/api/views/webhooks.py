@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from config.api import Pagination
 from core.errors import NotFound
 from payments import services
 from payments.api import serializers as s
@@ -100,6 +101,7 @@ class WebhookDeliveriesView(InstitutionAPIView):
     """The delivery log: every delivery with each attempt's status code, latency and error."""
 
     required_scope = ProviderAPIKey.Scope.WEBHOOKS
+    pagination_class = Pagination  # paginated by `paginated`: the schema documents the pages too
 
     @extend_schema(
         parameters=[OpenApiParameter("status", OpenApiTypes.STR, description="pending, succeeded, failed, disabled")],

@@ -34,7 +34,7 @@ class TransferReasonInputSerializer(serializers.Serializer):
 class LeaseTransferSerializer(serializers.ModelSerializer):
     from_subject = PartySerializer(read_only=True)
     to_subject = PartySerializer(read_only=True)
-    institution = serializers.PrimaryKeyRelatedField(read_only=True)
+    institution = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     operator = PartySerializer(source="lease.listing.warehouse.owner", read_only=True)
     reasons = LeaseReasonSerializer(many=True, read_only=True)
     requires_consent = serializers.BooleanField(source="lease.listing.transfer_requires_consent", read_only=True)

@@ -65,6 +65,24 @@ class SearchPagination(BasePagination):
             }
         )
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "A page number (from 1).",
+                "schema": {"type": "integer"},
+            },
+            {
+                "name": "page_size",
+                "required": False,
+                "in": "query",
+                "description": f"Results per page (default {self.page_size}, at most {self.max_page_size}).",
+                "schema": {"type": "integer"},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",
