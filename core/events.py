@@ -4,10 +4,11 @@ the one that publishes them keep a cursor (core.models.EventCursor) and read wit
 
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.models import DomainEvent
+from core.models import DomainEvent, EventCursor
 
 
 def domain_events_after(*, after_id: int, limit: int = 100, types: list[str] | None = None) -> QuerySet[DomainEvent]:
@@ -56,3 +57,21 @@ def events_since_cursor(
     if len(gaps) > MAX_TRACKED_GAPS:
         gaps = dict(sorted(gaps.items(), key=lambda item: int(item[0]))[-MAX_TRACKED_GAPS:])
     return sorted(late + fresh, key=lambda e: e.pk), (fresh[-1].pk if fresh else last_id), gaps
+
+
+def consume(*, cursor_name: str, handle, gap_timeout: timedelta, limit: int = 500) -> int:
+    """One read for a consumer (`cursor_name`, '<app>.<stream>'): in one transaction, lock
+    its cursor, read the events since it (`events_since_cursor`), `handle(events)`, and
+    move the cursor. The handling and the cursor commit together, so each event is handled
+    once. Returns how many events were handled."""
+    with transaction.atomic():
+        EventCursor.objects.get_or_create(name=cursor_name)
+        cursor = EventCursor.objects.select_for_update(of=("self",)).get(name=cursor_name)
+        events, last_id, gaps = events_since_cursor(
+            last_id=cursor.last_id, gaps=cursor.gaps, gap_timeout=gap_timeout, limit=limit
+        )
+        handle(events)
+        if (last_id, gaps) != (cursor.last_id, cursor.gaps or {}):
+            cursor.last_id, cursor.gaps = last_id, gaps
+            cursor.save(update_fields=["last_id", "gaps", "updated_at"])
+    return len(events)

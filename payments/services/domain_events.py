@@ -1,6 +1,5 @@
 """Reading credit's domain events into webhook deliveries and compliance checks."""
 
-from django.db import transaction
 from django.utils import timezone
 
 from payments.models import ComplianceRun, InstitutionProfile
@@ -21,25 +20,16 @@ def _gap_timeout():
 
 
 def process_domain_events(*, limit: int = 500) -> int:
-    """Read credit's DomainEvents after our cursor (through credit's selector, which also
+    """Read credit's DomainEvents after our cursor (through core.events, which also
     tracks the ids a still-open transaction may commit late), turn each into webhook
     deliveries for the institutions watching the subject, and ask for a compliance check
     when the subject is itself an institution. The cursor moves in the same transaction as
     the outbox rows, so an event is handled exactly once."""
-    from core.events import events_since_cursor
-    from core.models import EventCursor
+    from core.events import consume
 
-    with transaction.atomic():
-        EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)
-        cursor = EventCursor.objects.select_for_update(of=("self",)).get(name=DOMAIN_EVENT_CURSOR)
-        events, last_id, gaps = events_since_cursor(
-            last_id=cursor.last_id, gaps=cursor.gaps, gap_timeout=_gap_timeout(), limit=limit
-        )
-        _fan_out_domain_events(events)
-        if (last_id, gaps) != (cursor.last_id, cursor.gaps or {}):
-            cursor.last_id, cursor.gaps = last_id, gaps
-            cursor.save(update_fields=["last_id", "gaps", "updated_at"])
-    return len(events)
+    return consume(
+        cursor_name=DOMAIN_EVENT_CURSOR, handle=_fan_out_domain_events, gap_timeout=_gap_timeout(), limit=limit
+    )
 
 
 def _fan_out_domain_events(events: list) -> None:

@@ -1,7 +1,7 @@
 """What the marketplace does when the credit registry reports a change about a subject.
 
 Credit stands below warehouses and never imports it: it records a DomainEvent in its own
-table and the marketplace reads the events through credit's selectors, in its own beat
+table and the marketplace reads the events through core.events, in its own beat
 task, with its own cursor (the same reader as payments.services.process_domain_events).
 
 - `subject.blacklisted`: the operator's published listings are paused (`listing.
@@ -18,9 +18,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
+from core import events
 from core.audit import record_audit
-from core.events import events_since_cursor
-from core.models import EventCursor
 from credit.selectors.standing import may_subject
 from warehouses.models import Listing
 from warehouses.services import ledger
@@ -40,20 +39,14 @@ def _gap_timeout() -> timedelta:
 
 def process_domain_events(*, limit: int = 500) -> int:
     """Read credit's DomainEvents after our cursor and act on them. The cursor moves in the
-    same transaction as the listings change, so each event is handled once; credit's
-    selector keeps the ids a still-open transaction may commit late."""
-    with transaction.atomic():
-        EventCursor.objects.get_or_create(name=DOMAIN_EVENT_CURSOR)
-        cursor = EventCursor.objects.select_for_update(of=("self",)).get(name=DOMAIN_EVENT_CURSOR)
-        events, last_id, gaps = events_since_cursor(
-            last_id=cursor.last_id, gaps=cursor.gaps, gap_timeout=_gap_timeout(), limit=limit
-        )
-        for subject_id in dict.fromkeys(e.subject_id for e in events if e.type == BLACKLISTED):
+    same transaction as the listings change, so each event is handled once; core.events
+    keeps the ids a still-open transaction may commit late."""
+
+    def handle(batch):
+        for subject_id in dict.fromkeys(e.subject_id for e in batch if e.type == BLACKLISTED):
             pause_listings_of_blacklisted_operator(subject_id=subject_id)
-        if (last_id, gaps) != (cursor.last_id, cursor.gaps or {}):
-            cursor.last_id, cursor.gaps = last_id, gaps
-            cursor.save(update_fields=["last_id", "gaps", "updated_at"])
-    return len(events)
+
+    return events.consume(cursor_name=DOMAIN_EVENT_CURSOR, handle=handle, gap_timeout=_gap_timeout(), limit=limit)
 
 
 def pause_listings_of_blacklisted_operator(*, subject_id: int) -> list[int]:
