@@ -407,14 +407,26 @@ def add_webhook(request, institution_id: int):
 @login_required
 @require_POST
 def remove_webhook(request, institution_id: int, endpoint_id: int):
+    return _act(
+        request,
+        institution_id,
+        lambda p: services.delete_webhook_endpoint(actor=request.user, institution_id=p.pk, endpoint_id=endpoint_id),
+        success="Webhook endpoint removed.",
+        anchor="#webhooks",
+    )
+
+
+def _act(request, institution_id: int, action, *, success: str = "", anchor: str):
+    """A one-button POST: the service, its refusal or `success` as a message, then back."""
     profile = profile_for_member(request, institution_id)
     try:
-        services.delete_webhook_endpoint(actor=request.user, institution_id=profile.pk, endpoint_id=endpoint_id)
+        action(profile)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Webhook endpoint removed.")
-    return redirect(reverse("institution-detail", args=[profile.pk]) + "#webhooks")
+        if success:
+            messages.success(request, success)
+    return redirect(reverse("institution-detail", args=[profile.pk]) + anchor)
 
 
 def _watch(request, profile, form):
@@ -445,12 +457,12 @@ def watch(request, institution_id: int):
 @login_required
 @require_POST
 def unwatch(request, institution_id: int, subject_id: int):
-    profile = profile_for_member(request, institution_id)
-    try:
-        services.unwatch_subject(actor=request.user, institution_id=profile.pk, subject_id=subject_id)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    return redirect(reverse("institution-detail", args=[profile.pk]) + "#watchlist")
+    return _act(
+        request,
+        institution_id,
+        lambda p: services.unwatch_subject(actor=request.user, institution_id=p.pk, subject_id=subject_id),
+        anchor="#watchlist",
+    )
 
 
 @login_required
