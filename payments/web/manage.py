@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, NotFound
-from core.web import add_domain_error, confirmation_page
+from core.errors import NotFound
+from core.web import confirmation_page, submit
 from payments import services
 from payments.models import Corridor, Licence, ReserveAccount, WebhookEndpoint
 from payments.selectors import institutions_managed_by, webhook_endpoints_for
@@ -175,16 +175,17 @@ def edit_webhook(request, institution_id: int, endpoint_id: int):
         "enabled": endpoint.enabled,
     }
     form = WebhookEditForm(request.POST if request.method == "POST" else None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_webhook_endpoint(
-                actor=request.user, institution_id=profile.pk, endpoint_id=endpoint.pk, **form.cleaned_data
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, "Webhook endpoint saved.")
-            return redirect(reverse("institution-detail", args=[profile.pk]) + "#webhooks")
+    saved = submit(
+        request,
+        form,
+        lambda data: services.update_webhook_endpoint(
+            actor=request.user, institution_id=profile.pk, endpoint_id=endpoint.pk, **data
+        ),
+        success="Webhook endpoint saved.",
+        redirect_to=reverse("institution-detail", args=[profile.pk]) + "#webhooks",
+    )
+    if saved is not None:
+        return saved
     return render(
         request,
         "payments/webhook_edit.html",

@@ -184,20 +184,21 @@ def dispute_detail(request, dispute_id: int):
     if request.method == "POST":
         if not request.user.is_staff:
             raise Http404
-        if form.is_valid():
-            try:
-                escrow_services.resolve_lease_dispute(
-                    actor=request.user,
-                    dispute_id=dispute.pk,
-                    resolution=form.cleaned_data["resolution"],
-                    payee_amount=form.cleaned_data.get("payee_amount"),
-                    reason=form.cleaned_data["reason"],
-                )
-            except DomainError as exc:
-                add_domain_error(form, exc)
-            else:
-                messages.success(request, f"Dispute {dispute.pk} decided.")
-                return redirect("warehouses:disputes")
+        decided = submit(
+            request,
+            form,
+            lambda data: escrow_services.resolve_lease_dispute(
+                actor=request.user,
+                dispute_id=dispute.pk,
+                resolution=data["resolution"],
+                payee_amount=data.get("payee_amount"),
+                reason=data["reason"],
+            ),
+            success=f"Dispute {dispute.pk} decided.",
+            redirect_to="warehouses:disputes",
+        )
+        if decided is not None:
+            return decided
     return render(
         request,
         "warehouses/dispute_detail.html",

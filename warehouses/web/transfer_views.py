@@ -10,13 +10,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core import bidi
 from core.countries import country_choices
 from core.errors import DomainError, NotFound
-from core.web import add_domain_error
+from core.web import add_domain_error, submit
 from credit.selectors.accounts import subject_ids_acted_for
 from payments import selectors as payment_selectors
 from warehouses import selectors
@@ -262,20 +263,17 @@ def lease_review(request, lease_id: int):
     mine = subject_ids_acted_for(user=request.user)
     side = _review_side(lease=lease, mine=mine)
     form = ReviewForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            review_services.review_lease(
-                actor=request.user,
-                lease_id=lease.pk,
-                stars=form.cleaned_data["stars"],
-                comment=form.cleaned_data["comment"],
-                reviewer_id=side,
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.success(request, "Thank you: your rating is recorded.")
-            return redirect("warehouses:lease", lease_id=lease.pk)
+    reviewed = submit(
+        request,
+        form,
+        lambda data: review_services.review_lease(
+            actor=request.user, lease_id=lease.pk, stars=data["stars"], comment=data["comment"], reviewer_id=side
+        ),
+        success="Thank you: your rating is recorded.",
+        redirect_to=reverse("warehouses:lease", args=[lease.pk]),
+    )
+    if reviewed is not None:
+        return reviewed
     cannot_review = None
     if side is None and not form.errors:  # an unbound form cannot take add_error(): say it beside the form
         cannot_review = "This lease cannot be reviewed by you now (not completed, already reviewed or too late)."
