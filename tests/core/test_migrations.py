@@ -99,9 +99,7 @@ def test_kernel_rows_survive_the_move_to_core(before_core):
 
     # The sequences moved with their tables: new rows take the next ids.
     assert AuditEntry.objects.create(actor_label="system", action="x", target_type="t", target_id="1").pk > audit.pk
-    assert (
-        DomainEvent.objects.create(type="subject.blacklisted", subject_id=subject.pk, occurred_at=now).pk > event.pk
-    )
+    assert DomainEvent.objects.create(type="subject.blacklisted", subject_id=subject.pk, occurred_at=now).pk > event.pk
     # The unique constraint and the index came along under their names.
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, "core_idempotencykey")
