@@ -226,67 +226,26 @@ CELERY_TASK_ROUTES = {
     }.items()
     for name in names
 }
+# Beat: entry name -> (task name, when it runs).
 CELERY_BEAT_SCHEDULE = {
-    "platform-clear-expired-sessions": {
-        "task": "platform.clear_expired_sessions",
-        "schedule": crontab(hour=3, minute=30),
-    },
-    "credit-flush-recompute-queue": {
-        "task": "credit.flush_recompute_queue",
-        "schedule": timedelta(seconds=30),
-    },
-    "credit-full-recompute-nightly": {
-        "task": "credit.start_full_recompute",
-        "schedule": crontab(hour=2, minute=0),
-    },
-    "credit-expire-blacklist-entries": {
-        "task": "credit.expire_blacklist_entries",
-        "schedule": crontab(minute=5),
-    },
-    "payments-daily-compliance-checks": {
-        "task": "payments.run_daily_compliance_checks",
-        "schedule": crontab(hour=0, minute=15),
-    },
-    "payments-read-domain-events": {
-        "task": "payments.process_domain_events",
-        "schedule": timedelta(seconds=15),
-    },
-    "payments-sweep-webhook-deliveries": {
-        "task": "payments.sweep_webhook_deliveries",
-        "schedule": timedelta(seconds=30),
-    },
-    "warehouses-expire-holds": {
-        "task": "warehouses.expire_holds",
-        "schedule": timedelta(seconds=60),
-    },
-    "warehouses-complete-due-leases": {
-        "task": "warehouses.complete_due_leases",
-        "schedule": crontab(minute=20),
-    },
-    "warehouses-reconcile-ledger": {
-        "task": "warehouses.reconcile_ledger",
-        "schedule": crontab(hour=1, minute=40),
-    },
-    "warehouses-release-escrow-periods": {
-        "task": "warehouses.release_escrow_periods",
-        "schedule": crontab(hour=0, minute=50),
-    },
-    "warehouses-expire-unpaid-leases": {
-        "task": "warehouses.expire_unpaid_leases",
-        "schedule": timedelta(minutes=5),
-    },
-    "warehouses-read-domain-events": {
-        "task": "warehouses.read_domain_events",
-        "schedule": timedelta(seconds=15),
-    },
-    "warehouses-expire-transfers": {
-        "task": "warehouses.expire_transfers",
-        "schedule": timedelta(minutes=5),
-    },
-    "payments-purge-idempotency-keys": {
-        "task": "payments.purge_idempotency_keys",
-        "schedule": crontab(minute=10),
-    },
+    name: {"task": task, "schedule": schedule}
+    for name, task, schedule in (
+        ("platform-clear-expired-sessions", "platform.clear_expired_sessions", crontab(hour=3, minute=30)),
+        ("credit-flush-recompute-queue", "credit.flush_recompute_queue", timedelta(seconds=30)),
+        ("credit-full-recompute-nightly", "credit.start_full_recompute", crontab(hour=2, minute=0)),
+        ("credit-expire-blacklist-entries", "credit.expire_blacklist_entries", crontab(minute=5)),
+        ("payments-daily-compliance-checks", "payments.run_daily_compliance_checks", crontab(hour=0, minute=15)),
+        ("payments-read-domain-events", "payments.process_domain_events", timedelta(seconds=15)),
+        ("payments-sweep-webhook-deliveries", "payments.sweep_webhook_deliveries", timedelta(seconds=30)),
+        ("warehouses-expire-holds", "warehouses.expire_holds", timedelta(seconds=60)),
+        ("warehouses-complete-due-leases", "warehouses.complete_due_leases", crontab(minute=20)),
+        ("warehouses-reconcile-ledger", "warehouses.reconcile_ledger", crontab(hour=1, minute=40)),
+        ("warehouses-release-escrow-periods", "warehouses.release_escrow_periods", crontab(hour=0, minute=50)),
+        ("warehouses-expire-unpaid-leases", "warehouses.expire_unpaid_leases", timedelta(minutes=5)),
+        ("warehouses-read-domain-events", "warehouses.read_domain_events", timedelta(seconds=15)),
+        ("warehouses-expire-transfers", "warehouses.expire_transfers", timedelta(minutes=5)),
+        ("payments-purge-idempotency-keys", "payments.purge_idempotency_keys", crontab(minute=10)),
+    )
 }
 
 # --- Domain defaults (PRODUCT.md), all overridable ---------------------------------------
