@@ -1,8 +1,11 @@
 """Blacklist, appeals, repair, standing and a subject's own record (regulators and
-members). The public blacklist lives under /api/v1/registry/ (the registry API)."""
+members). The public blacklist lives under /api/v1/registry/ (the registry API). Route
+names follow core.routes where they can ("credit/appeals/<int:appeal_id>/reply/" is
+api-appeal-reply)."""
 
 from django.urls import path
 
+from core.routes import routes
 from credit.api import blacklist as views
 
 urlpatterns = [
@@ -17,14 +20,18 @@ urlpatterns = [
         views.ApplyForRepairView.as_view(),
         name="api-blacklist-repair",
     ),
-    path("credit/appeals/", views.AppealListView.as_view(), name="api-appeals"),
-    path("credit/appeals/<int:appeal_id>/", views.AppealDetailView.as_view(), name="api-appeal"),
-    path("credit/appeals/<int:appeal_id>/reply/", views.AppealReplyView.as_view(), name="api-appeal-reply"),
-    path("credit/appeals/<int:appeal_id>/decide/", views.AppealDecideView.as_view(), name="api-appeal-decide"),
-    path("credit/repairs/", views.RepairListView.as_view(), name="api-repairs"),
-    path("credit/repairs/<int:repair_id>/", views.RepairDetailView.as_view(), name="api-repair"),
-    path("credit/repairs/<int:repair_id>/reply/", views.RepairReplyView.as_view(), name="api-repair-reply"),
-    path("credit/repairs/<int:repair_id>/decide/", views.RepairDecideView.as_view(), name="api-repair-decide"),
-    path("credit/subjects/<int:subject_id>/standing/", views.StandingView.as_view(), name="api-subject-standing"),
-    path("credit/subjects/<int:subject_id>/record/", views.RecordView.as_view(), name="api-subject-record"),
+    *routes("credit/", "api", {"appeals": views.AppealListView, "repairs": views.RepairListView}),
+    *routes(
+        "credit/appeals/<int:appeal_id>/",
+        "api-appeal",
+        {"": views.AppealDetailView, "reply": views.AppealReplyView, "decide": views.AppealDecideView},
+    ),
+    *routes(
+        "credit/repairs/<int:repair_id>/",
+        "api-repair",
+        {"": views.RepairDetailView, "reply": views.RepairReplyView, "decide": views.RepairDecideView},
+    ),
+    *routes(
+        "credit/subjects/<int:subject_id>/", "api-subject", {"standing": views.StandingView, "record": views.RecordView}
+    ),
 ]
