@@ -38,3 +38,35 @@ def record_audit(
             reason=reason,
         )
     )
+
+
+def save_audited(
+    obj: models.Model,
+    values: dict,
+    *,
+    actor,
+    action: str,
+    subject_id=None,
+    reason="",
+    old=None,
+    new=None,
+    also_save: tuple[str, ...] = (),
+) -> models.Model:
+    """Set `values` on `obj`, save only those fields (and `also_save`, e.g. "updated_at"),
+    and audit the change in the caller's transaction. The audit row holds the fields' old
+    and new values, or `old`/`new` where the caller words them (money as strings, dates in
+    ISO form); an `old` passed in is read before anything is set."""
+    before = {name: getattr(obj, name) for name in values}
+    for name, value in values.items():
+        setattr(obj, name, value)
+    obj.save(update_fields=[*values, *also_save])
+    record_audit(
+        actor=actor,
+        action=action,
+        target=obj,
+        subject_id=subject_id,
+        old=before if old is None else old,
+        new=dict(values) if new is None else new,
+        reason=reason,
+    )
+    return obj

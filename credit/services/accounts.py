@@ -7,7 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from core.audit import record_audit
+from core.audit import record_audit, save_audited
 from core.countries import country_codes
 from core.errors import Busy, Conflict, InvalidInput, NotFound
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, Membership, Subject
@@ -130,14 +130,12 @@ def approve_membership(*, actor, membership_id: int) -> Membership:
             raise NotFound("No such membership request.")
         if membership.status == Membership.Status.ACTIVE:
             return membership
-        membership.status = Membership.Status.ACTIVE
-        membership.save(update_fields=["status"])
-        record_audit(
+        save_audited(
+            membership,
+            {"status": Membership.Status.ACTIVE},
             actor=actor,
             action="membership.approved",
-            target=membership,
             subject_id=membership.subject_id,
             old={"status": "pending"},
-            new={"status": "active"},
         )
     return membership

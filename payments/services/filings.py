@@ -8,7 +8,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import record_audit
+from core.audit import record_audit, save_audited
 from core.errors import InvalidInput
 from payments import errors
 from payments.models import ComplianceRun, Corridor, Licence, ReserveAccount, ReserveBalance
@@ -30,16 +30,17 @@ def withdraw_licence(*, actor, institution_id: int, licence_id: int, reason: str
             raise errors.InstitutionNotFound("No such licence.", code="licence_not_found")
         if licence.withdrawn_at is not None:
             return licence
-        licence.withdrawn_at, licence.withdrawn_reason = timezone.now(), _reason(reason)
-        licence.save(update_fields=["withdrawn_at", "withdrawn_reason", "updated_at"])
-        record_audit(
+        now, why = timezone.now(), _reason(reason)
+        save_audited(
+            licence,
+            {"withdrawn_at": now, "withdrawn_reason": why},
             actor=actor,
             action="institution.licence_withdrawn",
-            target=licence,
             subject_id=institution_id,
             old={"number": licence.number, "withdrawn_at": None},
-            new={"number": licence.number, "withdrawn_at": licence.withdrawn_at.isoformat()},
-            reason=licence.withdrawn_reason,
+            new={"number": licence.number, "withdrawn_at": now.isoformat()},
+            reason=why,
+            also_save=("updated_at",),
         )
         request_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.LICENCE_CHANGED)
     return licence
@@ -56,21 +57,21 @@ def withdraw_corridor(*, actor, institution_id: int, corridor_id: int, reason: s
             raise errors.InstitutionNotFound("No such corridor.", code="corridor_not_found")
         if corridor.withdrawn_at is not None:
             return corridor
-        old = {"enabled": corridor.enabled, "withdrawn_at": None}
-        corridor.withdrawn_at, corridor.withdrawn_reason = timezone.now(), _reason(reason)
-        corridor.enabled = False
-        corridor.disabled_reason = "Switched off by the institution" + (
-            f": {corridor.withdrawn_reason}" if corridor.withdrawn_reason else "."
-        )
-        corridor.save(update_fields=["withdrawn_at", "withdrawn_reason", "enabled", "disabled_reason"])
-        record_audit(
+        now, why = timezone.now(), _reason(reason)
+        save_audited(
+            corridor,
+            {
+                "withdrawn_at": now,
+                "withdrawn_reason": why,
+                "enabled": False,
+                "disabled_reason": "Switched off by the institution" + (f": {why}" if why else "."),
+            },
             actor=actor,
             action="institution.corridor_withdrawn",
-            target=corridor,
             subject_id=institution_id,
-            old={"corridor": str(corridor), **old},
-            new={"corridor": str(corridor), "enabled": False, "withdrawn_at": corridor.withdrawn_at.isoformat()},
-            reason=corridor.withdrawn_reason,
+            old={"corridor": str(corridor), "enabled": corridor.enabled, "withdrawn_at": None},
+            new={"corridor": str(corridor), "enabled": False, "withdrawn_at": now.isoformat()},
+            reason=why,
         )
         request_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.CORRIDOR_CHANGED)
     return corridor
@@ -130,16 +131,16 @@ def close_reserve_account(
                 code="account_used_after_closing",
                 field_errors={"closed_on": [f"Give {later.report.report_date.isoformat()} or later."]},
             )
-        account.closed_on, account.closed_reason = closed_on, _reason(reason)
-        account.save(update_fields=["closed_on", "closed_reason"])
-        record_audit(
+        why = _reason(reason)
+        save_audited(
+            account,
+            {"closed_on": closed_on, "closed_reason": why},
             actor=actor,
             action="institution.reserve_account_closed",
-            target=account,
             subject_id=institution_id,
             old={**snapshot, "closed_on": None},
             new={**snapshot, "closed_on": closed_on.isoformat()},
-            reason=account.closed_reason,
+            reason=why,
         )
         request_compliance_check(institution_id=institution_id, trigger=ComplianceRun.Trigger.RESERVE_ACCOUNT_CHANGED)
     return account

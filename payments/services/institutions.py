@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import grades
-from core.audit import record_audit
+from core.audit import record_audit, save_audited
 from core.errors import InvalidInput
 from credit.models import Subject
 from payments import errors
@@ -57,15 +57,13 @@ def register_institution(*, actor, subject_id: int, paid_in_capital, capital_cur
                 new={"paid_in_capital": str(capital), "capital_currency": currency},
             )
         elif (profile.paid_in_capital, profile.capital_currency) != (capital, currency):
-            old = {"paid_in_capital": str(profile.paid_in_capital), "capital_currency": profile.capital_currency}
-            profile.paid_in_capital, profile.capital_currency = capital, currency
-            profile.save(update_fields=["paid_in_capital", "capital_currency"])
-            record_audit(
+            save_audited(
+                profile,
+                {"paid_in_capital": capital, "capital_currency": currency},
                 actor=actor,
                 action="institution.capital_changed",
-                target=profile,
                 subject_id=subject_id,
-                old=old,
+                old={"paid_in_capital": str(profile.paid_in_capital), "capital_currency": profile.capital_currency},
                 new={"paid_in_capital": str(capital), "capital_currency": currency},
             )
         else:
@@ -82,16 +80,14 @@ def set_kyb_status(*, actor, institution_id: int, kyb_status: str, reason: str =
         profile = lock_profile(institution_id)
         if profile.kyb_status == kyb_status:
             return profile
-        old = profile.kyb_status
-        profile.kyb_status = kyb_status
-        profile.kyb_verified_at = timezone.now() if kyb_status == InstitutionProfile.KYB.VERIFIED else None
-        profile.save(update_fields=["kyb_status", "kyb_verified_at"])
-        record_audit(
+        verified_at = timezone.now() if kyb_status == InstitutionProfile.KYB.VERIFIED else None
+        save_audited(
+            profile,
+            {"kyb_status": kyb_status, "kyb_verified_at": verified_at},
             actor=actor,
             action="institution.kyb_changed",
-            target=profile,
             subject_id=institution_id,
-            old={"kyb_status": old},
+            old={"kyb_status": profile.kyb_status},
             new={"kyb_status": kyb_status},
             reason=reason,
         )
@@ -376,15 +372,11 @@ def set_screening_threshold(*, actor, institution_id: int, grade: str) -> Instit
         profile = lock_profile(institution_id)
         if profile.screening_minimum_grade == grade:
             return profile
-        old = profile.screening_minimum_grade
-        profile.screening_minimum_grade = grade
-        profile.save(update_fields=["screening_minimum_grade"])
-        record_audit(
+        save_audited(
+            profile,
+            {"screening_minimum_grade": grade},
             actor=actor,
             action="institution.screening_threshold_changed",
-            target=profile,
             subject_id=institution_id,
-            old={"screening_minimum_grade": old},
-            new={"screening_minimum_grade": grade},
         )
     return profile

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import outbox
-from core.audit import record_audit
+from core.audit import save_audited
 from payments.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from payments.webhooks import delivery_client, encode_body, signature_header, signing_secrets, vet_target
 
@@ -178,17 +178,24 @@ def _disable_endpoint(endpoint_id: int, *, reason: str) -> None:
     endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint_id)
     if not endpoint.enabled:
         return
-    endpoint.enabled, endpoint.disabled_reason = False, reason
-    endpoint.save(update_fields=["enabled", "disabled_reason"])
-    WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING).update(
-        status=WebhookDelivery.Status.DISABLED, next_attempt_at=None
-    )
-    record_audit(
-        actor=None,
-        action="webhook.endpoint_disabled",
-        target=endpoint,
+    switch_off_endpoint(endpoint, actor=None, action="webhook.endpoint_disabled", disabled_reason=reason, reason=reason)
+
+
+def switch_off_endpoint(
+    endpoint: WebhookEndpoint, *, actor, action: str, disabled_reason: str, reason: str = ""
+) -> None:
+    """Switch a locked endpoint off, audited, and stop its pending deliveries (the endpoint
+    gone with a 410, or removed by the institution)."""
+    save_audited(
+        endpoint,
+        {"enabled": False, "disabled_reason": disabled_reason},
+        actor=actor,
+        action=action,
         subject_id=endpoint.institution_id,
         old={"enabled": True},
         new={"enabled": False},
         reason=reason,
+    )
+    WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.DISABLED, next_attempt_at=None
     )

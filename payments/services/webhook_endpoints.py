@@ -79,7 +79,8 @@ def create_webhook_endpoint(*, actor, institution_id: int, url: str, event_types
 
 
 def delete_webhook_endpoint(*, actor, institution_id: int, endpoint_id: int) -> None:
-    from payments.models import WebhookDelivery, WebhookEndpoint
+    from payments.models import WebhookEndpoint
+    from payments.services.webhook_deliveries import switch_off_endpoint
 
     require_manager(actor, institution_id)
     with transaction.atomic():
@@ -92,19 +93,8 @@ def delete_webhook_endpoint(*, actor, institution_id: int, endpoint_id: int) -> 
             raise errors.EndpointNotFound()
         if not endpoint.enabled and endpoint.disabled_reason.startswith("Removed"):
             return
-        endpoint.enabled = False
-        endpoint.disabled_reason = "Removed by the institution."
-        endpoint.save(update_fields=["enabled", "disabled_reason"])
-        WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING).update(
-            status=WebhookDelivery.Status.DISABLED, next_attempt_at=None
-        )
-        record_audit(
-            actor=actor,
-            action="webhook.endpoint_removed",
-            target=endpoint,
-            subject_id=institution_id,
-            old={"enabled": True},
-            new={"enabled": False},
+        switch_off_endpoint(
+            endpoint, actor=actor, action="webhook.endpoint_removed", disabled_reason="Removed by the institution."
         )
 
 

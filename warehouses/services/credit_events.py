@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core import events
-from core.audit import record_audit
+from core.audit import save_audited
 from credit.selectors.standing import may_subject
 from warehouses.models import Listing
 from warehouses.services import ledger
@@ -73,16 +73,14 @@ def pause_listings_of_blacklisted_operator(*, subject_id: int) -> list[int]:
             listing = ledger.lock_listing(listing_id=listing_id)
             if listing.status != Listing.Status.PUBLISHED:
                 continue
-            listing.status = Listing.Status.PAUSED
-            listing.save(update_fields=["status", "updated_at"])
-            record_audit(
+            save_audited(
+                listing,
+                {"status": Listing.Status.PAUSED},
                 actor=None,
                 action="listing.paused_operator_blacklisted",
-                target=listing,
                 subject_id=subject_id,
-                old={"status": Listing.Status.PUBLISHED},
-                new={"status": Listing.Status.PAUSED},
                 reason=reason,
+                also_save=("updated_at",),
             )
             paused.append(listing_id)
     if paused:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.audit import record_audit
+from core.audit import record_audit, save_audited
 from core.countries import country_codes, currency_codes
 from core.errors import Conflict, InvalidInput, NotAllowed
 from credit.models import Subject
@@ -261,16 +261,15 @@ def extend_listing(*, actor, listing_id: int, available_until: date) -> Listing:
                 field_errors={"available_until": [f"At most {max_days} days ahead; add another listing later."]},
             )
         ledger.create_days(listing=listing, start=listing.available_until, end=available_until)
-        old = listing.available_until
-        listing.available_until = available_until
-        listing.save(update_fields=["available_until", "updated_at"])
-        record_audit(
+        save_audited(
+            listing,
+            {"available_until": available_until},
             actor=actor,
             action="listing.extended",
-            target=listing,
             subject_id=listing.warehouse.owner_id,
-            old={"available_until": old.isoformat()},
+            old={"available_until": listing.available_until.isoformat()},
             new={"available_until": available_until.isoformat()},
+            also_save=("updated_at",),
         )
     return listing
 
@@ -317,16 +316,13 @@ def set_listing_status(*, actor, listing_id: int, status: str, reason: str = "")
             )
         if status == Listing.Status.PUBLISHED:
             gate.check_operator(owner=listing.warehouse.owner)
-        old = listing.status
-        listing.status = status
-        listing.save(update_fields=["status", "updated_at"])
-        record_audit(
+        save_audited(
+            listing,
+            {"status": status},
             actor=actor,
             action="listing.status_changed",
-            target=listing,
             subject_id=listing.warehouse.owner_id,
-            old={"status": old},
-            new={"status": status},
             reason=reason,
+            also_save=("updated_at",),
         )
     return listing

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.audit import record_audit
+from core.audit import record_audit, save_audited
 from core.countries import currency_codes
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import DomainEvent
@@ -334,15 +334,12 @@ def set_fine_paid(*, actor, entry_id: int, paid: bool, reason: str = "") -> Blac
             raise Conflict("This entry has no fine.", code="no_fine")
         if entry.fine_paid == paid:
             return entry
-        entry.fine_paid = paid
-        entry.save(update_fields=["fine_paid"])
-        record_audit(
+        save_audited(
+            entry,
+            {"fine_paid": paid},
             actor=actor,
             action="blacklist.fine_paid_changed",
-            target=entry,
             subject_id=entry.subject_id,
-            old={"fine_paid": not paid},
-            new={"fine_paid": paid},
             reason=reason,
         )
     return entry
