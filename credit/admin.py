@@ -3,6 +3,7 @@ changes go through services, which write their audit records."""
 
 from django.contrib import admin, messages
 
+from core.admin import ReadOnlyAdmin
 from core.models import AuditEntry
 from credit.models import (
     Appeal,
@@ -14,19 +15,6 @@ from credit.models import (
     RepairApplication,
     ScoringModel,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Append-only history: viewable, never added, edited or deleted in the admin."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(EventKind)

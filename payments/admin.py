@@ -6,8 +6,8 @@ run a compliance check or suspend from here through the services."""
 from django.contrib import admin, messages
 from django.db import models
 
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from credit.admin import ReadOnlyAdmin
 from payments import services
 from payments.models import (
     APICallRecord,

@@ -3,18 +3,8 @@ every change goes through the services (the web pages and the API)."""
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from warehouses.models import CapacityDay, Lease, LeaseReview, LeaseTransfer, Listing, Warehouse
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Warehouse)
