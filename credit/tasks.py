@@ -4,6 +4,8 @@ a service or selector does the work, safe to run twice."""
 from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
+from core.tasks import retried_task
+
 
 @shared_task(name="platform.clear_expired_sessions", ignore_result=True, acks_late=True)
 def clear_expired_sessions_task() -> None:
@@ -23,17 +25,7 @@ def expire_blacklist_entries_task() -> int:
 # --- Scoring: the recompute outbox and the full recompute (H2) -------------------------
 
 
-@shared_task(
-    name="credit.recompute_subject",
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=5,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@retried_task(name="credit.recompute_subject", backoff=2, backoff_max=60, soft_time_limit=60, time_limit=90)
 def recompute_subject_task(subject_id: int) -> None:
     """Debounced recompute of one subject after its events committed. Idempotent: it does
     nothing once the subject's outbox row is gone."""

@@ -8,21 +8,12 @@ from celery import shared_task
 from django.utils import timezone
 
 from core import outbox
+from core.tasks import retried_task
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="payments.run_compliance_check",
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=5,
-    soft_time_limit=120,
-    time_limit=150,
-)
+@retried_task(name="payments.run_compliance_check", backoff=5, backoff_max=300, soft_time_limit=120, time_limit=150)
 def run_compliance_check_task(institution_id: int, trigger: str = "regulator") -> int | None:
     """Run every rule against one institution, if a check is still requested."""
     from payments.models import InstitutionProfile
