@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 
 
 def add_domain_error(form, exc: DomainError) -> None:
@@ -18,6 +19,15 @@ def add_domain_error(form, exc: DomainError) -> None:
     for field, messages_ in exc.field_errors.items():
         for message in messages_ if isinstance(messages_, list) else [messages_]:
             form.add_error(field if field in form.fields else None, message)
+
+
+def visible_or_404(selector: Callable[..., object], **kwargs):
+    """What a visibility selector returns for `kwargs`; its NotFound (no such object, or not
+    one this user may see) is the page's 404."""
+    try:
+        return selector(**kwargs)
+    except NotFound:
+        raise Http404 from None
 
 
 def form_status(form) -> int:

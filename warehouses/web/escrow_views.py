@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import bidi
-from core.errors import DomainError, NotFound
-from core.web import add_domain_error, submit
+from core.errors import DomainError
+from core.web import add_domain_error, submit, visible_or_404
 from credit.selectors.accounts import subject_ids_acted_for
 from payments import selectors as payment_selectors
 from warehouses import selectors
@@ -57,10 +57,7 @@ class ResolveForm(forms.Form):
 
 
 def _lease_or_404(user, lease_id: int) -> Lease:
-    try:
-        return selectors.get_lease(user=user, lease_id=lease_id)
-    except NotFound:
-        raise Http404 from None
+    return visible_or_404(selectors.get_lease, user=user, lease_id=lease_id)
 
 
 def attach_escrow_status(leases) -> list[Lease]:
@@ -176,10 +173,7 @@ def disputes(request):
 
 @login_required
 def dispute_detail(request, dispute_id: int):
-    try:
-        dispute = selectors.get_dispute(user=request.user, dispute_id=dispute_id)
-    except NotFound:
-        raise Http404 from None
+    dispute = visible_or_404(selectors.get_dispute, user=request.user, dispute_id=dispute_id)
     form = ResolveForm(request.POST if request.method == "POST" else None, prefix=f"d{dispute.pk}")
     if request.method == "POST":
         if not request.user.is_staff:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from core import bidi
 from core.countries import country_choices
 from core.errors import DomainError, NotFound
-from core.web import add_domain_error, submit
+from core.web import add_domain_error, submit, visible_or_404
 from credit.selectors.accounts import subject_ids_acted_for
 from payments import selectors as payment_selectors
 from warehouses import selectors
@@ -60,17 +60,11 @@ class ReviewForm(forms.Form):
 
 
 def _lease_or_404(user, lease_id: int) -> Lease:
-    try:
-        return selectors.get_lease(user=user, lease_id=lease_id)
-    except NotFound:
-        raise Http404 from None
+    return visible_or_404(selectors.get_lease, user=user, lease_id=lease_id)
 
 
 def _transfer_or_404(user, transfer_id: int) -> LeaseTransfer:
-    try:
-        return selectors.get_transfer(user=user, transfer_id=transfer_id)
-    except NotFound:
-        raise Http404 from None
+    return visible_or_404(selectors.get_transfer, user=user, transfer_id=transfer_id)
 
 
 def _review_side(*, lease: Lease, mine: set[int]) -> int | None:

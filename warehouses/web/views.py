@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from core import csv as csv_export
 from core.errors import DomainError, NotFound
-from core.web import add_domain_error, form_status, submit
+from core.web import add_domain_error, form_status, submit, visible_or_404
 from credit.selectors.accounts import active_memberships
 from warehouses import selectors
 from warehouses.models import Lease, Listing
@@ -92,10 +92,7 @@ def search(request):
 
 
 def listing_detail(request, listing_id: int):
-    try:
-        listing = selectors.get_listing(user=request.user, listing_id=listing_id)
-    except NotFound:
-        raise Http404 from None
+    listing = visible_or_404(selectors.get_listing, user=request.user, listing_id=listing_id)
     tenants = (
         [s for s in _subjects(request.user) if s.pk != listing.warehouse.owner_id]
         if request.user.is_authenticated
@@ -199,10 +196,7 @@ def my_leases(request):
 
 @login_required
 def lease_detail(request, lease_id: int):
-    try:
-        lease = selectors.get_lease(user=request.user, lease_id=lease_id)
-    except NotFound:
-        raise Http404 from None
+    lease = visible_or_404(selectors.get_lease, user=request.user, lease_id=lease_id)
     mine = {s.pk for s in _subjects(request.user)}
     today = timezone.localdate()
     fee = None
@@ -328,10 +322,7 @@ def listing_new(request):
 
 @login_required
 def manage_listing(request, listing_id: int):
-    try:
-        listing = selectors.get_own_listing(user=request.user, listing_id=listing_id)
-    except NotFound:
-        raise Http404 from None
+    listing = visible_or_404(selectors.get_own_listing, user=request.user, listing_id=listing_id)
     capacity_form = forms.CapacityForm(initial={"units": listing.units}, prefix="cap")
     extend_form = forms.ExtendForm(initial={"available_until": listing.available_until}, prefix="ext")
     if request.method == "POST":
