@@ -4,7 +4,8 @@ of each write, a subject's standing and record."""
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from credit.models import Appeal, BlacklistEntry, CreditEvent, RepairApplication, Severity
+from credit.api.events import CreditEventSerializer
+from credit.models import Appeal, BlacklistEntry, RepairApplication, Severity
 from credit.selectors import blacklist as selectors
 from credit.selectors.standing import ACTIONS
 from credit.services import blacklist as services
@@ -163,24 +164,11 @@ StandingSerializer = inline_serializer(
 )
 
 
-class EventRecordSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(source="kind_id")
-    reverses = serializers.IntegerField(source="reverses_id", allow_null=True)
-
-    class Meta:
-        model = CreditEvent
-        fields = [
-            "id",
-            "kind",
-            "source",
-            "occurred_at",
-            "recorded_at",
-            "magnitude",
-            "evidence_reference",
-            "source_reference",
-            "reverses",
-            "reason",
-        ]
+# A credit event in a subject's own record: as the regulators' API shows it, without the
+# subject (it is the record's), the component or who recorded it.
+class EventRecordSerializer(CreditEventSerializer):
+    class Meta(CreditEventSerializer.Meta):
+        fields = [f for f in CreditEventSerializer.Meta.fields if f not in ("subject_id", "component", "recorded_by")]
 
 
 class RecordSerializer(serializers.Serializer):

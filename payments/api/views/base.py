@@ -1,5 +1,5 @@
 """What every payment-provider API view shares: the API-key permission, the call record,
-the documented errors, pagination and ending a filing."""
+the documented errors, pagination, a write for the institution and ending a filing."""
 
 import time
 
@@ -116,6 +116,15 @@ def paginated(request, view, queryset, serializer_class):
     paginator = (getattr(view, "pagination_class", None) or Pagination)()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def institution_write(request, *, service, input_serializer, output, created=False, **target):
+    """Input serializer -> a service acting for the calling institution (on `target`, e.g.
+    endpoint_id=...) -> output serializer; 201 when the service created something."""
+    data = input_serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    result = service(actor=request.auth, institution_id=request.institution.pk, **target, **data.validated_data)
+    return Response(output(result).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 def end_filing(request, *, service, output, input_serializer=None, **target):

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from config.api import Pagination
 from payments import services
 from payments.api import serializers as s
-from payments.api.views.base import ERRORS, InstitutionAPIView, end_filing, paginated
+from payments.api.views.base import ERRORS, InstitutionAPIView, end_filing, institution_write, paginated
 from payments.models import ProviderAPIKey
 from payments.selectors import reserve_reports_for
 from payments.services import filings
@@ -25,12 +25,13 @@ class ReserveAccountsView(InstitutionAPIView):
         request=s.ReserveAccountSerializer, responses={201: s.ReserveAccountSerializer, **ERRORS}, tags=["payments"]
     )
     def post(self, request):
-        serializer = s.ReserveAccountSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        account = services.add_reserve_account(
-            actor=request.auth, institution_id=request.institution.pk, **serializer.validated_data
+        return institution_write(
+            request,
+            service=services.add_reserve_account,
+            input_serializer=s.ReserveAccountSerializer,
+            output=s.ReserveAccountSerializer,
+            created=True,
         )
-        return Response(s.ReserveAccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
 class ReserveReportsView(InstitutionAPIView):

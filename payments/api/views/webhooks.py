@@ -9,7 +9,7 @@ from config.api import Pagination
 from core.errors import NotFound
 from payments import services
 from payments.api import serializers as s
-from payments.api.views.base import ERRORS, InstitutionAPIView, paginated
+from payments.api.views.base import ERRORS, InstitutionAPIView, institution_write, paginated
 from payments.models import ProviderAPIKey, WatchlistEntry
 from payments.selectors import deliveries_for, webhook_endpoints_for
 
@@ -64,12 +64,13 @@ class WebhookEndpointsView(InstitutionAPIView):
         tags=["webhooks"],
     )
     def post(self, request):
-        serializer = s.WebhookEndpointInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        endpoint = services.create_webhook_endpoint(
-            actor=request.auth, institution_id=request.institution.pk, **serializer.validated_data
+        return institution_write(
+            request,
+            service=services.create_webhook_endpoint,
+            input_serializer=s.WebhookEndpointInputSerializer,
+            output=s.WebhookEndpointWithSecretSerializer,
+            created=True,
         )
-        return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookEndpointView(InstitutionAPIView):
@@ -82,12 +83,13 @@ class WebhookEndpointView(InstitutionAPIView):
         summary="Change an endpoint's URL, event types, description or enabled flag",
     )
     def patch(self, request, endpoint_id: int):
-        data = s.WebhookEndpointUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        endpoint = services.update_webhook_endpoint(
-            actor=request.auth, institution_id=request.institution.pk, endpoint_id=endpoint_id, **data.validated_data
+        return institution_write(
+            request,
+            service=services.update_webhook_endpoint,
+            input_serializer=s.WebhookEndpointUpdateSerializer,
+            output=s.WebhookEndpointSerializer,
+            endpoint_id=endpoint_id,
         )
-        return Response(s.WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(responses={204: None, **ERRORS}, tags=["webhooks"])
     def delete(self, request, endpoint_id: int):
