@@ -1,14 +1,17 @@
 from django.urls import path
 
+from core.routes import routes
 from credit.web import regulator as views
 
 urlpatterns = [
     path("regulator/", views.dashboard, name="regulator-dashboard"),
     path("regulator/blacklist/", views.entry_list, name="regulator-entries"),
     path("regulator/blacklist/new/", views.entry_create, name="regulator-entry-new"),
-    path("regulator/blacklist/<int:entry_id>/", views.entry_detail, name="regulator-entry"),
-    path("regulator/blacklist/<int:entry_id>/lift/", views.entry_lift, name="regulator-entry-lift"),
-    path("regulator/blacklist/<int:entry_id>/fine/", views.entry_fine_paid, name="regulator-entry-fine"),
+    *routes(
+        "regulator/blacklist/<int:entry_id>/",
+        "regulator-entry",
+        {"": views.entry_detail, "lift": views.entry_lift, "fine": views.entry_fine_paid},
+    ),
     path("regulator/appeals/", views.appeal_queue, name="regulator-appeals"),
     path("regulator/appeals/<int:appeal_id>/", views.appeal_detail, name="regulator-appeal"),
     path("regulator/repairs/", views.repair_queue, name="regulator-repairs"),
