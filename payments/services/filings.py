@@ -19,15 +19,24 @@ def _reason(reason: str) -> str:
     return (reason or "").strip()[:2000]
 
 
+def _locked_filing(model, *, institution_id: int, pk: int, missing: str, code: str):
+    """The institution's licence, corridor or reserve account `pk`, locked after the
+    institution's profile (the profile's lock comes first, as in every edit)."""
+    profile = lock_profile(institution_id)
+    filing = model.objects.select_for_update(of=("self",)).filter(pk=pk, institution=profile).first()
+    if filing is None:
+        raise errors.InstitutionNotFound(missing, code=code)
+    return filing
+
+
 def withdraw_licence(*, actor, institution_id: int, licence_id: int, reason: str = "") -> Licence:
     """The licence stays on file (compliance evidence names it) but no rule relies on it any
     more: corridors only it covered are switched off by the next run. Safe to repeat."""
     require_manager(actor, institution_id)
     with transaction.atomic():
-        profile = lock_profile(institution_id)
-        licence = Licence.objects.select_for_update(of=("self",)).filter(pk=licence_id, institution=profile).first()
-        if licence is None:
-            raise errors.InstitutionNotFound("No such licence.", code="licence_not_found")
+        licence = _locked_filing(
+            Licence, institution_id=institution_id, pk=licence_id, missing="No such licence.", code="licence_not_found"
+        )
         if licence.withdrawn_at is not None:
             return licence
         now, why = timezone.now(), _reason(reason)
@@ -51,10 +60,13 @@ def withdraw_corridor(*, actor, institution_id: int, corridor_id: int, reason: s
     the institution requests it again (payments.services.add_corridor). Safe to repeat."""
     require_manager(actor, institution_id)
     with transaction.atomic():
-        profile = lock_profile(institution_id)
-        corridor = Corridor.objects.select_for_update(of=("self",)).filter(pk=corridor_id, institution=profile).first()
-        if corridor is None:
-            raise errors.InstitutionNotFound("No such corridor.", code="corridor_not_found")
+        corridor = _locked_filing(
+            Corridor,
+            institution_id=institution_id,
+            pk=corridor_id,
+            missing="No such corridor.",
+            code="corridor_not_found",
+        )
         if corridor.withdrawn_at is not None:
             return corridor
         now, why = timezone.now(), _reason(reason)
@@ -94,12 +106,13 @@ def close_reserve_account(
             field_errors={"closed_on": ["Give today or an earlier day."]},
         )
     with transaction.atomic():
-        profile = lock_profile(institution_id)
-        account = (
-            ReserveAccount.objects.select_for_update(of=("self",)).filter(pk=account_id, institution=profile).first()
+        account = _locked_filing(
+            ReserveAccount,
+            institution_id=institution_id,
+            pk=account_id,
+            missing="No such reserve account.",
+            code="reserve_account_not_found",
         )
-        if account is None:
-            raise errors.InstitutionNotFound("No such reserve account.", code="reserve_account_not_found")
         if account.closed_on is not None:
             return account
         snapshot = {
