@@ -226,17 +226,13 @@ def change_listing_capacity(*, actor, listing_id: int, units: int) -> Listing:
         if listing.units == units:
             return listing
         ledger.set_capacity(listing=listing, units=units)
-        old = {"units": listing.units, "min_units": listing.min_units}
-        listing.units = units
-        listing.min_units = min(listing.min_units, units)
-        listing.save(update_fields=["units", "min_units", "updated_at"])
-        record_audit(
+        save_audited(
+            listing,
+            {"units": units, "min_units": min(listing.min_units, units)},
             actor=actor,
             action="listing.capacity_changed",
-            target=listing,
             subject_id=listing.warehouse.owner_id,
-            old=old,
-            new={"units": units, "min_units": listing.min_units},
+            also_save=("updated_at",),
         )
     return listing
 
@@ -286,17 +282,15 @@ def update_listing_terms(*, actor, listing_id: int, **terms) -> Listing:
         field_errors = _validate_terms(changes, units=listing.units)
         if field_errors:
             raise InvalidInput(next(iter(field_errors.values()))[0], field_errors=field_errors)
-        old = {k: _json(getattr(listing, k)) for k in changes}
-        for k, v in changes.items():
-            setattr(listing, k, v)
-        listing.save()
-        record_audit(
+        save_audited(
+            listing,
+            changes,
             actor=actor,
             action="listing.terms_changed",
-            target=listing,
             subject_id=listing.warehouse.owner_id,
-            old=old,
+            old={k: _json(getattr(listing, k)) for k in changes},
             new={k: _json(v) for k, v in changes.items()},
+            also_save=("updated_at",),
         )
     return listing
 
