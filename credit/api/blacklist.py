@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import validated
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.roles import is_regulator
 from credit import errors
@@ -116,9 +117,7 @@ class EntryListCreateView(generics.ListAPIView):
     def post(self, request):
         if not is_regulator(request.user):
             raise NotAllowed("Only a regulator may blacklist a subject.", code="regulator_only")
-        data = EntryInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.blacklist_subject(actor=request.user, **data.validated_data)
+        entry = services.blacklist_subject(actor=request.user, **validated(EntryInputSerializer, request.data))
         return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
@@ -135,9 +134,8 @@ class EntryLiftView(APIView):
 
     @extend_schema(request=ReasonInputSerializer, responses={200: EntrySerializer, **ERRORS}, tags=TAGS)
     def post(self, request, entry_id: int):
-        data = ReasonInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.lift_blacklist_entry(actor=request.user, entry_id=entry_id, **data.validated_data)
+        values = validated(ReasonInputSerializer, request.data)
+        entry = services.lift_blacklist_entry(actor=request.user, entry_id=entry_id, **values)
         return Response(EntrySerializer(entry).data)
 
 
@@ -192,9 +190,7 @@ class ReviewReplyView(APIView):
 
     def post(self, request, **kwargs):
         (pk,) = kwargs.values()
-        data = ReplyInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        item = self.workflow.reply(actor=request.user, pk=pk, **data.validated_data)
+        item = self.workflow.reply(actor=request.user, pk=pk, **validated(ReplyInputSerializer, request.data))
         return Response(self.serializer_class(item).data)
 
 
@@ -208,9 +204,7 @@ class ReviewDecideView(APIView):
 
     def post(self, request, **kwargs):
         (pk,) = kwargs.values()
-        data = self.input_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        context = dict(data.validated_data)
+        context = dict(validated(self.input_serializer, request.data))
         outcome, reasons = context.pop("outcome"), context.pop("reasons")
         item = self.workflow.decide(
             actor=request.user, pk=pk, grant=outcome == self.workflow.grant, reasons=reasons, **context
@@ -227,9 +221,7 @@ class ReviewFileView(APIView):
 
     def post(self, request, entry_id: int):
         selectors.get_entry_for(user=request.user, entry_id=entry_id)
-        data = self.input_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        item = self.file(actor=request.user, entry_id=entry_id, **data.validated_data)
+        item = self.file(actor=request.user, entry_id=entry_id, **validated(self.input_serializer, request.data))
         return Response(self.serializer_class(item).data, status=status.HTTP_201_CREATED)
 
 

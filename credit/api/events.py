@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import validated
 from core.roles import is_regulator
 from credit.models import CreditEvent
 from credit.selectors import ratings as rating_selectors
@@ -85,9 +86,9 @@ class RecordCreditEventView(APIView):
         tags=["credit events"],
     )
     def post(self, request):
-        data = CreditEventInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        event = event_services.record_credit_event(actor=request.user, **data.validated_data)
+        event = event_services.record_credit_event(
+            actor=request.user, **validated(CreditEventInputSerializer, request.data)
+        )
         return Response(CreditEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -102,11 +103,8 @@ class ReverseCreditEventView(APIView):
         tags=["credit events"],
     )
     def post(self, request, event_id: int):
-        data = ReverseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        reversal = event_services.reverse_credit_event(
-            actor=request.user, event_id=event_id, reason=data.validated_data["reason"]
-        )
+        reason = validated(ReverseInputSerializer, request.data)["reason"]
+        reversal = event_services.reverse_credit_event(actor=request.user, event_id=event_id, reason=reason)
         return Response(CreditEventSerializer(reversal).data, status=status.HTTP_201_CREATED)
 
 
@@ -156,9 +154,8 @@ class RecomputeRunListView(generics.GenericAPIView):
         tags=["recompute"],
     )
     def post(self, request):
-        data = StartRunInputSerializer(data=request.data or {})
-        data.is_valid(raise_exception=True)
-        run = rating_services.start_full_recompute(actor=request.user, chunk_size=data.validated_data["chunk_size"])
+        chunk_size = validated(StartRunInputSerializer, request.data or {})["chunk_size"]
+        run = rating_services.start_full_recompute(actor=request.user, chunk_size=chunk_size)
         progress = rating_selectors.recompute_run_progress(run_id=run.pk)
         return Response(RecomputeRunSerializer(progress).data, status=status.HTTP_202_ACCEPTED)
 

@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 from config.api import FailOpenThrottleMixin, Pagination
 from core import bidi
 from core import csv as csv_export
+from core.api import validated
 from core.countries import country_choices
 from credit.models import REGISTRATION_NUMBER_VALIDATOR, BlacklistEntry, Severity, Subject
 from credit.selectors import registry as selectors
@@ -403,9 +404,8 @@ class SubjectProfileView(APIView):
         responses={200: SubjectProfileSerializer, 400: PROBLEM_400, 404: PROBLEM_404, 429: PROBLEM_429},
     )
     def get(self, request, pk: int):
-        query = AsOfQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        profile = selectors.public_profile(subject_id=pk, as_of=query.validated_data.get("as_of"))
+        as_of = validated(AsOfQuerySerializer, request.query_params).get("as_of")
+        profile = selectors.public_profile(subject_id=pk, as_of=as_of)
         return Response(SubjectProfileSerializer(profile).data)
 
 

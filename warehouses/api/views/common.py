@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from core.api import validated
 from credit.selectors import accounts
 
 PROBLEM = OpenApiResponse(description="application/problem+json with `code`, `detail` and per-field `errors`")
@@ -115,11 +116,7 @@ def action_view(*, name: str, operation_id: str, doc: str, request, response, re
         def post(self, http_request, **url):
             (pk,) = url.values()
             read(http_request.user, pk)
-            values = {}
-            if request is not None:
-                data = request(data=http_request.data)
-                data.is_valid(raise_exception=True)
-                values = data.validated_data
+            values = {} if request is None else validated(request, http_request.data)
             call(http_request.user, pk, values)
             return Response(response(read(http_request.user, pk)).data)
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import idempotency
+from core.api import validated
 from warehouses import selectors
 from warehouses.api import serializers as s
 from warehouses.api.views.common import (
@@ -44,11 +45,8 @@ class LeasePayView(APIView):
         selectors.get_lease(user=request.user, lease_id=lease_id)  # 404 for anyone who cannot see it
 
         def handle():
-            data = s.PayInputSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            escrow_services.pay_lease(
-                actor=request.user, lease_id=lease_id, institution_id=data.validated_data["institution"]
-            )
+            institution_id = validated(s.PayInputSerializer, request.data)["institution"]
+            escrow_services.pay_lease(actor=request.user, lease_id=lease_id, institution_id=institution_id)
             lease = selectors.get_lease(user=request.user, lease_id=lease_id)
             return status.HTTP_200_OK, json.loads(json.dumps(s.LeaseSerializer(lease).data, default=str))
 
@@ -98,13 +96,9 @@ class LeaseDisputeView(APIView):
     )
     def post(self, request, lease_id: int):
         selectors.get_lease(user=request.user, lease_id=lease_id)
-        data = s.DisputeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        v = validated(s.DisputeInputSerializer, request.data)
         dispute = escrow_services.open_lease_dispute(
-            actor=request.user,
-            lease_id=lease_id,
-            reason=data.validated_data["reason"],
-            subject_id=data.validated_data.get("subject"),
+            actor=request.user, lease_id=lease_id, reason=v["reason"], subject_id=v.get("subject")
         )
         dispute = selectors.get_dispute(user=request.user, dispute_id=dispute.pk)
         return Response(s.DisputeSerializer(dispute_data(dispute)).data, status=status.HTTP_201_CREATED)

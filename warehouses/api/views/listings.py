@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import validated
 from warehouses import selectors
 from warehouses.api import serializers as s
 from warehouses.api.views.common import ERRORS, PROBLEM, TAGS, SearchPagination, acting_subject
@@ -42,18 +43,14 @@ class ListingListView(GenericAPIView):
         ),
     )
     def get(self, request):
-        params = s.ListingSearchSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        search = selectors.ListingSearch(**params.validated_data)
+        search = selectors.ListingSearch(**validated(s.ListingSearchSerializer, request.query_params))
         page = self.paginate_queryset(selectors.search_listings(search=search))
         data = s.ListingSerializer(page, many=True, context={"search": search}).data
         return self.get_paginated_response(data)
 
     @extend_schema(request=s.ListingInputSerializer, responses={201: s.ListingSerializer, **ERRORS}, tags=TAGS)
     def post(self, request):
-        data = s.ListingInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = dict(validated(s.ListingInputSerializer, request.data))
         listing = listing_services.create_listing(actor=request.user, warehouse_id=values.pop("warehouse"), **values)
         listing = selectors.get_listing(user=request.user, listing_id=listing.pk)
         return Response(s.ListingSerializer(listing).data, status=status.HTTP_201_CREATED)
@@ -69,9 +66,7 @@ class ListingDetailView(APIView):
 
     @extend_schema(request=s.ListingUpdateSerializer, responses={200: s.ListingSerializer, **ERRORS}, tags=TAGS)
     def patch(self, request, listing_id: int):
-        data = s.ListingUpdateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = dict(validated(s.ListingUpdateSerializer, request.data))
         selectors.get_own_listing(user=request.user, listing_id=listing_id)
         with transaction.atomic():  # all of the changes or none
             if "units" in values:
@@ -104,12 +99,10 @@ class ListingCalendarView(APIView):
     )
     def get(self, request, listing_id: int):
         listing = selectors.get_own_listing(user=request.user, listing_id=listing_id)
-        rng = s.ListingSearchSerializer(
-            data={k: request.query_params[k] for k in ("start", "end") if k in request.query_params}
-        )
-        rng.is_valid(raise_exception=True)
-        start = rng.validated_data.get("start") or max(timezone.localdate(), listing.available_from)
-        end = rng.validated_data.get("end") or start + timedelta(days=60)
+        asked = {k: request.query_params[k] for k in ("start", "end") if k in request.query_params}
+        rng = validated(s.ListingSearchSerializer, asked)
+        start = rng.get("start") or max(timezone.localdate(), listing.available_from)
+        end = rng.get("end") or start + timedelta(days=60)
         days = selectors.calendar(listing=listing, start=start, end=end)
         return Response([{"day": d.day, "capacity": d.capacity, "reserved": d.reserved, "free": d.free} for d in days])
 
@@ -126,9 +119,7 @@ class WarehouseListView(GenericAPIView):
 
     @extend_schema(request=s.WarehouseInputSerializer, responses={201: s.WarehouseSerializer, **ERRORS}, tags=TAGS)
     def post(self, request):
-        data = s.WarehouseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = dict(validated(s.WarehouseInputSerializer, request.data))
         owner = acting_subject(request.user, values.pop("owner", None), "owner")
         warehouse = listing_services.create_warehouse(actor=request.user, owner_id=owner, **values)
         return Response(s.WarehouseSerializer(warehouse).data, status=status.HTTP_201_CREATED)

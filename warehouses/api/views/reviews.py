@@ -6,6 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import validated
 from warehouses import selectors
 from warehouses.api import serializers as s
 from warehouses.api.views.common import ERRORS, PROBLEM, TAGS
@@ -27,9 +28,7 @@ class LeaseReviewView(APIView):
     )
     def post(self, request, lease_id: int):
         selectors.get_lease(user=request.user, lease_id=lease_id)
-        data = s.ReviewInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.ReviewInputSerializer, request.data)
         review = review_services.review_lease(
             actor=request.user, lease_id=lease_id, stars=v["stars"], comment=v["comment"], reviewer_id=v.get("reviewer")
         )

@@ -7,6 +7,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import validated
 from credit.selectors.accounts import subject_ids_acted_for
 from warehouses import selectors
 from warehouses.api import serializers as s
@@ -35,9 +36,7 @@ class LeaseTransferOfferView(APIView):
         lease = selectors.get_lease(user=request.user, lease_id=lease_id)  # 404 for anyone who cannot see it
         if lease.tenant_id not in subject_ids_acted_for(user=request.user):
             raise LeaseNotFound()  # only the tenant offers; the operator sees no such action either
-        data = s.TransferOfferInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.TransferOfferInputSerializer, request.data)
         transfer = transfer_services.offer_transfer(
             actor=request.user, lease_id=lease_id, to_subject_id=v["to_subject"], units=v["units"], note=v["note"]
         )
