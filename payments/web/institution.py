@@ -238,12 +238,17 @@ def institution_detail(request, institution_id: int):
     return render(request, "payments/institution.html", _page_context(request, profile))
 
 
-def _handle(request, institution_id: int, *, name: str, form_factory, action, success: str, anchor: str = ""):
+def _handle(
+    request, institution_id: int, *, form_class, prefix: str, action, success: str, anchor: str = "", form_kwargs=None
+):
+    """A form of the institution page: `form_class` under `prefix` (shown again as the
+    page's `<prefix>_form` with its errors), `action(profile, form)` on a valid POST.
+    `form_kwargs(profile)` gives the form's other arguments."""
     profile = profile_for_member(request, institution_id)
     if not institutions_managed_by(user=request.user).filter(pk=profile.pk).exists():
         messages.error(request, "Only the institution's owners and administrators may change it.")
         return redirect("institution-detail", institution_id=profile.pk)
-    form = form_factory(request.POST, profile)
+    form = form_class(request.POST, prefix=prefix, **(form_kwargs(profile) if form_kwargs else {}))
     done = submit(
         request,
         form,
@@ -253,7 +258,7 @@ def _handle(request, institution_id: int, *, name: str, form_factory, action, su
     )
     if done is not None:
         return done
-    context = _page_context(request, profile, **{name: form})
+    context = _page_context(request, profile, **{f"{prefix}_form": form})
     return render(request, "payments/institution.html", context, status=400)
 
 
@@ -281,8 +286,8 @@ def save_licence(request, institution_id: int):
     return _handle(
         request,
         institution_id,
-        name="licence_form",
-        form_factory=lambda post, p: LicenceForm(post, prefix="licence"),
+        form_class=LicenceForm,
+        prefix="licence",
         action=act,
         success="Licence saved; a compliance check has been requested.",
     )
@@ -294,8 +299,8 @@ def save_capital(request, institution_id: int):
     return _handle(
         request,
         institution_id,
-        name="capital_form",
-        form_factory=lambda post, p: CapitalForm(post, prefix="capital"),
+        form_class=CapitalForm,
+        prefix="capital",
         action=lambda p, f: services.register_institution(
             actor=request.user,
             subject_id=p.pk,
@@ -315,8 +320,8 @@ def _form_view(name: str, *, form_class, prefix: str, service: str, success: str
         return _handle(
             request,
             institution_id,
-            name=f"{prefix}_form",
-            form_factory=lambda post, p: form_class(post, prefix=prefix),
+            form_class=form_class,
+            prefix=prefix,
             action=lambda p, f: getattr(services, service)(actor=request.user, institution_id=p.pk, **f.cleaned_data),
             success=success,
         )
@@ -347,8 +352,9 @@ def submit_report(request, institution_id: int):
     return _handle(
         request,
         institution_id,
-        name="report_form",
-        form_factory=lambda post, p: ReserveReportForm(post, prefix="report", accounts=p.reserve_accounts.all()),
+        form_class=ReserveReportForm,
+        prefix="report",
+        form_kwargs=lambda p: {"accounts": p.reserve_accounts.all()},
         action=lambda p, f: services.submit_reserve_report(
             actor=request.user,
             institution_id=p.pk,
@@ -368,8 +374,8 @@ def save_threshold(request, institution_id: int):
     return _handle(
         request,
         institution_id,
-        name="threshold_form",
-        form_factory=lambda post, p: ThresholdForm(post, prefix="threshold"),
+        form_class=ThresholdForm,
+        prefix="threshold",
         action=lambda p, f: services.set_screening_threshold(
             actor=request.user, institution_id=p.pk, grade=f.cleaned_data["screening_minimum_grade"]
         ),
@@ -390,8 +396,8 @@ def add_webhook(request, institution_id: int):
     response = _handle(
         request,
         institution_id,
-        name="webhook_form",
-        form_factory=lambda post, p: WebhookForm(post, prefix="webhook"),
+        form_class=WebhookForm,
+        prefix="webhook",
         action=act,
         success="Webhook endpoint added.",
         anchor="#webhooks",
@@ -446,8 +452,8 @@ def watch(request, institution_id: int):
     return _handle(
         request,
         institution_id,
-        name="watch_form",
-        form_factory=lambda post, p: WatchForm(post, prefix="watch"),
+        form_class=WatchForm,
+        prefix="watch",
         action=lambda p, f: _watch(request, p, f),
         success="Subject added to the watchlist.",
         anchor="#watchlist",
