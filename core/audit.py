@@ -14,16 +14,19 @@ def actor_label(actor) -> str:
     return getattr(actor, "username", None) or str(actor)
 
 
+def acting_user(actor):
+    """The signed-in user behind `actor`, or None (an API key, the system)."""
+    if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key"):
+        return actor
+    return None
+
+
 def record_audit(
     *, actor, action: str, target: models.Model, subject_id=None, old=None, new=None, reason="", target_id=None
 ) -> AuditEntry:
     """`target_id` overrides `str(target.pk)` when the key is long or secret-derived (API keys
     are audited by their prefix)."""
-    user = (
-        actor
-        if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key")
-        else None
-    )
+    user = acting_user(actor)
     # Every service writes one: a prepared INSERT (core.rows), not one the ORM compiles.
     return rows.insert(
         AuditEntry(

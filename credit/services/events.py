@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.audit import record_audit
+from core.audit import acting_user, record_audit
 from core.errors import Conflict, InvalidInput, NotFound
 from credit import errors
 from credit.models import CreditEvent, EventKind, Subject
@@ -71,7 +71,7 @@ def record_credit_event(
     if field_errors:
         raise InvalidInput("The credit event is not valid.", code="invalid_credit_event", field_errors=field_errors)
 
-    user = actor if getattr(actor, "is_authenticated", False) and not hasattr(actor, "hashed_key") else None
+    user = acting_user(actor)
     with transaction.atomic():
         event = CreditEvent.objects.create(
             subject_id=subject_id,
@@ -103,7 +103,7 @@ def reverse_credit_event(*, actor, event_id: int, reason: str) -> CreditEvent:
         raise InvalidInput(
             "A reversal needs a reason.", code="reason_required", field_errors={"reason": ["A reason is required."]}
         )
-    user = actor if getattr(actor, "is_authenticated", False) and not hasattr(actor, "hashed_key") else None
+    user = acting_user(actor)
     try:
         with transaction.atomic():
             try:

@@ -16,14 +16,14 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from core.audit import record_audit
+from core.audit import acting_user, record_audit
 from core.errors import InvalidInput
 from core.transitions import Lifecycle, Transition
 from payments import errors
 from payments.models import Dispute, Escrow
 from payments.selectors import escrow_totals
 from payments.services.escrow import lock_escrow, set_frozen
-from payments.services.ledger import CENT, acting_user, post_refund, post_release
+from payments.services.ledger import CENT, post_refund, post_release
 
 
 def dispute_snapshot(dispute: Dispute) -> dict:

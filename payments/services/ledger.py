@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core import money
-from core.audit import actor_label
+from core.audit import acting_user, actor_label
 from core.errors import InvalidInput
 from payments import errors
 from payments.models import Escrow, EscrowTransaction, LedgerAccount, LedgerEntry
@@ -62,13 +62,6 @@ def parse_amount(value, field: str = "amount") -> Decimal:
             field_errors={field: ["Enter a positive amount with at most 2 decimals."]},
         )
     return amount
-
-
-def acting_user(actor):
-    """The signed-in user behind `actor`, or None (an API key, the system)."""
-    if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not hasattr(actor, "hashed_key"):
-        return actor
-    return None
 
 
 def ledger_account(*, kind: str, currency: str, subject_id: int | None = None, reference: str = "") -> LedgerAccount:
