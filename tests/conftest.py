@@ -76,6 +76,7 @@ PGBOUNCER_MODULES = {
     "tests/payments/test_escrow_race.py",
     "tests/warehouses/test_lease_idempotency.py",
     "tests/payments/test_payment_report_idempotency.py",
+    "tests/core/test_idempotency.py",
     "tests/credit/test_recompute.py",  # chunked full run: fan-out, bucket locks
     "tests/integration/test_grade_recompute.py",  # the fan-out through a real worker
     "tests/payments/test_domain_event_gaps.py",

@@ -102,3 +102,10 @@ def test_the_pgbouncer_run_goes_through_pgbouncer_in_transaction_mode():
         pools = {(row[0], row[1]) for row in admin.execute("SHOW POOLS")}
     assert config["pool_mode"] == "transaction"
     assert (settings["NAME"], settings["USER"]) in pools
+
+
+def test_every_module_run_through_pgbouncer_exists():
+    from tests.conftest import PGBOUNCER_MODULES
+
+    missing = sorted(path for path in PGBOUNCER_MODULES if not (REPO / path).is_file())
+    assert not missing, f"make test-pgbouncer would silently skip: {missing}"
