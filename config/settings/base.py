@@ -266,7 +266,7 @@ ENTREPOT = {
     "WAREHOUSE_MAX_LISTING_DAYS": 731,
     "TRANSFER_OFFER_HOURS": 72,  # a lease transfer offer lapses unless executed by then
     "REVIEW_WINDOW_DAYS": 30,  # days after a lease's completion during which each party may rate the other
-    # Escrow (payments/escrow.py): fee withheld from every release, release period, disputes.
+    # Escrow (payments/services/escrow.py): fee withheld from every release, release period, disputes.
     "ESCROW_PLATFORM_FEE_PERCENT": "3",
     "ESCROW_RELEASE_PERIOD_DAYS": 30,
     "DISPUTE_WINDOW_DAYS": 14,  # after completion, either party may still open a dispute
