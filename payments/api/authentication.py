@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from core import rows
+from payments import hotpath
 from payments.models import InstitutionProfile, ProviderAPIKey
 
 KEYWORD = "Api-Key"
@@ -56,7 +57,6 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         return KEYWORD
 
 
-_sql: dict = {}
 # prefix -> [expires (monotonic), key values, profile values or None]: this process's
 # copy of recently used keys and their institutions, for API_KEY_CACHE_SECONDS.
 _recent: dict[str, list] = {}
@@ -80,36 +80,11 @@ for _model in (ProviderAPIKey, InstitutionProfile):
     signals.post_delete.connect(forget_cached_keys, sender=_model, dispatch_uid=f"forget-keys-del-{_model.__name__}")
 
 
-def _key_sql() -> str:
-    """SELECT every column of the key and of its institution's profile (LEFT JOIN: an
-    institution may not have registered yet). Built once from the models' metadata."""
-    if "key" not in _sql:
-        key_table, profile_table = ProviderAPIKey._meta.db_table, InstitutionProfile._meta.db_table
-        profile_pk = InstitutionProfile._meta.pk.column
-        institution = ProviderAPIKey._meta.get_field("institution").column
-        _sql["key"] = (
-            f"SELECT {rows.select_list(ProviderAPIKey, 'k')}, {rows.select_list(InstitutionProfile, 'p')} "
-            f"FROM {key_table} k "
-            f'LEFT JOIN {profile_table} p ON p."{profile_pk}" = k."{institution}" '
-            'WHERE k."prefix" = %s AND NOT k."revoked"'
-        )
-    return _sql["key"]
-
-
 def _read(prefix: str) -> list | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_key_sql(), [prefix])
-        row = cursor.fetchone()
-    if row is None:
+    found = hotpath.key_and_profile(prefix)
+    if found is None:
         return None
-    key_fields, profile_fields = rows.fields(ProviderAPIKey), rows.fields(InstitutionProfile)
-    profile_row = row[len(key_fields) :]
-    registered = profile_row[profile_fields.index(InstitutionProfile._meta.pk)] is not None
-    return [
-        0.0,
-        rows.converted(key_fields, row[: len(key_fields)]),
-        rows.converted(profile_fields, profile_row) if registered else None,
-    ]
+    return [0.0, *found]
 
 
 def key_with_institution(prefix: str) -> ProviderAPIKey | None:

@@ -11,7 +11,8 @@ Decision rules, in order:
 - otherwise allow, `good_standing`.
 
 Registration-number lookups for a whole batch take one query; name lookups use the
-registry's typo-tolerant search (pg_trgm).
+registry's typo-tolerant search (pg_trgm). The lookup and the inserts are prepared SQL
+(payments.hotpath): the screening benchmark's path.
 """
 
 import time
@@ -19,17 +20,16 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from core import bidi, grades
 from credit.models import ScoringModel, Subject
 from credit.selectors.accounts import normalize_registration_number
+from payments import hotpath
 from payments.models import APICallRecord, InstitutionProfile, ScreeningDecision
 
 ALLOW, REVIEW, DENY = "allow", "review", "deny"
-SUBJECT_FIELDS = ("id", "country", "registration_number", "legal_name", "grade", "score", "rated_at", "is_blacklisted")
 NAME_CANDIDATES = 5
 
 
@@ -172,7 +172,7 @@ def decide(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
     # One query for the whole batch (registration_number is indexed); the country is
     # matched here, since the same number may exist in several countries.
     numbers = {item.registration_number for item in parsed if item.registration_number}
-    by_registration = _subjects_by_registration(numbers) if numbers else {}
+    by_registration = hotpath.subjects_by_registration(numbers) if numbers else {}
 
     batch_id = uuid.uuid4()
     now = timezone.now()
@@ -239,47 +239,9 @@ def decide(*, api_key, institution: InstitutionProfile, items: list[dict]) -> tu
     return batch_id, decisions
 
 
-def _subjects_by_registration(numbers: set[str]) -> dict[tuple[str, str], Subject]:
-    """(country, registration number) -> Subject (SUBJECT_FIELDS only), in one query. Plain
-    SQL: for one screening, building the ORM query cost more than running it."""
-    # In the model's field order, which Model.from_db expects for a subset of fields.
-    fields = [f for f in Subject._meta.concrete_fields if f.name in SUBJECT_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(f.column for f in fields)} FROM {Subject._meta.db_table} "
-            "WHERE registration_number = ANY(%s)",
-            [list(numbers)],
-        )
-        rows = cursor.fetchall()
-    attnames = [f.attname for f in fields]
-    found = {}
-    for row in rows:
-        subject = Subject.from_db(connection.alias, attnames, row)
-        found[(subject.country, subject.registration_number)] = subject
-    return found
-
-
-COPY_COLUMNS = [
-    "institution_id",
-    "api_key_prefix",
-    "batch_id",
-    "position",
-    "decided_at",
-    "inputs",
-    "decision",
-    "reasons",
-    "subject_id",
-    "candidates",
-    "subject_snapshot",
-    "data_version",
-    "model_version",
-    "threshold_grade",
-]
-
-
 @dataclass
 class Decision:
-    """A decision before and after it is stored (`id` set by _store). Plain attributes: a
+    """A decision before and after it is stored (`id` set by `store`). Plain attributes: a
     batch of 1,000 model instances costs more than the screening itself."""
 
     institution_id: int
@@ -303,78 +265,20 @@ class Decision:
         return self.id
 
 
-CALL_RECORD_COLUMNS = [
-    "at",
-    "api_key_prefix",
-    "institution_id",
-    "method",
-    "path",
-    "status_code",
-    "decision",
-    "duration_ms",
-]
-
-
-def _decision_row(d: Decision) -> tuple:
-    return (
-        d.institution_id,
-        d.api_key_prefix,
-        d.batch_id,
-        d.position,
-        d.decided_at,
-        Jsonb(d.inputs),
-        d.decision,
-        Jsonb(d.reasons),
-        d.subject_id,
-        Jsonb(d.candidates),
-        Jsonb(d.subject_snapshot),
-        d.data_version,
-        d.model_version,
-        d.threshold_grade,
-    )
-
-
 def store(decisions: list[Decision], *, call_record: dict | None = None) -> int | None:
-    """Store the decisions (and the API call that asked for them, if given) in one
-    transaction; returns the call record's id. Up to 19 decisions: one INSERT statement
-    (the call record in the same statement), one commit. A batch: COPY (several times
-    faster); COPY gives no ids back, so a batch's ids are read afterwards by
+    """Store the decisions (and the API call that asked for them, if given: APICallRecord
+    fields) in one transaction; returns the call record's id. Up to 19 decisions: one
+    INSERT statement (the call record in the same statement), one commit. A batch: COPY
+    (several times faster); COPY gives no ids back, so a batch's ids are read afterwards by
     (batch_id, position)."""
-    decision_table = ScreeningDecision._meta.db_table
-    record_table = APICallRecord._meta.db_table
-    record = [call_record[c] for c in CALL_RECORD_COLUMNS] if call_record is not None else None
     if len(decisions) < 20:
-        placeholders = ", ".join(["(" + ", ".join(["%s"] * len(COPY_COLUMNS)) + ")"] * len(decisions))
-        sql = f"INSERT INTO {decision_table} ({', '.join(COPY_COLUMNS)}) VALUES {placeholders} RETURNING id"
-        params = [value for d in decisions for value in _decision_row(d)]
-        if record is not None:
-            # Data-modifying CTE: both inserts are one statement, one commit.
-            sql = (
-                f"WITH d AS ({sql}), r AS (INSERT INTO {record_table} ({', '.join(CALL_RECORD_COLUMNS)}) "
-                f"VALUES ({', '.join(['%s'] * len(record))}) RETURNING id) SELECT d.id, r.id FROM d, r"
-            )
-            params += record
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        for d, row in zip(decisions, rows, strict=True):  # RETURNING follows the VALUES order
-            d.id = row[0]
-        return rows[0][1] if record is not None else None
-    with transaction.atomic(), connection.cursor() as cursor:
-        with (
-            cursor.connection.cursor() as raw,
-            raw.copy(f"COPY {decision_table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for d in decisions:
-                copy.write_row(_decision_row(d))
-        record_id = None
-        if record is not None:
-            cursor.execute(
-                f"INSERT INTO {record_table} ({', '.join(CALL_RECORD_COLUMNS)}) "
-                f"VALUES ({', '.join(['%s'] * len(record))}) RETURNING id",
-                record,
-            )
-            record_id = cursor.fetchone()[0]
+        ids, record_id = hotpath.insert_decisions(decisions, call_record)
+        for d, pk in zip(decisions, ids, strict=True):
+            d.id = pk
+        return record_id
+    with transaction.atomic():
+        hotpath.copy_decisions(decisions)
+        record_id = APICallRecord.objects.create(**call_record).pk if call_record is not None else None
     ids = dict(ScreeningDecision.objects.filter(batch_id=decisions[0].batch_id).values_list("position", "id"))
     for d in decisions:
         d.id = ids[d.position]
