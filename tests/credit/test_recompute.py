@@ -367,7 +367,9 @@ def test_recompute_grades_command_inline_shows_progress(regulator):
     out = StringIO()
     with (
         mock.patch.object(full_run, "recompute_range_sql", wraps=full_run.recompute_range_sql) as sql,
-        mock.patch.object(ratings_outbox, "recompute_subject", wraps=ratings_outbox.recompute_subject) as single,
+        mock.patch.object(
+            ratings_outbox, "recompute_locked_subject", wraps=ratings_outbox.recompute_locked_subject
+        ) as single,
     ):
         call_command("recompute_grades", "--inline", "--chunk-size", "5000", stdout=out)
     assert sql.called and not single.called

@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from core import outbox
 from core.errors import NotFound
+from credit.errors import SubjectNotFound
 from credit.models import Rating, RecomputeRequest
-from credit.services.ratings.subject import recompute_subject
+from credit.services.ratings.subject import lock_recompute_subject, recompute_locked_subject
 
 DEBOUNCE_SECONDS = 1.0
 
@@ -52,12 +53,17 @@ def process_recompute_request(*, subject_id: int) -> Rating | None:
     """Recompute one subject if its outbox row is still there; delete the row. Safe to
     run twice or concurrently (the row lock makes the second one a no-op). It waits for
     the lock rather than skipping: the holder may be an event's transaction that has
-    just upserted the row, and its event must be counted now, not at the next flush."""
+    just upserted the row, and its event must be counted now, not at the next flush.
+    The subject is locked before its row (the global lock order): a blacklist decision
+    holds the subject when it upserts that row."""
     with transaction.atomic():
+        subject = lock_recompute_subject(subject_id)
         pending = list(RecomputeRequest.objects.select_for_update().filter(subject_id=subject_id))
         if not pending:
             return None
-        rating = recompute_subject(subject_id=subject_id, trigger="event")
+        if subject is None:
+            raise SubjectNotFound(f"No subject with id {subject_id}.")
+        rating = recompute_locked_subject(subject, trigger="event")
         RecomputeRequest.objects.filter(subject_id=subject_id).delete()
         return rating
 
