@@ -1,9 +1,8 @@
 """Reads of the registry, with visibility rules applied."""
 
-from django.db import connection
 from django.db.models import QuerySet
 
-from core import rows
+from credit import hotpath
 from credit.models import Membership, Subject
 
 
@@ -24,9 +23,8 @@ def is_member(*, user, subject_id: int) -> bool:
 def acting_subject(*, user, subject_id: int | None, field: str) -> Subject:
     """The subject the user acts for: the one given (if the user is an active member of
     it), or their only one, with `has_active_blacklist_entry` set. One prepared query
-    (core.rows): every lease request asks."""
+    (credit.hotpath): every lease request asks."""
     from core import errors
-    from credit.selectors.blacklist import active_entry_exists_sql
 
     not_yours = errors.NotAllowed("You do not act for this subject.", field_errors={field: ["Not your subject."]})
     if not getattr(user, "is_authenticated", False) or user.pk is None:
@@ -34,21 +32,7 @@ def acting_subject(*, user, subject_id: int | None, field: str) -> Subject:
     if subject_id is not None and not 0 < subject_id < 2**63:
         raise not_yours
 
-    blacklisted, blacklisted_params = active_entry_exists_sql("s.id")
-    sql = (
-        f"SELECT {rows.select_list(Subject, 's')}, {blacklisted} FROM {Subject._meta.db_table} s "
-        f"JOIN {Membership._meta.db_table} m ON m.subject_id = s.id "
-        "WHERE m.user_id = %s AND m.status = %s" + (" AND s.id = %s" if subject_id is not None else "") + " LIMIT 2"
-    )
-    params = [*blacklisted_params, user.pk, Membership.Status.ACTIVE.value]
-    params += [subject_id] if subject_id is not None else []
-    found = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for row in cursor.fetchall():
-            subject = rows.instances(row[:-1], (Subject, ()))[0]
-            subject.has_active_blacklist_entry = bool(row[-1])
-            found.append(subject)
+    found = hotpath.acting_subject_rows(user_id=user.pk, subject_id=subject_id)
     if subject_id is not None and not found:
         raise not_yours
     if len(found) == 1:

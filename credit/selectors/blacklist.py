@@ -9,15 +9,14 @@
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from core import rows
 from core.errors import NotFound
 from core.models import AuditEntry
 from core.roles import is_regulator
-from credit import errors
+from credit import errors, hotpath
+from credit.hotpath import active_entry_exists_sql as active_entry_exists_sql  # for warehouses.hotpath
 from credit.models import Appeal, BlacklistEntry, CreditEvent, RepairApplication, ReviewRequest, Subject
 from credit.selectors.accounts import get_subject, is_member
 
@@ -52,33 +51,10 @@ def active_entries_for(*, subject_id: int) -> QuerySet[BlacklistEntry]:
     ).order_by("publication_ends_on", "id")
 
 
-def active_entry_exists_sql(subject_column: str) -> tuple[str, list]:
-    """An SQL expression (and its parameters) that is true when the subject in
-    `subject_column` has an active entry, for a caller that reads the subject anyway: it
-    sets `has_active_blacklist_entry` on the subject, and `may_subjects` then needs no query
-    of its own for a subject without one."""
-    sql = (
-        f"EXISTS (SELECT 1 FROM {BlacklistEntry._meta.db_table} ab WHERE ab.subject_id = {subject_column} "
-        "AND ab.status = %s AND ab.publication_ends_on > %s)"
-    )
-    return sql, [BlacklistEntry.Status.ACTIVE.value, _today()]
-
-
 def active_entries_for_subjects(*, subject_ids) -> list[BlacklistEntry]:
     """`active_entries_for` over several subjects in one query. A prepared statement
-    (core.rows): the lease gate asks this on every lease request."""
-    ids = [int(pk) for pk in subject_ids]
-    if not ids:
-        return []
-    table = BlacklistEntry._meta.db_table
-    sql = (
-        f"SELECT {rows.select_list(BlacklistEntry, 'b')} FROM {table} b "
-        f"WHERE b.subject_id IN ({', '.join(['%s'] * len(ids))}) AND b.status = %s AND b.publication_ends_on > %s "
-        "ORDER BY b.publication_ends_on, b.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, BlacklistEntry.Status.ACTIVE.value, _today()])
-        return [rows.instances(row, (BlacklistEntry, ()))[0] for row in cursor.fetchall()]
+    (credit.hotpath): the lease gate asks this on every lease request."""
+    return hotpath.active_entries_for_subjects(subject_ids=subject_ids)
 
 
 def _filter_given(qs: QuerySet, **lookups) -> QuerySet:

@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from itertools import combinations
 
-from django.db import connection
 from django.db.models import BooleanField, FloatField, QuerySet, Value
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from credit import hotpath
 from credit.models import BlacklistEntry, EventKind, Rating, Subject
 from credit.selectors.accounts import get_subject, normalize_registration_number
 
@@ -41,7 +40,6 @@ MAX_EXPANSIONS = 40
 MIN_WORD_LENGTH = 2  # shorter tokens ("&", "a") do not narrow anything
 FUZZY_WORD_LENGTH = 3  # shorter words match exactly
 MAX_WORDS = 5
-NAME_SQL = "(credit_subject.legal_name || ' ' || credit_subject.trading_name)"
 _REGISTRATION_RE = re.compile(r"^[A-Z0-9][A-Z0-9./-]{1,39}$")
 MAX_QUERY_LENGTH = 200
 
@@ -150,14 +148,7 @@ def expand_words(words: list[str], *, fuzzy_known: bool = False) -> dict[str, li
     if not candidates:
         return expanded
     swapped_from = {swap: word for word in candidates for swap in _swaps(word)}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT false, w, CASE WHEN %s OR NOT EXISTS (SELECT 1 FROM credit_search_word d WHERE d.word = w) "
-            "THEN entrepot_similar_words(w, %s) END FROM unnest(%s::text[]) AS w "
-            "UNION ALL SELECT true, d.word, NULL FROM credit_search_word d WHERE d.word = ANY(%s::text[])",
-            [fuzzy_known, MAX_EXPANSIONS, candidates, list(swapped_from)],
-        )
-        rows = cursor.fetchall()
+    rows = hotpath.similar_words(candidates, list(swapped_from), fuzzy_known=fuzzy_known, limit=MAX_EXPANSIONS)
     fuzzy = set()
     for is_swap, word, similar in rows:
         if not is_swap and similar is not None:
@@ -170,91 +161,55 @@ def expand_words(words: list[str], *, fuzzy_known: bool = False) -> dict[str, li
     return expanded
 
 
-def _exists(sql: str, params: list) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM credit_subject WHERE {sql})", params)
-        return cursor.fetchone()[0]
-
-
-WORD_SQL = "(credit_subject.search_words && %s::text[])"
-BIGRAM_SQL = "(credit_subject.search_bigrams @> %s::text[])"
-
-
 def _search(qs: QuerySet[Subject], *, q: str, registration: str | None) -> QuerySet[Subject]:
     if registration and sum(c.isdigit() for c in registration) >= 4:
         # Looks like a registration number: when one matches, that is the answer.
-        if _exists("credit_subject.registration_number = %s", [registration]):
+        if hotpath.registration_number_exists(registration):
             return qs.filter(registration_number=registration).annotate(
                 registration_match=Value(True, output_field=BooleanField()),
                 rank=Value(2.0, output_field=FloatField()),
             )
     bigrams = name_bigrams(q)
     words = query_words(q)
-    clauses: list[str] = []
-    params: list = []
+    word_groups: list[list[list[str]]] = []
+    bigram_sets: list[list[str]] = []
     expanded: dict[str, list[str]] = {}
     if words:
         # Every word must be found (one expanded word each). Only when no name has them
         # all may one be missing from a query of three or more words: relaxing first would
         # let two common words ("Home Goods") match tens of thousands of names.
-        all_words = " AND ".join([WORD_SQL] * len(words))
         expanded = expand_words(words)
         exact = [w for w in words if len(w) >= FUZZY_WORD_LENGTH and not w.isdigit() and expanded[w] == [w]]
-        if exact and not _exists(all_words, [expanded[w] for w in words]):
+        if exact and not hotpath.words_exist([expanded[w] for w in words]):
             # A word typed correctly may still be a typo for another (both in use).
             expanded = expand_words(words, fuzzy_known=True)
-        all_params = [expanded[w] for w in words]
-        if len(words) >= 3 and not _exists(all_words, all_params):
-            need = len(words) - 1
-            combos = list(combinations(words, need))
-            clauses.append("(" + " OR ".join("(" + " AND ".join([WORD_SQL] * need) + ")" for _ in combos) + ")")
-            params.extend(expanded[w] for combo in combos for w in combo)
+        all_readings = [expanded[w] for w in words]
+        if len(words) >= 3 and not hotpath.words_exist(all_readings):
+            word_groups = [[expanded[w] for w in combo] for combo in combinations(words, len(words) - 1)]
         else:
-            clauses.append(f"({all_words})")
-            params.extend(all_params)
+            word_groups = [all_readings]
     if bigrams:
-        cjk = [BIGRAM_SQL]
-        params.append(bigrams)
+        bigram_sets = [bigrams]
         variants = typo_bigram_variants(q)
-        if variants and not _exists(BIGRAM_SQL, [bigrams]):
+        if variants and not hotpath.bigrams_exist(bigrams):
             # Only when no name holds the query as written: the variants are broader.
-            cjk.extend([BIGRAM_SQL] * len(variants))
-            params.extend(variants)
-        clauses.append("(" + " OR ".join(cjk) + ")")
-    conditions = [" AND ".join(clauses)] if clauses else []
-    if registration:
-        conditions.append("(credit_subject.registration_number = %s)")
-        params.append(registration)
-    if not conditions:
+            bigram_sets.extend(variants)
+    where = hotpath.search_condition(word_groups=word_groups, bigram_sets=bigram_sets, registration=registration)
+    if where is None:
         return qs.none()
-    where = RawSQL(" OR ".join(f"({c})" for c in conditions), params, output_field=BooleanField())
-
-    registration_match = (
-        RawSQL("(credit_subject.registration_number = %s)", [registration], output_field=BooleanField())
-        if registration
-        else Value(False, output_field=BooleanField())
-    )
-    # Word similarity finds the query inside a long name; plain similarity prefers names
-    # that are close as a whole; bigram containment lifts short CJK substrings.
-    rank_sql = f"(word_similarity(%s, {NAME_SQL}) + 0.5 * similarity(%s, credit_subject.legal_name)"
-    rank_params: list = [q, q]
-    for word in words:
-        # A name holding the word as typed, or one of its closest readings, ranks higher.
-        rank_sql += " + CASE WHEN credit_subject.search_words && %s::text[] THEN 0.3 ELSE 0 END"
-        rank_params.append(expanded[word][:3])
-    if bigrams:
-        # Cheap per row (no bigram recomputation): the query as a substring lifts a name.
-        rank_sql += f" + CASE WHEN strpos(lower({NAME_SQL}), %s) > 0 THEN 0.6 ELSE 0 END"
-        rank_params.append(q.lower())
-    if registration:
-        rank_sql += " + CASE WHEN credit_subject.registration_number = %s THEN 2 ELSE 0 END"
-        rank_params.append(registration)
-    rank_sql += ")"
     return (
         qs.filter(where)
         .annotate(
-            registration_match=registration_match,
-            rank=RawSQL(rank_sql, rank_params, output_field=FloatField()),
+            registration_match=(
+                hotpath.registration_match(registration) if registration else Value(False, output_field=BooleanField())
+            ),
+            rank=hotpath.search_rank(
+                q=q,
+                # A name holding the word as typed, or one of its closest readings, ranks higher.
+                word_readings=[expanded[word][:3] for word in words],
+                substring=q.lower() if bigrams else None,
+                registration=registration,
+            ),
         )
         .order_by("-rank", "legal_name", "id")
     )

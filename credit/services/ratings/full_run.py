@@ -10,15 +10,16 @@ import logging
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from core import outbox
 from core.audit import record_audit
 from core.errors import Conflict, InvalidInput
 from core.models import AuditEntry
-from credit.models import RecomputeChunk, RecomputeRun
+from credit import hotpath
+from credit.models import RecomputeChunk, RecomputeRun, Subject
 from credit.selectors import ratings as rating_selectors
 from credit.services.ratings.locks import LOCK_BUCKET, exclusively_held_buckets, lock_id_range
 from credit.services.ratings.scorer_sql import recompute_range_sql
@@ -83,12 +84,13 @@ def start_full_recompute(*, actor=None, chunk_size: int = DEFAULT_CHUNK_SIZE, di
 def _chunk_bounds(chunk_size: int) -> list[tuple[int, int, int]]:
     """Contiguous ranges [first, last] of subject ids holding about `chunk_size` subjects
     each, aligned to LOCK_BUCKET so two chunks never share an advisory lock."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id / %s AS bucket, count(*) FROM credit_subject GROUP BY 1 ORDER BY 1",
-            [LOCK_BUCKET],
-        )
-        buckets = cursor.fetchall()
+    buckets = list(
+        Subject.objects.annotate(bucket=F("id") / LOCK_BUCKET)
+        .values("bucket")
+        .annotate(subjects=Count("id"))
+        .order_by("bucket")
+        .values_list("bucket", "subjects")
+    )
     bounds, start, count = [], None, 0
     for bucket, subjects in buckets:
         start = bucket if start is None else start
@@ -196,10 +198,8 @@ def process_recompute_chunk(*, chunk_id: int, at: datetime | None = None) -> boo
         if chunk is None or chunk.done_at is not None or chunk.run.status != RecomputeRun.Status.RUNNING:
             return False
         run = chunk.run
-        with connection.cursor() as cursor:
-            # Small per-chunk plans: JIT compilation would cost more than it saves.
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute("SET LOCAL jit = off")
+        # Small per-chunk plans: JIT compilation would cost more than it saves.
+        hotpath.set_chunk_planner_settings()
         lock_id_range(chunk.first_subject_id, chunk.last_subject_id)
         counts = recompute_range_sql(
             model=run.model, first_id=chunk.first_subject_id, last_id=chunk.last_subject_id, at=at

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core import outbox
 from core.errors import NotFound
+from credit import hotpath
 from credit.errors import SubjectNotFound
 from credit.models import Rating, RecomputeRequest
 from credit.services.ratings.subject import lock_recompute_subject, recompute_locked_subject
@@ -28,17 +29,7 @@ def request_recompute(*, subject_id: int) -> None:
     schedule the debounced task on commit. A burst of events for one subject leaves one
     outbox row and schedules one task. If Redis is down the row stays and the beat task
     `credit.flush_recompute_queue` picks it up."""
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO credit_recomputerequest (subject_id, requested_at) VALUES (%s, %s)
-            ON CONFLICT (subject_id) DO UPDATE SET requested_at = EXCLUDED.requested_at
-            RETURNING (xmax = 0)
-            """,
-            [subject_id, now],
-        )
-        inserted = cursor.fetchone()[0]
+    inserted = hotpath.upsert_recompute_request(subject_id=subject_id, requested_at=timezone.now())
     if inserted:
         transaction.on_commit(partial(_enqueue_subject_recompute, subject_id))
 
