@@ -74,6 +74,7 @@ PGBOUNCER_MODULES = {
     "tests/warehouses/test_lifecycle_races.py",
     "tests/warehouses/test_escrow_race.py",
     "tests/payments/test_escrow_race.py",
+    "tests/payments/test_webhook_endpoint_race.py",  # the endpoint before its deliveries
     "tests/warehouses/test_lease_idempotency.py",
     "tests/payments/test_payment_report_idempotency.py",
     "tests/core/test_idempotency.py",

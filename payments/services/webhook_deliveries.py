@@ -146,6 +146,9 @@ def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
     succeeded = status_code is not None and 200 <= status_code < 300
 
     with transaction.atomic():
+        # The endpoint before its deliveries (the global lock order, as an endpoint change
+        # takes them): a 410 switches the endpoint off and stops its pending deliveries.
+        gone_endpoint = _lock_endpoint(delivery.endpoint_id) if status_code == 410 else None
         delivery = WebhookDelivery.objects.select_for_update(of=("self",)).get(pk=delivery_id)
         now = timezone.now()
         WebhookAttempt.objects.create(
@@ -165,7 +168,7 @@ def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
             )
         elif status_code == 410:
             delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.DISABLED, None
-            _disable_endpoint(delivery.endpoint_id, reason=f"The endpoint answered 410 Gone at {now.isoformat()}.")
+            _disable_endpoint(gone_endpoint, reason=f"The endpoint answered 410 Gone at {now.isoformat()}.")
         elif delivery.attempts >= _config("WEBHOOK_MAX_ATTEMPTS"):
             delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
         else:
@@ -174,8 +177,12 @@ def deliver(*, delivery_id: int, client: httpx.Client | None = None) -> str:
     return delivery.status
 
 
-def _disable_endpoint(endpoint_id: int, *, reason: str) -> None:
-    endpoint = WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint_id)
+def _lock_endpoint(endpoint_id: int) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.select_for_update(of=("self",)).get(pk=endpoint_id)
+
+
+def _disable_endpoint(endpoint: WebhookEndpoint, *, reason: str) -> None:
+    """Switch off a locked endpoint that answered 410, unless it is off already."""
     if not endpoint.enabled:
         return
     switch_off_endpoint(endpoint, actor=None, action="webhook.endpoint_disabled", disabled_reason=reason, reason=reason)
