@@ -7,7 +7,9 @@ The search columns (`search_words`, `search_bigrams`) are not model fields: the 
 computes them from the names with the migration's own functions (`entrepot_name_words`,
 `entrepot_name_bigrams`), which also checks the trigger that fills them."""
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -429,3 +431,21 @@ def test_chunk_planner_settings_last_until_the_transaction_ends():
         hotpath.set_chunk_planner_settings()
         assert (show("work_mem"), show("jit")) == ("64MB", "off")
     assert (show("work_mem"), show("jit")) == before
+
+
+# --- The rule ------------------------------------------------------------------------------
+
+CREDIT = Path(__file__).resolve().parents[2] / "credit"
+SQL_MARKS = re.compile(r"\.cursor\(|cursor\.execute|\bRawSQL\b|\.raw\(|\.extra\(|\bSET LOCAL\b")
+
+
+def test_no_hand_written_sql_in_credit_outside_its_hot_path_and_the_scorer():
+    allowed = {CREDIT / "hotpath.py", CREDIT / "services" / "ratings" / "scorer_sql.py"}
+    found = [
+        f"{path.relative_to(CREDIT)}:{number}"
+        for path in sorted(CREDIT.rglob("*.py"))
+        if path not in allowed and "migrations" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if SQL_MARKS.search(line)
+    ]
+    assert found == []
