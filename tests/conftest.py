@@ -78,6 +78,7 @@ PGBOUNCER_MODULES = {
     "tests/warehouses/test_lease_idempotency.py",
     "tests/payments/test_payment_report_idempotency.py",
     "tests/core/test_idempotency.py",
+    "tests/credit/test_hotpath.py",  # advisory and SET LOCAL statements end with their transaction
     "tests/credit/test_recompute.py",  # chunked full run: fan-out, bucket locks
     "tests/credit/test_blacklist_recompute_race.py",  # the subject before its recompute request
     "tests/integration/test_grade_recompute.py",  # the fan-out through a real worker
