@@ -23,7 +23,7 @@ from payments import errors
 from payments.models import Dispute, Escrow
 from payments.selectors import escrow_totals
 from payments.services.escrow import lock_escrow, set_frozen
-from payments.services.ledger import CENT, post_refund, post_release
+from payments.services.ledger import CENT, post_refund, post_release, require_exact
 
 
 def dispute_snapshot(dispute: Dispute) -> dict:
@@ -60,6 +60,7 @@ def split_within_escrow(dispute: Dispute, *, resolution: str, split_amount, **co
     if resolution != Dispute.Resolution.SPLIT:
         return
     escrow = dispute.escrow
+    require_exact(split_amount, escrow.currency, field="payee_amount")
     remaining = escrow_totals(account_id=escrow.account_id)["balance"]
     if split_amount > remaining:
         raise InvalidInput(

@@ -225,10 +225,13 @@ def _pay_out(*, actor, reference: str, amount, memo: str, move, action: str, to_
         escrow = lock_existing_escrow(reference)
         if escrow.frozen:
             raise errors.EscrowFrozen()
-        require_exact(amount, escrow.currency)
         # One read under the lock: it checks the amount, and with the amount gives the
         # totals after the move for the audit record.
         old = escrow_totals(account_id=escrow.account_id)
+        if amount != old["balance"]:
+            # The whole balance may always leave: an escrow funded before amounts were
+            # rounded to the currency's own decimals (yen with cents) can still be emptied.
+            require_exact(amount, escrow.currency)
         tx = move(actor=actor, escrow=escrow, amount=amount, balance=old["balance"], memo=memo)
         paid_out = "released" if to_payee else "refunded"
         new = old | {

@@ -179,16 +179,14 @@ def continues_after_split(*, lease: Lease) -> bool:
 
 
 def settle_completion(lease: Lease, *, actor, **context) -> None:
-    """Both parties' records get `lease_completed`; the escrow releases the remainder
-    (unless a dispute froze it)."""
-    counts = not continues_after_split(lease=lease)
-    if counts:
-        record_credit_event(actor=actor, subject_id=lease.tenant_id, kind="lease_completed", lease=lease)
+    """The escrow releases the remainder (unless a dispute froze it); then both parties'
+    records get `lease_completed`. The escrow first: a credit event locks the subject's
+    recompute request, and a dispute decision locks the escrow before its own credit event,
+    so the other order could deadlock with it (ARCHITECTURE.md, lock order)."""
     escrow.release_due(actor=actor, lease=lease)
-    if counts:
-        record_credit_event(
-            actor=actor, subject_id=lease.listing.warehouse.owner_id, kind="lease_completed", lease=lease
-        )
+    if not continues_after_split(lease=lease):
+        for subject_id in (lease.tenant_id, lease.listing.warehouse.owner_id):
+            record_credit_event(actor=actor, subject_id=subject_id, kind="lease_completed", lease=lease)
 
 
 def settle_cancellation(lease: Lease, *, actor, **context) -> None:

@@ -32,7 +32,7 @@ from django.utils import timezone
 from core import money, rows
 from core.audit import record_audit
 from core.db import service_atomic
-from core.errors import Busy, InvalidInput
+from core.errors import InvalidInput
 from credit.selectors.accounts import acting_subject
 from warehouses.errors import InvalidTransition, ListingNotFound
 from warehouses.models import Lease, Listing
@@ -226,7 +226,7 @@ def complete_due_leases(*, limit: int = 500) -> int:
         .values_list("id", flat=True)[:limit]
     )
     complete = partial(complete_lease, actor=None)
-    return each_locked(complete, due, key="lease_id", what="Due lease", skip=(Busy, InvalidTransition))
+    return each_locked(complete, due, key="lease_id", what="Due lease")
 
 
 def cancellation_fee(*, lease: Lease, listing: Listing, today: date) -> Decimal:

@@ -12,7 +12,7 @@ listing queue on the listing and never deadlock on its leases.
 
 import logging
 
-from core.errors import Busy
+from core.errors import Busy, DomainError
 from warehouses.errors import LeaseNotFound, TransferNotFound
 from warehouses.models import Lease, LeaseTransfer
 from warehouses.services import ledger
@@ -48,14 +48,17 @@ def lock_transfer(transfer_id: int) -> LeaseTransfer:
     return transfer
 
 
-def each_locked(step, ids, *, key: str, what: str, skip: tuple[type[Exception], ...] = (Busy,)) -> int:
+def each_locked(step, ids, *, key: str, what: str) -> int:
     """A beat task's batch: `step(<key>=id)` for each id, each in its own transaction under
-    its own locks. Returns how many it acted on (a truthy result); an id that is busy (or
-    raises one of `skip`) waits for the next run."""
+    its own locks. Returns how many it acted on (a truthy result). An id that is busy waits
+    for the next run; one that a domain rule refuses is logged and skipped, so that one
+    row can never stop the batch for every row after it."""
     count = 0
     for pk in ids:
         try:
             count += bool(step(**{key: pk}))
-        except skip:
-            logger.info("%s %s not done on this run", what, pk, exc_info=True)
+        except Busy:
+            logger.info("%s %s is busy; the next run takes it", what, pk)
+        except DomainError:
+            logger.warning("%s %s refused on this run", what, pk, exc_info=True)
     return count

@@ -27,7 +27,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.db import service_atomic
-from core.errors import DomainError
 from payments.selectors import escrow_summaries
 from warehouses.models import Lease
 from warehouses.services import escrow
@@ -111,4 +110,4 @@ def expire_unpaid_leases(*, lease_ids: list[int] | None = None, limit: int = 500
     """Expire the overdue unpaid leases (beat), or only `lease_ids`. Returns how many."""
     ids = lease_ids if lease_ids is not None else overdue_unpaid_lease_ids(limit=limit)
     # Busy, or gone: the next run looks again.
-    return each_locked(expire_unpaid_lease, ids, key="lease_id", what="Unpaid lease", skip=(DomainError,))
+    return each_locked(expire_unpaid_lease, ids, key="lease_id", what="Unpaid lease")
