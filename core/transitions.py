@@ -25,7 +25,10 @@ transition; the mechanism does the rest in one order, which nothing copies:
     lease = LEASE.run("approve", actor=user, pk=lease_id, reason="")
 
 A transition reached twice returns the object unchanged (services are idempotent), unless
-its target is also one of its sources (a repeatable step such as "extend").
+its target is also one of its sources (a repeatable step such as "extend"). That early
+return comes before the guards, so guards hold business rules only: who may act is checked
+by the service before it calls `run` or `apply` (under the lock, where the object must be
+read first), so that a stranger learns nothing, not even that a step was already taken.
 """
 
 from collections.abc import Callable
