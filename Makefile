@@ -14,7 +14,7 @@ XDIST ?= $(shell nproc 2>/dev/null || echo 2)
 .PHONY: run test test-pgbouncer install services pgbouncer browser lint psql redis-stop redis-start bench-credit bench-grade-latency bench-search bench-latency clean
 
 $(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PIP) || $(PYTHON) -m venv --clear $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 

@@ -48,6 +48,13 @@ stop() {
 case "${1:-}" in
   restart)
     stop
+    # Another PgBouncer on the port (a deleted run directory, another checkout, Debian's
+    # own service) would answer in our place, in its own pooling mode: refuse.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "Port $port is taken by a process this script did not start (another PgBouncer?)." >&2
+      echo "Stop it (e.g. 'service pgbouncer stop') or set PGBOUNCER_PORT." >&2
+      exit 1
+    fi
     rm -rf "$run_dir"
     mkdir -p "$run_dir"
     run_abs="$(cd "$run_dir" && pwd)"
@@ -68,6 +75,9 @@ pool_mode = transaction
 default_pool_size = 40
 max_client_conn = 1000
 server_reset_query =
+; Hand each transaction the next server connection in turn, not the last one used, so
+; that state left on a connection by one transaction shows up in another client's.
+server_round_robin = 1
 ignore_startup_parameters = extra_float_digits,options
 logfile = $run_abs/pgbouncer.log
 pidfile = $run_abs/pgbouncer.pid
@@ -75,8 +85,9 @@ INI
     [ ${#as_user[@]} -eq 0 ] || chown -R "$user" "$run_abs"
     "${as_user[@]}" "$bin" -d -q "$run_abs/pgbouncer.ini"
     for _ in $(seq 1 40); do
-      if pg_isready -q -h 127.0.0.1 -p "$port" -d postgres -U postgres 2>/dev/null \
-        || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+      ours="$(cat "$run_abs/pgbouncer.pid" 2>/dev/null || true)"
+      if [ -n "$ours" ] && kill -0 "$ours" 2>/dev/null && { pg_isready -q -h 127.0.0.1 -p "$port" -d postgres -U postgres 2>/dev/null \
+        || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; }; then
         echo "PgBouncer (transaction pooling) answers on 127.0.0.1:$port in front of 127.0.0.1:$upstream_port"
         exit 0
       fi

@@ -18,14 +18,24 @@ export LOCAL_REDIS_PORT="${LOCAL_REDIS_PORT:-6390}"
 export GUNICORN_BIND="${GUNICORN_BIND:-127.0.0.1:8000}"
 mkdir -p "$ENTREPOT_RUN_DIR"
 
+# One `make run` per run directory: a second one would stop the first one's PostgreSQL
+# when it hands over to honcho. The lock (fd 9) is held until this script ends.
+exec 9>"$ENTREPOT_RUN_DIR/run.lock"
+if ! flock -n 9; then
+  echo "make run is already running with $ENTREPOT_RUN_DIR; stop it with Ctrl-C first." >&2
+  exit 1
+fi
+
 pg=platform/scripts/postgres.sh
 echo "PostgreSQL: $(bash "$pg" info)"
+# Ctrl-C while migrating or seeding ends here and stops PostgreSQL; the stack never starts.
 trap 'bash "$pg" stop' EXIT
+trap 'exit 130' INT TERM HUP
 bash "$pg" start
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py seed_demo
 bash "$pg" stop
-trap - EXIT
+trap - EXIT INT TERM HUP
 
 url="http://${GUNICORN_BIND}/"
 cat <<EOF
@@ -38,4 +48,12 @@ Entrepot is starting at $url
 Ctrl-C stops everything.
 
 EOF
-exec .venv/bin/honcho -d . -f platform/Procfile start
+# honcho as a child, not exec'd: it stops its processes on INT and TERM only, so a closed
+# terminal (HUP) is passed on as TERM instead of leaving the stack running unowned.
+.venv/bin/honcho -d . -f platform/Procfile start &
+honcho=$!
+trap 'kill -TERM "$honcho" 2>/dev/null || true' HUP TERM
+trap 'kill -INT "$honcho" 2>/dev/null || true' INT
+status=0
+while kill -0 "$honcho" 2>/dev/null; do wait "$honcho" || status=$?; done
+exit "$status"
