@@ -15,7 +15,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 run_dir="${ENTREPOT_RUN_DIR:-.run}/pgbouncer"
-port="${PGBOUNCER_PORT:-6432}"
+# The port: PGBOUNCER_PORT if given; otherwise 6432, or the next free one when something
+# else holds it (another checkout's PgBouncer, Debian's own service). The one chosen is kept
+# in $run_dir/port for `url`.
+port="${PGBOUNCER_PORT:-$(cat "$run_dir/port" 2>/dev/null || echo 6432)}"
 upstream_port="${PGBOUNCER_UPSTREAM_PORT:-5432}"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
@@ -48,16 +51,24 @@ stop() {
 case "${1:-}" in
   restart)
     stop
-    # Another PgBouncer on the port (a deleted run directory, another checkout, Debian's
-    # own service) would answer in our place, in its own pooling mode: refuse.
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "Port $port is taken by a process this script did not start (another PgBouncer?)." >&2
-      echo "Stop it (e.g. 'service pgbouncer stop') or set PGBOUNCER_PORT." >&2
-      exit 1
+    # Another PgBouncer on the port would answer in our place, in its own pooling mode.
+    taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+    if [ -n "${PGBOUNCER_PORT:-}" ]; then
+      if taken "$port"; then
+        echo "Port $port (PGBOUNCER_PORT) is taken by a process this script did not start." >&2
+        exit 1
+      fi
+    else
+      port=6432
+      while taken "$port"; do
+        port=$((port + 1))
+        [ "$port" -lt 6532 ] || { echo "No free port for PgBouncer from 6432 to 6531" >&2; exit 1; }
+      done
     fi
     rm -rf "$run_dir"
     mkdir -p "$run_dir"
     run_abs="$(cd "$run_dir" && pwd)"
+    echo "$port" >"$run_abs/port"
     printf '"postgres" ""\n"root" ""\n' >"$run_abs/userlist.txt"
     cat >"$run_abs/pgbouncer.ini" <<INI
 [databases]
