@@ -26,6 +26,7 @@ where `handler()` returns `(status_code, body)`. `owner_for(api_key=...)` or
   (the task `payments.purge_idempotency_keys`): a retry that late is a new request.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -229,22 +230,21 @@ STORE_FIELDS = (
     "created_at",
     "completed_at",
 )
-_store_sql: list[str] = []
 
 
+@functools.cache
 def store_sql() -> str:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once from the model (the ORM
     would compile it on every request)."""
-    if not _store_sql:
-        meta = IdempotencyKey._meta
-        column = {f.name: f.column for f in meta.concrete_fields}
-        unique = ", ".join(column[n] for n in meta.constraints[0].fields)
-        _store_sql.append(
-            f"INSERT INTO {meta.db_table} ({', '.join(column[n] for n in STORE_FIELDS)}) "
-            f"VALUES ({', '.join(['%s'] * len(STORE_FIELDS))}) "
-            f"ON CONFLICT ({unique}) DO NOTHING RETURNING {meta.pk.column}"
-        )
-    return _store_sql[0]
+    meta = IdempotencyKey._meta
+    column = {f.name: f.column for f in meta.concrete_fields}
+    (constraint,) = [c for c in meta.constraints if c.name == "idempotency_unique_owner_key"]
+    unique = ", ".join(column[n] for n in constraint.fields)
+    return (
+        f"INSERT INTO {meta.db_table} ({', '.join(column[n] for n in STORE_FIELDS)}) "
+        f"VALUES ({', '.join(['%s'] * len(STORE_FIELDS))}) "
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {meta.pk.column}"
+    )
 
 
 def _prepared(names: tuple[str, ...], **values) -> list:

@@ -68,22 +68,31 @@ class Lifecycle:
     refuse: Callable[[models.Model, str], Exception] | None = None
     audit: Callable[..., Any] | None = field(default=None, repr=False)
 
-    def allowed(self, obj) -> list[str]:
-        """The transitions open from the object's current state (what a page may offer)."""
-        state = getattr(obj, self.state_field)
-        return [name for name, t in self.transitions.items() if state in t.sources]
-
-    def run(self, name: str, *, actor, pk, reason: str = "", fields: dict | None = None, **context):
+    def run(
+        self, name: str, *, actor, pk, reason: str = "", fields: dict | None = None, note: dict | None = None, **context
+    ):
         """Lock the object by its key and apply the transition, in one transaction (joined
         without a savepoint inside core.db.all_or_nothing())."""
         from core.db import service_atomic
 
         with service_atomic():
             obj = self.lock(pk)
-            return self.apply(name, obj, actor=actor, reason=reason, fields=fields, **context)
+            return self.apply(name, obj, actor=actor, reason=reason, fields=fields, note=note, **context)
 
-    def apply(self, name: str, obj, *, actor, reason: str = "", fields: dict | None = None, **context):
-        """Apply the transition to an object the caller has locked, inside its transaction."""
+    def apply(
+        self,
+        name: str,
+        obj,
+        *,
+        actor,
+        reason: str = "",
+        fields: dict | None = None,
+        note: dict | None = None,
+        **context,
+    ):
+        """Apply the transition to an object the caller has locked, inside its transaction.
+        `note` adds to the audit row's new side what the snapshot cannot show (the missed
+        deadline, the leases a transfer made)."""
         transition = self.transitions[name]
         state = getattr(obj, self.state_field)
         if state == transition.target and state not in transition.sources:
@@ -110,7 +119,7 @@ class Lifecycle:
         obj.save(update_fields=sorted(changed))
         for work in transition.work:
             work(obj, actor=actor, **context)
-        self._audit(actor=actor, action=transition.action, target=obj, old=old, reason=reason)
+        self._audit(actor=actor, action=transition.action, target=obj, old=old, reason=reason, note=note)
         for callback in transition.on_commit:
             transaction.on_commit(partial(callback, obj.pk))
         return obj
@@ -119,7 +128,7 @@ class Lifecycle:
         """(name, from states, to state, audit action): the lifecycle as documentation."""
         return [(name, t.sources, t.target, t.action) for name, t in self.transitions.items()]
 
-    def _audit(self, *, actor, action, target, old, reason):
+    def _audit(self, *, actor, action, target, old, reason, note):
         from core.audit import record_audit
 
         record = self.audit or record_audit
@@ -129,7 +138,7 @@ class Lifecycle:
             target=target,
             subject_id=self.subject_id(target),
             old=old,
-            new=self.snapshot(target),
+            new={**self.snapshot(target), **(note or {})},
             reason=reason,
         )
 

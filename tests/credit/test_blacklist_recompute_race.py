@@ -4,14 +4,12 @@ subject's recompute request (credit_recomputerequest) after it (ARCHITECTURE.md,
 order), so they queue instead of deadlocking, and the grade ends up reflecting the
 decision: nothing is lost either way."""
 
-import threading
 from unittest import mock
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from core.errors import DomainError
 from credit.models import BlacklistEntry, RecomputeRequest
 from credit.selectors import ratings as rating_selectors
 from credit.services import blacklist
@@ -20,6 +18,7 @@ from credit.tasks import recompute_subject_task
 from tests.credit.blacklist_helpers import make_entry
 from tests.factories import SubjectFactory
 from tests.payments.escrow_helpers import wait_until_blocked
+from tests.races import start, together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 5
@@ -30,43 +29,6 @@ def _no_broker():
     """The recompute task is sent on commit; the test runs the recompute itself."""
     with mock.patch.object(recompute_subject_task, "apply_async"):
         yield
-
-
-def outcome(work):
-    """What `work` gave on this thread's own connection: its result, a domain error's
-    code, or any other error's type and message (a deadlock shows up here)."""
-    try:
-        return work()
-    except DomainError as exc:
-        return exc.code
-    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        connection.close()
-
-
-def start(results: dict, name: str, work) -> threading.Thread:
-    thread = threading.Thread(target=lambda: results.__setitem__(name, outcome(work)))
-    thread.start()
-    return thread
-
-
-def together(*works) -> list:
-    """Run the works at the same moment (a barrier), one connection each."""
-    barrier = threading.Barrier(len(works))
-    results: dict = {}
-
-    def go(work):
-        def run():
-            barrier.wait()
-            return work()
-
-        return run
-
-    threads = [start(results, index, go(work)) for index, work in enumerate(works)]
-    for thread in threads:
-        thread.join(timeout=60)
-    return [results.get(index, "still running") for index in range(len(works))]
 
 
 def pending(subject) -> None:

@@ -21,17 +21,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.conftest import free_port
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_KEY = "demo0key.entrepot-demo-secret-not-for-production"
 START_TIMEOUT = 300  # a first run creates the cluster, migrates and seeds
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int) -> bool:

@@ -7,9 +7,8 @@ import threading
 from unittest import mock
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
-from core.errors import DomainError
 from core.models import AuditEntry
 from payments import services
 from payments.models import WebhookDelivery, WebhookEndpoint
@@ -17,6 +16,7 @@ from payments.services import webhook_deliveries
 from payments.tasks import deliver_webhook_task
 from tests.payments.escrow_helpers import wait_until_blocked
 from tests.payments.receiver import Receiver
+from tests.races import start, start_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,25 +52,6 @@ def emit(institution) -> int:
     return delivery_id
 
 
-def outcome(work):
-    """What `work` gave on this thread's own connection: its result, a domain error's
-    code, or any other error's type and message (a deadlock shows up here)."""
-    try:
-        return work()
-    except DomainError as exc:
-        return exc.code
-    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        connection.close()
-
-
-def start(results: dict, name, work) -> threading.Thread:
-    thread = threading.Thread(target=lambda: results.__setitem__(name, outcome(work)))
-    thread.start()
-    return thread
-
-
 class HeldAnswer:
     """The receiver's script: tells when a request has arrived and answers 410 Gone only
     when released (the delivery is then between its two transactions)."""
@@ -82,22 +63,6 @@ class HeldAnswer:
         self.arrived.set()
         self.released.wait(timeout=30)
         return 410
-
-
-def together(*works) -> list:
-    """Run the works at the same moment (a barrier), one connection each."""
-    barrier = threading.Barrier(len(works))
-    results: dict = {}
-
-    def go(work):
-        def run():
-            barrier.wait()
-            return work()
-
-        return run
-
-    threads = [start(results, index, go(work)) for index, work in enumerate(works)]
-    return threads, results
 
 
 def endpoint_change(institution, endpoint, change: str):
@@ -152,7 +117,7 @@ def test_two_gone_answers_for_one_endpoint_at_once(compliant_institution, endpoi
     with transaction.atomic():
         # Hold the endpoint (the institution editing it, say) until both answers are back.
         WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-        threads, results = together(
+        threads, results = start_together(
             lambda: webhook_deliveries.deliver(delivery_id=first),
             lambda: webhook_deliveries.deliver(delivery_id=second),
         )

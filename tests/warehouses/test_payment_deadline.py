@@ -67,6 +67,7 @@ def test_unpaid_lease_expires_just_after_48_hours_and_not_before(operator, merch
     audit = AuditEntry.objects.get(action="lease.payment_overdue", target_id=str(lease.pk))
     assert audit.old["status"] == "approved" and audit.new["status"] == "expired"
     assert "payment deadline" in audit.reason
+    assert audit.new["payment_due_at"] == due.isoformat()
     # No credit event kind fits a lease that lapsed unpaid before its start.
     assert not CreditEvent.objects.filter(source_reference=f"lease:{lease.pk}").exists()
 

@@ -28,7 +28,6 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from core.audit import record_audit
 from core.transitions import Lifecycle, Transition
 from credit.selectors.accounts import is_member
 from warehouses.errors import InvalidTransition, LeaseNotFound
@@ -56,16 +55,6 @@ def lease_snapshot(lease: Lease) -> dict:
     if lease.defaulted_party:
         snapshot["defaulted_party"] = lease.defaulted_party
     return snapshot
-
-
-def note_for_audit(obj, **values) -> None:
-    """Add `values` to the `new` side of the audit row the next transition of `obj` writes
-    (what the row alone does not show: the missed deadline, the leases a transfer made)."""
-    obj.audit_note = {**getattr(obj, "audit_note", {}), **values}
-
-
-def _audit(*, target, new: dict, **kwargs) -> None:
-    record_audit(target=target, new={**new, **target.__dict__.pop("audit_note", {})}, **kwargs)
 
 
 def _answerable_by(lease: Lease) -> int | None:
@@ -215,7 +204,6 @@ LEASE = Lifecycle(
     snapshot=lease_snapshot,
     subject_id=_answerable_by,
     refuse=_refusal,
-    audit=_audit,
     transitions={
         "approve": Transition(
             sources=(Status.HELD,),

@@ -30,7 +30,7 @@ from core.db import service_atomic
 from payments.selectors import escrow_summaries
 from warehouses.models import Lease
 from warehouses.services import escrow
-from warehouses.services.lease_lifecycle import LEASE, note_for_audit
+from warehouses.services.lease_lifecycle import LEASE
 from warehouses.services.locks import each_locked, lock_lease
 
 logger = logging.getLogger(__name__)
@@ -100,9 +100,15 @@ def expire_unpaid_lease(*, lease_id: int) -> bool:
             f"Nothing was paid into escrow by the payment deadline ({due:%Y-%m-%d %H:%M} UTC): "
             "the lease expired and its units are free again."
         )
-        note_for_audit(lease, payment_due_at=due.isoformat())
         reasons = lease.decision_reasons + [{"code": "payment_overdue", "message": reason}]
-        LEASE.apply("expire_unpaid", lease, actor=None, reason=reason, fields={"decision_reasons": reasons})
+        LEASE.apply(
+            "expire_unpaid",
+            lease,
+            actor=None,
+            reason=reason,
+            fields={"decision_reasons": reasons},
+            note={"payment_due_at": due.isoformat()},
+        )
     return True
 
 

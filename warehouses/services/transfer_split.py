@@ -37,7 +37,7 @@ from django.utils import timezone
 from payments.services import escrow as payment_escrow
 from warehouses.errors import InvalidTransition
 from warehouses.models import Lease, LeaseTransfer
-from warehouses.services.lease_lifecycle import LEASE, lease_snapshot, note_for_audit
+from warehouses.services.lease_lifecycle import LEASE, lease_snapshot
 from warehouses.services.leases import lease_price
 from warehouses.services.transfer_lifecycle import TRANSFER, effective_from, transferability_errors
 
@@ -145,12 +145,12 @@ def execute_transfer(name: str, *, actor, transfer: LeaseTransfer) -> LeaseTrans
     )
     children.append(recipient)
     escrow_reasons = _follow_escrow(actor=actor, lease=lease, recipient=recipient, transfer=transfer)
-    note_for_audit(lease, transfer=transfer.pk, children=[{"id": c.pk, **lease_snapshot(c)} for c in children])
     LEASE.apply(
         "transfer",
         lease,
         actor=actor,
         reason=f"Transfer {transfer.pk}: {k} units from {begin.isoformat()} to subject {transfer.to_subject_id}.",
+        note={"transfer": transfer.pk, "children": [{"id": c.pk, **lease_snapshot(c)} for c in children]},
     )
     fields = {
         "effective_from": begin,
